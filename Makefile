@@ -1,0 +1,36 @@
+# Two commands set everything up on a fresh machine:
+#   make demo   -> virtual environment, install (pinned), demo world, full pipeline, estimate table
+#   make test   -> virtual environment, install with dev extras (pinned), whole test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+UV_VERSION := 0.13.8
+DEMO_DIR ?= demo
+
+.PHONY: demo test venv lint bench clean
+
+$(BIN)/uv:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.installed: $(BIN)/uv pyproject.toml requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: venv
+	$(BIN)/spillover demo --out $(DEMO_DIR)
+
+test: venv
+	$(BIN)/python -m pytest
+
+lint: venv
+	$(BIN)/ruff check spillover dags plugins tests benchmarks
+
+bench: venv
+	$(BIN)/python benchmarks/bench_pipeline.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache
