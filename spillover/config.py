@@ -1,0 +1,277 @@
+"""One typed configuration for every stage, loaded from a YAML file.
+
+The YAML file is validated by :class:`Config` (pydantic). A bad file gives a
+:class:`ConfigError` whose message names the key and the allowed values; callers
+(CLI, DAG) print it without a traceback. Relative paths are resolved against the
+directory of the YAML file, so a project folder can be moved as a whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+TableName = Literal[
+    "establishments",
+    "firms",
+    "affiliates",
+    "parents",
+    "export_ratios",
+    "export_ratio_concordance",
+    "external_demand",
+]
+FileFormat = Literal["csv", "tsv", "parquet", "stata", "sas", "fwf", "excel"]
+Regressor = Literal["opr", "external_demand", "shipments", "employees", "n_neighbours"]
+Dependent = Literal["exports", "shipments", "employees"]
+ExportMethod = Literal["direct_share", "firm_ratio", "industry_ratio"]
+
+
+class ConfigError(ValueError):
+    """A configuration file is missing, unreadable or invalid; the message names the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Source(_Strict):
+    """One raw file (or a family of yearly files) mapped onto a canonical table.
+
+    ``path`` may contain ``{year}`` (the accounts/reference year) and ``{survey_year}``
+    (``year + survey_year_offset``) placeholders and glob characters. ``columns`` maps raw
+    column names to canonical ones; ``scale`` multiplies canonical numeric columns after
+    parsing (e.g. 0.01 turns 万円 into 百万円 / million yen). ``constants`` fills canonical
+    columns that the raw file lacks (e.g. ``{"size_class": "大企業"}``).
+    """
+
+    name: str
+    path: str
+    format: FileFormat = "csv"
+    encoding: str = "utf-8"
+    years: list[int] | None = None
+    survey_year_offset: int = 0
+    columns: dict[str, str]
+    scale: dict[str, float] = Field(default_factory=dict)
+    constants: dict[str, str | int | float] = Field(default_factory=dict)
+    sheet: str | int | None = None
+    colspecs: list[tuple[int, int]] | None = None
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        import codecs
+
+        try:
+            codecs.lookup(value)
+        except LookupError as exc:
+            raise ValueError(
+                f"unknown encoding {value!r} (use e.g. 'utf-8', 'utf-8-sig', 'cp932', 'shift_jis')"
+            ) from exc
+        return value
+
+    @model_validator(mode="after")
+    def _fwf_needs_colspecs(self) -> Source:
+        if self.format == "fwf" and not self.colspecs:
+            raise ValueError("format 'fwf' needs 'colspecs': a list of [start, end) byte ranges")
+        return self
+
+
+class Definitions(_Strict):
+    """White-paper definitions (DESIGN.md §4); money in million yen, ratios in percent."""
+
+    capital_threshold_million_yen: float = Field(1000.0, gt=0)
+    manufacturing_jsic_majors: list[str] = Field(
+        default_factory=lambda: [f"{code:02d}" for code in range(9, 33)]
+    )
+    firm_year_offset: int = Field(
+        0, description="firm-survey fiscal year matched to accounts year + offset"
+    )
+    unlinked_capital_rule: Literal["small_unless_reported", "exclude"] = "small_unless_reported"
+
+
+class ExportsConfig(_Strict):
+    """How establishment exports are obtained (DESIGN.md §4)."""
+
+    method: Literal["direct_share"] = "direct_share"
+    fallback: list[Literal["firm_ratio", "industry_ratio"]] = Field(
+        default_factory=lambda: ["firm_ratio", "industry_ratio"]
+    )
+
+
+class ExternalDemandConfig(_Strict):
+    """Which Tankan DI series is the external-demand control, and how it is annualised."""
+
+    industry: str = "製造業"
+    size_class: str = "大企業"
+    by_centre_industry: bool = False
+    aggregation: Literal["calendar_year", "fiscal_year"] = "calendar_year"
+
+
+class NeighbourhoodConfig(_Strict):
+    """Neighbourhood definition: great-circle radii and the exclusion rule."""
+
+    radii_km: list[Annotated[float, Field(gt=0, le=100)]] = Field(default_factory=lambda: [5.0])
+    exclude_large_firms: bool = True
+
+    @field_validator("radii_km")
+    @classmethod
+    def _non_empty_unique(cls, value: list[float]) -> list[float]:
+        if not value:
+            raise ValueError("give at least one radius in km, e.g. [5]")
+        return sorted(set(value))
+
+
+class ModelSpec(_Strict):
+    """One fixed-effects panel specification estimated with linearmodels ``PanelOLS``."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
+    dependent: Dependent = "exports"
+    regressors: list[Regressor] = Field(
+        default_factory=lambda: ["opr", "external_demand", "shipments"]
+    )
+    radius_km: float = 5.0
+    entity_effects: bool = True
+    time_effects: bool = False
+    transform: Literal["level", "log1p"] = "level"
+    cov_type: Literal["clustered", "robust", "unadjusted", "kernel"] = "clustered"
+    cluster: Literal["entity", "firm", "pref"] = "entity"
+    years: tuple[int, int] | None = None
+
+    @model_validator(mode="after")
+    def _identified(self) -> ModelSpec:
+        if not self.regressors:
+            raise ValueError("a model needs at least one regressor")
+        return self
+
+
+class DisclosureConfig(_Strict):
+    """METI disclosure control for tables that leave the secure environment."""
+
+    min_establishments: int = Field(3, ge=1)
+    dominance_top_n: int | None = Field(None, ge=1)
+    dominance_share: float | None = Field(None, gt=0, le=1)
+
+
+class QuarantineConfig(_Strict):
+    """A run fails when a source's share of rejected rows exceeds ``max_share``."""
+
+    max_share: float = Field(0.05, ge=0, le=1)
+
+
+class GazetteerConfig(_Strict):
+    """The offline gazetteer (Geolonia latest.csv, MLIT 位置参照情報, japan_towns layout)."""
+
+    path: str
+    index_dir: str | None = None
+
+
+class Config(_Strict):
+    """The whole run configuration."""
+
+    project: str = "spillover"
+    years: tuple[int, int]
+    output_root: str
+    work_root: str
+    cache_dir: str | None = None
+    sources: dict[TableName, list[Source]]
+    gazetteer: GazetteerConfig
+    definitions: Definitions = Field(default_factory=Definitions)
+    exports: ExportsConfig = Field(default_factory=ExportsConfig)
+    external_demand: ExternalDemandConfig = Field(default_factory=ExternalDemandConfig)
+    neighbourhoods: NeighbourhoodConfig = Field(default_factory=NeighbourhoodConfig)
+    models: list[ModelSpec]
+    disclosure: DisclosureConfig = Field(default_factory=DisclosureConfig)
+    quarantine: QuarantineConfig = Field(default_factory=QuarantineConfig)
+    base_dir: str = "."
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Config:
+        first, last = self.years
+        if first > last:
+            raise ValueError(f"years: first year {first} is after last year {last}")
+        for required in ("establishments", "firms", "affiliates", "parents", "external_demand"):
+            if not self.sources.get(required):
+                raise ValueError(f"sources.{required}: at least one source is required")
+        if "industry_ratio" in self.exports.fallback and not self.sources.get("export_ratios"):
+            raise ValueError(
+                "exports.fallback lists 'industry_ratio' but sources.export_ratios is empty"
+            )
+        ids = [spec.id for spec in self.models]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"models: spec ids must be unique, got {ids}")
+        for spec in self.models:
+            if spec.radius_km not in self.neighbourhoods.radii_km:
+                raise ValueError(
+                    f"models[{spec.id}].radius_km = {spec.radius_km} is not in "
+                    f"neighbourhoods.radii_km = {self.neighbourhoods.radii_km}"
+                )
+            by_industry = self.external_demand.by_centre_industry
+            if spec.time_effects and "external_demand" in spec.regressors and not by_industry:
+                raise ValueError(
+                    f"models[{spec.id}]: external_demand is one number per year unless "
+                    "external_demand.by_centre_industry is true, so time_effects absorb it; "
+                    "drop one of them"
+                )
+        return self
+
+    def resolve(self, path: str) -> Path:
+        """Return ``path`` made absolute against the config file's directory."""
+        candidate = Path(path).expanduser()
+        return candidate if candidate.is_absolute() else Path(self.base_dir) / candidate
+
+    @property
+    def year_list(self) -> list[int]:
+        """All years of the run, inclusive."""
+        return list(range(self.years[0], self.years[1] + 1))
+
+    def digest(self) -> str:
+        """SHA-256 of the canonical JSON form (recorded in the manifest)."""
+        payload = self.model_dump_json(exclude={"base_dir"})
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _format_errors(error: ValidationError, origin: str) -> str:
+    lines = [f"{origin}: invalid configuration"]
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "literal_error":
+            message = f"{message} (got {item['input']!r})"
+        elif item["type"] == "extra_forbidden":
+            message = "unknown key (check its spelling and level)"
+        lines.append(f"  {key}: {message}")
+    return "\n".join(lines)
+
+
+def parse_config(data: dict, *, base_dir: Path, origin: str = "<config>") -> Config:
+    """Validate a mapping as a :class:`Config`; raise :class:`ConfigError` naming bad keys."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: the top level must be a mapping of keys to values")
+    try:
+        return Config.model_validate({**data, "base_dir": str(base_dir)})
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, origin)) from None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a YAML (or JSON) config file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return parse_config(data, base_dir=path.resolve().parent, origin=str(path))
+
+
+def dump_config(config: Config) -> str:
+    """Serialise a validated config as JSON (frozen into every run directory)."""
+    return json.dumps(config.model_dump(mode="json"), ensure_ascii=False, indent=2)

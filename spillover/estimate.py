@@ -1,0 +1,131 @@
+"""Fixed-effects panel estimation with linearmodels ``PanelOLS``, and the 第II-2-4-4図 decomposition.
+
+The model of a spec (DESIGN.md §1)::
+
+    y_it = β' x_it + α_i (+ γ_t) + ε_it
+
+with i = centre (a global firm's domestic plant) and t = year; y and x are neighbourhood sums
+(million yen), the centre firm's OPR (percent) and the external-demand DI (points).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from linearmodels.panel import PanelOLS
+
+from spillover.config import ModelSpec
+
+ESTIMATE_COLUMNS = [
+    "spec_id", "term", "coef", "se", "t", "p", "ci_low", "ci_high", "nobs", "n_entities",
+    "n_periods", "entity_effects", "time_effects", "cov_type", "cluster", "radius_km",
+    "transform", "r2_within", "r2_overall",
+]
+
+
+class EstimationError(ValueError):
+    """A spec cannot be estimated on the panel (too few rows, missing regressor, ...)."""
+
+
+def spec_frame(panel: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
+    """Rows of ``panel`` used by ``spec``, indexed (centre_id, year), complete cases only."""
+    rows = panel[np.isclose(panel["radius_km"], spec.radius_km)]
+    if spec.years is not None:
+        rows = rows[rows["year"].between(*spec.years)]
+    columns = [spec.dependent, *spec.regressors]
+    missing = [c for c in columns if c not in rows.columns]
+    if missing:
+        raise EstimationError(f"models[{spec.id}]: panel has no column(s) {missing}")
+    data = rows[["centre_id", "year", "firm_id", "pref_code", *columns]].dropna(subset=columns)
+    if spec.transform == "log1p":
+        money = [c for c in columns if c in ("exports", "shipments", "employees")]
+        data = data.assign(**{c: np.log1p(data[c]) for c in money})
+    return data.set_index(["centre_id", "year"]).sort_index()
+
+
+def fit_spec(panel: pd.DataFrame, spec: ModelSpec):
+    """Fit one spec; return the linearmodels results object."""
+    data = spec_frame(panel, spec)
+    if len(data) <= len(spec.regressors) + 2:
+        raise EstimationError(f"models[{spec.id}]: only {len(data)} complete rows to estimate")
+    model = PanelOLS(
+        data[spec.dependent],
+        data[list(spec.regressors)],
+        entity_effects=spec.entity_effects,
+        time_effects=spec.time_effects,
+        drop_absorbed=False,
+    )
+    options: dict = {"cov_type": spec.cov_type}
+    if spec.cov_type == "clustered":
+        if spec.cluster == "entity":
+            options["cluster_entity"] = True
+        else:
+            column = "firm_id" if spec.cluster == "firm" else "pref_code"
+            codes = pd.factorize(data[column].astype("str"))[0]
+            options["clusters"] = pd.DataFrame({column: codes}, index=data.index)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+        return model.fit(**options)
+
+
+def estimates_table(spec: ModelSpec, result) -> pd.DataFrame:
+    """Tidy rows (one per term) of a fitted spec."""
+    ci = result.conf_int()
+    entities = result.entity_info["total"]
+    periods = result.time_info["total"]
+    return pd.DataFrame(
+        {
+            "spec_id": spec.id,
+            "term": result.params.index,
+            "coef": result.params.to_numpy(),
+            "se": result.std_errors.to_numpy(),
+            "t": result.tstats.to_numpy(),
+            "p": result.pvalues.to_numpy(),
+            "ci_low": ci["lower"].to_numpy(),
+            "ci_high": ci["upper"].to_numpy(),
+            "nobs": int(result.nobs),
+            "n_entities": int(entities),
+            "n_periods": int(periods),
+            "entity_effects": spec.entity_effects,
+            "time_effects": spec.time_effects,
+            "cov_type": spec.cov_type,
+            "cluster": spec.cluster if spec.cov_type == "clustered" else "",
+            "radius_km": spec.radius_km,
+            "transform": spec.transform,
+            "r2_within": float(result.rsquared_within),
+            "r2_overall": float(result.rsquared_overall),
+        }
+    )[ESTIMATE_COLUMNS]
+
+
+def decomposition(panel: pd.DataFrame, spec: ModelSpec, estimates: pd.DataFrame) -> pd.DataFrame:
+    """Coefficient × mean yearly change of each regressor (第II-2-4-4図).
+
+    The mean yearly change of a variable is the mean over centres and consecutive years of
+    its first difference on the estimation sample; ``share`` is the contribution divided by
+    the mean yearly change of the dependent variable (NaN when that is 0).
+    """
+    data = spec_frame(panel, spec).reset_index()
+    data = data.sort_values(["centre_id", "year"])
+    consecutive = data.groupby("centre_id")["year"].diff() == 1
+    columns = [spec.dependent, *spec.regressors]
+    changes = data.groupby("centre_id")[columns].diff()[consecutive].mean()
+    coefs = estimates.set_index("term")["coef"]
+    dependent_change = float(changes[spec.dependent])
+    rows = []
+    for term in spec.regressors:
+        contribution = float(coefs[term] * changes[term])
+        rows.append(
+            {
+                "spec_id": spec.id,
+                "term": term,
+                "coef": float(coefs[term]),
+                "mean_yearly_change": float(changes[term]),
+                "contribution": contribution,
+                "dependent_mean_yearly_change": dependent_change,
+                "share": contribution / dependent_change if dependent_change else np.nan,
+            }
+        )
+    return pd.DataFrame(rows)

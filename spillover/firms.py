@@ -1,0 +1,78 @@
+"""Global firms and the overseas production ratio (海外生産比率, 海外進出企業ベース).
+
+Definitions (DESIGN.md §4; money in million yen, ratios in percent):
+
+    OPR_f,t = 100 · Σ sales of f's manufacturing affiliates / (that sum + f's domestic sales)
+    global firm: capital ≥ threshold and OPR > 0
+
+Domestic sales and capital come from the 本社企業票 (``parents``); capital falls back to
+企業活動基本調査 (``firms``). Firm-survey years are fiscal years: ``firm_year_offset`` maps
+them to the establishments' accounts year (accounts year = firm year − offset).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from spillover.config import Definitions
+
+
+def _accounts_year(frame: pd.DataFrame, offset: int) -> pd.DataFrame:
+    return frame.assign(year=frame["year"] - offset) if offset else frame
+
+
+def is_manufacturing(industry: pd.Series, majors: list[str]) -> pd.Series:
+    """True where a JSIC code (2–4 digits) belongs to one of the ``majors`` (2-digit)."""
+    return industry.astype("str").str[:2].isin(majors).fillna(False).astype(bool)
+
+
+def firm_capital(firms: pd.DataFrame, parents: pd.DataFrame, *, offset: int = 0) -> pd.DataFrame:
+    """Capital per (year, firm_id): 本社企業票 first, else 企業活動基本調査; with its source."""
+    from_parents = _accounts_year(parents, offset)[["year", "firm_id", "capital"]].assign(
+        capital_source="parents"
+    )
+    from_firms = _accounts_year(firms, offset)[["year", "firm_id", "capital"]].assign(
+        capital_source="firms"
+    )
+    both = pd.concat([from_parents, from_firms], ignore_index=True)
+    return both.drop_duplicates(["year", "firm_id"], keep="first").reset_index(drop=True)
+
+
+def global_firms(
+    firms: pd.DataFrame,
+    affiliates: pd.DataFrame,
+    parents: pd.DataFrame,
+    *,
+    definitions: Definitions,
+) -> pd.DataFrame:
+    """One row per (year, firm_id) seen in either firm survey, with OPR and ``is_global``.
+
+    Returns columns ``year, firm_id, capital, capital_source, domestic_sales,
+    overseas_manufacturing_sales, n_manufacturing_affiliates, opr, is_global``.
+    Firms without a 本社企業票 have no affiliates: their OPR is 0.
+    """
+    offset = definitions.firm_year_offset
+    affiliates = _accounts_year(affiliates, offset)
+    parents = _accounts_year(parents, offset)
+    manufacturing = affiliates[is_manufacturing(affiliates["industry"], definitions.manufacturing_jsic_majors)]
+    overseas = (
+        manufacturing.groupby(["year", "parent_firm_id"])["sales"]
+        .agg(overseas_manufacturing_sales="sum", n_manufacturing_affiliates="size")
+        .rename_axis(["year", "firm_id"])
+        .reset_index()
+    )
+    capital = firm_capital(firms, parents, offset=offset)
+    out = capital.merge(
+        parents[["year", "firm_id", "sales"]].rename(columns={"sales": "domestic_sales"}),
+        on=["year", "firm_id"],
+        how="left",
+    ).merge(overseas, on=["year", "firm_id"], how="left")
+    out["overseas_manufacturing_sales"] = out["overseas_manufacturing_sales"].fillna(0.0)
+    out["n_manufacturing_affiliates"] = out["n_manufacturing_affiliates"].fillna(0).astype("int64")
+    denominator = out["overseas_manufacturing_sales"] + out["domestic_sales"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        opr = 100 * out["overseas_manufacturing_sales"] / denominator
+    out["opr"] = opr.where(denominator > 0, 0.0).fillna(0.0)
+    out["is_global"] = (out["capital"] >= definitions.capital_threshold_million_yen) & (out["opr"] > 0)
+    return out.sort_values(["year", "firm_id"]).reset_index(drop=True)

@@ -1,0 +1,392 @@
+"""Ingest: read raw survey files, map them onto canonical tables, quarantine bad rows.
+
+Every raw row ends in exactly one place: the canonical table or the quarantine (with the
+file, line, column and reason). :class:`SourceReport` counts both per source file so the
+manifest can show rows in = rows out + rows quarantined.
+"""
+
+from __future__ import annotations
+
+import glob as globlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from spillover.config import Config, Source
+from spillover.schemas import DTYPES, TABLES, empty_frame, schema
+
+#: Raw tokens that mean "no value" in METI files (blank, dash, suppressed χ/X, 不明).
+NULL_TOKENS = frozenset({"", "-", "－", "―", "‐", "…", "...", "χ", "Χ", "X", "x", "不明", "NA", "nan"})
+QUARANTINE_COLUMNS = ["stage", "table", "source", "file", "line", "column", "reason", "raw"]
+
+
+class IngestError(RuntimeError):
+    """A source is missing, unreadable, mis-mapped or has too many bad rows."""
+
+
+@dataclass
+class SourceReport:
+    """Row accounting for one raw file."""
+
+    table: str
+    source: str
+    file: str
+    rows_in: int
+    rows_out: int
+    rows_quarantined: int
+    sha256: str
+
+
+@dataclass
+class IngestResult:
+    """Canonical tables, the quarantined rows and the per-file accounting."""
+
+    tables: dict[str, pd.DataFrame]
+    quarantine: pd.DataFrame
+    reports: list[SourceReport]
+
+
+# ---------------------------------------------------------------- reading raw files
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_raw(path: Path, source: Source) -> tuple[pd.DataFrame, pd.Series]:
+    """Read one raw file as text columns; return it and the 1-based line/row of each row.
+
+    CSV/TSV line numbers count the header as line 1, so they match what an editor shows.
+    """
+    fmt = source.format
+    try:
+        if fmt in ("csv", "tsv"):
+            frame = pd.read_csv(
+                path,
+                sep="\t" if fmt == "tsv" else ",",
+                dtype=str,
+                encoding=source.encoding,
+                keep_default_na=False,
+                skip_blank_lines=False,
+            )
+            lines = pd.Series(np.arange(len(frame)) + 2, index=frame.index)
+            return frame, lines
+        if fmt == "fwf":
+            frame = pd.read_fwf(
+                path, colspecs=source.colspecs, dtype=str, encoding=source.encoding,
+                keep_default_na=False,
+            )
+            return frame, pd.Series(np.arange(len(frame)) + 2, index=frame.index)
+        if fmt == "parquet":
+            frame = pd.read_parquet(path)
+        elif fmt == "stata":
+            frame = pd.read_stata(path, convert_categoricals=False)
+        elif fmt == "sas":
+            frame = pd.read_sas(path, encoding=source.encoding)
+        elif fmt == "excel":
+            frame = pd.read_excel(path, sheet_name=source.sheet or 0, dtype=str)
+        else:  # pragma: no cover - Literal type forbids it
+            raise IngestError(f"{path}: unsupported format {fmt!r}")
+    except UnicodeDecodeError as exc:
+        raise IngestError(
+            f"{path}: cannot decode as {source.encoding!r} at byte {exc.start}; "
+            f"set sources.<table>[{source.name}].encoding (e.g. 'cp932' for Shift_JIS files)"
+        ) from None
+    except ImportError as exc:
+        raise IngestError(f"{path}: reading {fmt!r} needs an optional package: {exc}") from None
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise IngestError(f"{path}: cannot read as {fmt}: {exc}") from None
+    return frame, pd.Series(np.arange(len(frame)) + 1, index=frame.index)
+
+
+def source_files(source: Source, config: Config) -> list[tuple[int | None, Path]]:
+    """Expand a source's path template into (year, file) pairs; fail on a missing file."""
+    pattern = str(config.resolve(source.path))
+    if source.years is None:
+        matches = sorted(globlib.glob(pattern))
+        if not matches:
+            raise IngestError(f"source {source.name!r}: no file matches {pattern}")
+        return [(None, Path(match)) for match in matches]
+    pairs: list[tuple[int | None, Path]] = []
+    for year in source.years:
+        concrete = pattern.format(year=year, survey_year=year + source.survey_year_offset)
+        matches = sorted(globlib.glob(concrete))
+        if not matches:
+            raise IngestError(
+                f"source {source.name!r}: no file for year {year} (looked for {concrete})"
+            )
+        pairs.extend((year, Path(match)) for match in matches)
+    return pairs
+
+
+# ---------------------------------------------------------------- parsing values
+
+
+def _clean_text(raw: pd.Series) -> pd.Series:
+    """NFKC-normalised, stripped text with METI null tokens as missing."""
+    text = raw.astype("str").str.normalize("NFKC").str.strip()
+    return text.where(~text.isin(NULL_TOKENS) & raw.notna())
+
+
+def _parse_number(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse numbers written with commas or full-width digits; return values and failures."""
+    if pd.api.types.is_numeric_dtype(raw):
+        values = raw.astype("float64")
+        return values, pd.Series(False, index=raw.index)
+    text = _clean_text(raw).str.replace(",", "", regex=False).str.replace("△", "-", regex=False)
+    values = pd.to_numeric(text, errors="coerce").astype("float64")
+    return values, values.isna() & text.notna()
+
+
+_PERIOD_PATTERNS = (
+    (re.compile(r"^(\d{4})\s*Q([1-4])$"), lambda y, q: (y, int(q))),
+    (re.compile(r"^(\d{4})[/\-.年](\d{1,2})月?$"), lambda y, m: (y, (int(m) - 1) // 3 + 1)),
+)
+
+
+def _parse_period(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Turn ``2015Q2``, ``2015/06``, ``2015-06`` or ``2015年6月`` into ``2015Q2``."""
+    text = _clean_text(raw)
+    out = pd.Series(pd.NA, index=raw.index, dtype="str")
+    for pattern, to_quarter in _PERIOD_PATTERNS:
+        parts = text.str.extract(pattern)
+        hit = parts[0].notna() & out.isna()
+        if hit.any():
+            out[hit] = [
+                "{}Q{}".format(*to_quarter(int(y), v))
+                for y, v in zip(parts.loc[hit, 0], parts.loc[hit, 1], strict=True)
+            ]
+    return out, out.isna() & text.notna()
+
+
+def _parse_column(table: str, column: str, raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse one raw column into its canonical kind; return values and a failure mask."""
+    kind = TABLES[table].columns[column].kind
+    if column == "period":
+        return _parse_period(raw)
+    if kind == "str":
+        text = _clean_text(raw)
+        if column in ("industry", "jsic", "city_code"):
+            text = text.str.replace(r"\.0$", "", regex=True)
+        return text.astype("str"), pd.Series(False, index=raw.index)
+    values, failed = _parse_number(raw)
+    if kind == "int":
+        fractional = values.notna() & (values != np.floor(values))
+        failed = failed | fractional
+        values = values.where(~fractional).astype("Int64")
+    return values, failed
+
+
+# ---------------------------------------------------------------- mapping one file
+
+
+def _quarantine_rows(
+    raw: pd.DataFrame,
+    mask: pd.Series,
+    reasons: pd.Series,
+    *,
+    table: str,
+    source: Source,
+    path: Path,
+    lines: pd.Series,
+) -> pd.DataFrame:
+    rows = raw.loc[mask]
+    return pd.DataFrame(
+        {
+            "stage": "ingest",
+            "table": table,
+            "source": source.name,
+            "file": str(path),
+            "line": lines[mask].astype("int64").to_numpy(),
+            "column": reasons[mask].map(lambda r: r[0]).to_numpy(),
+            "reason": reasons[mask].map(lambda r: r[1]).to_numpy(),
+            "raw": [json.dumps(rec, ensure_ascii=False, default=str) for rec in rows.to_dict("records")],
+        }
+    )
+
+
+def map_source_frame(
+    raw: pd.DataFrame,
+    lines: pd.Series,
+    *,
+    table: str,
+    source: Source,
+    path: Path,
+    year: int | None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Map one raw frame onto ``table``; return (canonical rows, quarantined rows)."""
+    spec = TABLES[table]
+    missing_raw = [name for name in source.columns if name not in raw.columns]
+    if missing_raw:
+        raise IngestError(
+            f"{path}: columns {missing_raw} named in sources.{table}[{source.name}].columns are "
+            f"not in the file (it has {list(raw.columns)[:20]})"
+        )
+    unknown = sorted(set(source.columns.values()) - set(spec.columns))
+    if unknown:
+        raise IngestError(
+            f"sources.{table}[{source.name}].columns maps onto unknown canonical columns "
+            f"{unknown}; allowed: {list(spec.columns)}"
+        )
+    provided = set(source.columns.values()) | set(source.constants) | ({"year"} if year else set())
+    absent = [name for name in spec.required if name not in provided]
+    if absent:
+        raise IngestError(
+            f"sources.{table}[{source.name}] ({path}): required canonical columns {absent} are "
+            "neither mapped in 'columns' nor set in 'constants'"
+        )
+
+    out = pd.DataFrame(index=raw.index)
+    reason = pd.Series([None] * len(raw), index=raw.index, dtype=object)
+
+    def flag(mask: pd.Series, column: str, message: pd.Series | str) -> None:
+        hit = mask & reason.isna()
+        if hit.any():
+            texts = message[hit] if isinstance(message, pd.Series) else [message] * int(hit.sum())
+            reason[hit] = [(column, text) for text in texts]
+
+    inverse = {canonical: raw_name for raw_name, canonical in source.columns.items()}
+    for column, col_spec in spec.columns.items():
+        if column in inverse:
+            raw_values = raw[inverse[column]]
+            values, failed = _parse_column(table, column, raw_values)
+            flag(failed, column, "cannot parse " + raw_values.astype("str").map(repr) + f" as {col_spec.kind}")
+        elif column in source.constants:
+            values = pd.Series(source.constants[column], index=raw.index)
+            values = values.astype(DTYPES[col_spec.kind])
+        elif column == "year" and year is not None:
+            values = pd.Series(year, index=raw.index, dtype="Int64")
+        else:
+            values = pd.Series(None, index=raw.index, dtype=DTYPES[col_spec.kind])
+        if column in source.scale:
+            values = values * source.scale[column]
+        out[column] = values.astype(DTYPES[col_spec.kind])
+
+    if year is not None and "year" in inverse:
+        expected = year + source.survey_year_offset
+        stated = out["year"]
+        flag(
+            stated.notna() & (stated != expected),
+            "year",
+            "year column says " + stated.astype("str") + f" but the file is for year {expected}",
+        )
+        out["year"] = pd.Series(year, index=raw.index, dtype="Int64")
+
+    for column, col_spec in spec.columns.items():
+        if not col_spec.nullable:
+            flag(out[column].isna(), column, "missing value in a required column")
+
+    candidates = reason.isna()
+    try:
+        schema(table).validate(out.loc[candidates], lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases.dropna(subset=["index"])
+        for row in cases.itertuples():
+            index = row.index
+            if index in reason.index and reason[index] is None:
+                reason[index] = (row.column, f"check {row.check} failed for value {row.failure_case!r}")
+
+    bad = reason.notna()
+    quarantined = _quarantine_rows(
+        raw, bad, reason, table=table, source=source, path=path, lines=lines
+    )
+    good = out.loc[~bad].copy()
+    good["_file"] = str(path)
+    good["_line"] = lines[~bad].astype("int64")
+    return good, quarantined
+
+
+def _drop_duplicate_keys(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Keep the first row of each key; later ones go to quarantine naming the first."""
+    key = list(TABLES[table].key)
+    repeated = frame.duplicated(key, keep="first")
+    if not repeated.any():
+        return frame, pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    first = frame.loc[~repeated].set_index(key)[["_file", "_line"]]
+    dups = frame.loc[repeated]
+    origin = first.loc[pd.MultiIndex.from_frame(dups[key]) if len(key) > 1 else dups[key[0]]]
+    quarantined = pd.DataFrame(
+        {
+            "stage": "ingest",
+            "table": table,
+            "source": dups["_source"].to_numpy(),
+            "file": dups["_file"].to_numpy(),
+            "line": dups["_line"].to_numpy(),
+            "column": ",".join(key),
+            "reason": [
+                f"duplicate key; first seen at {f}:{line}"
+                for f, line in zip(origin["_file"], origin["_line"], strict=True)
+            ],
+            "raw": [
+                json.dumps(rec, ensure_ascii=False, default=str)
+                for rec in dups.drop(columns=["_file", "_line", "_source"]).to_dict("records")
+            ],
+        }
+    )
+    return frame.loc[~repeated], quarantined
+
+
+def ingest_table(table: str, config: Config) -> tuple[pd.DataFrame, pd.DataFrame, list[SourceReport]]:
+    """Read every source of ``table``; return canonical rows, quarantine and accounting."""
+    frames, quarantine, reports = [], [], []
+    for source in config.sources.get(table, []):
+        for year, path in source_files(source, config):
+            raw, lines = read_raw(path, source)
+            good, bad = map_source_frame(
+                raw, lines, table=table, source=source, path=path, year=year
+            )
+            share = len(bad) / max(len(raw), 1)
+            if share > config.quarantine.max_share:
+                examples = "; ".join(
+                    f"line {r.line} {r.column}: {r.reason}" for r in bad.head(3).itertuples()
+                )
+                raise IngestError(
+                    f"{path}: {len(bad)} of {len(raw)} rows ({share:.1%}) rejected, above "
+                    f"quarantine.max_share = {config.quarantine.max_share:.1%}. First: {examples}"
+                )
+            good["_source"] = source.name
+            frames.append(good)
+            quarantine.append(bad)
+            reports.append(
+                SourceReport(table, source.name, str(path), len(raw), len(good), len(bad), _sha256(path))
+            )
+    if not frames:
+        return empty_frame(table), pd.DataFrame(columns=QUARANTINE_COLUMNS), reports
+    combined = pd.concat(frames, ignore_index=True)
+    combined, dups = _drop_duplicate_keys(table, combined)
+    if len(dups):
+        quarantine.append(dups)
+        for report in reports:
+            lost = int((dups["file"] == report.file).sum())
+            report.rows_out -= lost
+            report.rows_quarantined += lost
+    canonical = combined[list(TABLES[table].columns)].reset_index(drop=True)
+    non_empty = [frame for frame in quarantine if len(frame)]
+    bad_rows = pd.concat(non_empty, ignore_index=True) if non_empty else pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    return canonical, bad_rows, reports
+
+
+def ingest_all(config: Config) -> IngestResult:
+    """Ingest every configured table."""
+    tables, quarantine, reports = {}, [], []
+    for table in TABLES:
+        if not config.sources.get(table):
+            continue
+        canonical, bad, table_reports = ingest_table(table, config)
+        tables[table] = canonical
+        quarantine.append(bad)
+        reports.extend(table_reports)
+    non_empty = [frame for frame in quarantine if len(frame)]
+    bad_rows = pd.concat(non_empty, ignore_index=True) if non_empty else pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    return IngestResult(tables, bad_rows.astype({"line": "int64"}), reports)

@@ -1,0 +1,78 @@
+"""The centre × year panel fed to estimation, and the annual external-demand series.
+
+Panel rows: one per (radius_km, centre_id, year) with the neighbourhood sums (million yen,
+persons), the centre firm's OPR (percent) and the external-demand DI (points).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from spillover.config import ExternalDemandConfig
+
+
+class PanelError(ValueError):
+    """The panel cannot be built from the inputs (e.g. the DI series is missing)."""
+
+
+def annual_external_demand(di: pd.DataFrame, settings: ExternalDemandConfig) -> pd.DataFrame:
+    """Annual mean of quarterly Tankan DIs: columns ``year, industry, external_demand``.
+
+    Calendar years average Q1–Q4 (surveys of March–December); fiscal years average the June,
+    September, December and following March surveys. Only complete years (4 quarters) count.
+    """
+    series = di[di["size_class"] == settings.size_class]
+    if series.empty:
+        raise PanelError(
+            f"external_demand.size_class = {settings.size_class!r} is not in the DI data "
+            f"(it has {sorted(di['size_class'].unique())})"
+        )
+    year = series["period"].str[:4].astype(int)
+    quarter = series["period"].str[-1].astype(int)
+    if settings.aggregation == "fiscal_year":
+        year = year.where(quarter > 1, year - 1)
+    annual = (
+        series.assign(year=year)
+        .groupby(["year", "industry"])["di"]
+        .agg(["mean", "size"])
+        .reset_index()
+    )
+    annual = annual[annual["size"] == 4].rename(columns={"mean": "external_demand"})
+    if settings.industry not in set(annual["industry"]):
+        raise PanelError(
+            f"external_demand.industry = {settings.industry!r} is not in the DI data "
+            f"(it has {sorted(annual['industry'].unique())})"
+        )
+    return annual[["year", "industry", "external_demand"]].reset_index(drop=True)
+
+
+def build_panel(
+    neighbourhoods: pd.DataFrame,
+    centres: pd.DataFrame,
+    global_firms: pd.DataFrame,
+    demand: pd.DataFrame,
+    *,
+    settings: ExternalDemandConfig,
+    tankan_industry: pd.Series | None = None,
+) -> pd.DataFrame:
+    """Join neighbourhood sums with the centre's firm OPR and the external-demand DI.
+
+    ``centres`` has ``year, establishment_id, firm_id, pref_code, industry``; with
+    ``settings.by_centre_industry`` the DI series follows ``tankan_industry`` (JSIC 2-digit →
+    Tankan industry name), falling back to ``settings.industry``.
+    """
+    keys = centres.rename(columns={"establishment_id": "centre_id"})[
+        ["year", "centre_id", "firm_id", "pref_code", "industry"]
+    ]
+    panel = neighbourhoods.merge(keys, on=["year", "centre_id"], how="left", validate="many_to_one")
+    panel = panel.merge(
+        global_firms[["year", "firm_id", "opr"]], on=["year", "firm_id"], how="left"
+    )
+    if settings.by_centre_industry and tankan_industry is not None:
+        panel["di_industry"] = panel["industry"].str[:2].map(tankan_industry).fillna(settings.industry)
+    else:
+        panel["di_industry"] = settings.industry
+    panel = panel.merge(
+        demand.rename(columns={"industry": "di_industry"}), on=["year", "di_industry"], how="left"
+    )
+    return panel.sort_values(["radius_km", "centre_id", "year"]).reset_index(drop=True)

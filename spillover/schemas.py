@@ -1,0 +1,195 @@
+"""Canonical tables (DESIGN.md §3) as pandera schemas, used at every stage boundary.
+
+Each table is described once by :data:`TABLES` (column kinds, nullability, range checks and
+key). :func:`schema` turns a table into a ``pandera`` schema; :func:`validate` checks a frame
+at a stage boundary and raises :class:`SchemaViolation` naming the table and columns.
+Money is million yen, ratios are percent, coordinates are WGS84/JGD2011 degrees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pandas as pd
+import pandera.pandas as pa
+
+Kind = Literal["str", "int", "float"]
+
+#: pandas dtype per column kind (nullable integer, float with NaN, pandas string).
+DTYPES: dict[Kind, str] = {"str": "str", "int": "Int64", "float": "float64"}
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One canonical column: kind, whether nulls are allowed, and value checks."""
+
+    kind: Kind
+    nullable: bool = False
+    checks: tuple[pa.Check, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A canonical table: its columns and its key (unique per row)."""
+
+    name: str
+    columns: dict[str, ColumnSpec]
+    key: tuple[str, ...]
+    optional: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def required(self) -> list[str]:
+        """Columns a source must provide (mapped or constant)."""
+        return [name for name in self.columns if name not in self.optional]
+
+
+_YEAR = ColumnSpec("int", checks=(pa.Check.in_range(1950, 2100),), description="year")
+_MONEY = (pa.Check.ge(0),)
+_PERCENT = (pa.Check.in_range(0, 100),)
+_JSIC = (pa.Check.str_matches(r"^[0-9]{2,4}$"),)
+
+TABLES: dict[str, TableSpec] = {
+    "establishments": TableSpec(
+        "establishments",
+        {
+            "year": _YEAR,
+            "establishment_id": ColumnSpec("str", description="stable establishment key"),
+            "firm_id": ColumnSpec("str", nullable=True, description="canonical firm key"),
+            "pref_code": ColumnSpec("int", checks=(pa.Check.in_range(1, 47),)),
+            "city_code": ColumnSpec(
+                "str", nullable=True, checks=(pa.Check.str_matches(r"^[0-9]{5}$"),)
+            ),
+            "address": ColumnSpec("str", nullable=True, description="所在地 as written"),
+            "lat": ColumnSpec("float", nullable=True, checks=(pa.Check.in_range(20, 46),)),
+            "lon": ColumnSpec("float", nullable=True, checks=(pa.Check.in_range(122, 154),)),
+            "mesh_code": ColumnSpec(
+                "str", nullable=True, checks=(pa.Check.str_matches(r"^[0-9]{4}([0-9]{2,6})?$"),)
+            ),
+            "industry": ColumnSpec("str", checks=_JSIC, description="JSIC code"),
+            "employees": ColumnSpec("int", checks=(pa.Check.ge(0),)),
+            "shipments": ColumnSpec("float", checks=_MONEY, description="million yen"),
+            "export_share": ColumnSpec(
+                "float", nullable=True, checks=_PERCENT, description="直接輸出 share, %"
+            ),
+            "capital": ColumnSpec("float", nullable=True, checks=_MONEY, description="million yen"),
+        },
+        key=("year", "establishment_id"),
+        optional=frozenset(
+            {"firm_id", "city_code", "address", "lat", "lon", "mesh_code", "export_share", "capital"}
+        ),
+    ),
+    "firms": TableSpec(
+        "firms",
+        {
+            "year": _YEAR,
+            "firm_id": ColumnSpec("str"),
+            "capital": ColumnSpec("float", checks=_MONEY, description="million yen"),
+            "sales": ColumnSpec("float", checks=_MONEY, description="million yen"),
+            "exports": ColumnSpec("float", nullable=True, checks=_MONEY, description="直接輸出額"),
+            "employees": ColumnSpec("int", nullable=True, checks=(pa.Check.ge(0),)),
+            "industry": ColumnSpec("str", nullable=True, checks=_JSIC),
+        },
+        key=("year", "firm_id"),
+        optional=frozenset({"exports", "employees", "industry"}),
+    ),
+    "affiliates": TableSpec(
+        "affiliates",
+        {
+            "year": _YEAR,
+            "affiliate_id": ColumnSpec("str"),
+            "parent_firm_id": ColumnSpec("str"),
+            "country": ColumnSpec("str", checks=(pa.Check.str_matches(r"^[A-Z]{2}$"),)),
+            "industry": ColumnSpec("str", checks=_JSIC),
+            "sales": ColumnSpec("float", checks=_MONEY, description="million yen"),
+        },
+        key=("year", "affiliate_id"),
+    ),
+    "parents": TableSpec(
+        "parents",
+        {
+            "year": _YEAR,
+            "firm_id": ColumnSpec("str"),
+            "capital": ColumnSpec("float", checks=_MONEY, description="million yen"),
+            "sales": ColumnSpec("float", checks=_MONEY, description="domestic corporation, million yen"),
+            "industry": ColumnSpec("str", nullable=True, checks=_JSIC),
+        },
+        key=("year", "firm_id"),
+        optional=frozenset({"industry"}),
+    ),
+    "export_ratios": TableSpec(
+        "export_ratios",
+        {
+            "year": _YEAR,
+            "industry_group": ColumnSpec("str"),
+            "export_ratio": ColumnSpec("float", checks=_PERCENT, description="percent of shipments"),
+        },
+        key=("year", "industry_group"),
+    ),
+    "export_ratio_concordance": TableSpec(
+        "export_ratio_concordance",
+        {
+            "jsic": ColumnSpec("str", checks=(pa.Check.str_matches(r"^[0-9]{2}$"),)),
+            "industry_group": ColumnSpec("str"),
+        },
+        key=("jsic",),
+    ),
+    "external_demand": TableSpec(
+        "external_demand",
+        {
+            "period": ColumnSpec("str", checks=(pa.Check.str_matches(r"^[0-9]{4}Q[1-4]$"),)),
+            "industry": ColumnSpec("str"),
+            "size_class": ColumnSpec("str"),
+            "di": ColumnSpec("float", checks=(pa.Check.in_range(-100, 100),)),
+        },
+        key=("period", "industry", "size_class"),
+    ),
+}
+
+
+class SchemaViolation(ValueError):
+    """A frame at a stage boundary does not match its canonical table."""
+
+
+def schema(table: str) -> pa.DataFrameSchema:
+    """Return the pandera schema of a canonical table (columns in contract order)."""
+    spec = TABLES[table]
+    return pa.DataFrameSchema(
+        {
+            name: pa.Column(DTYPES[col.kind], checks=list(col.checks), nullable=col.nullable)
+            for name, col in spec.columns.items()
+        },
+        name=table,
+        strict="filter",
+        coerce=False,
+    )
+
+
+def empty_frame(table: str) -> pd.DataFrame:
+    """An empty frame with the table's columns and dtypes."""
+    spec = TABLES[table]
+    return pd.DataFrame(
+        {name: pd.Series(dtype=DTYPES[col.kind]) for name, col in spec.columns.items()}
+    )
+
+
+def validate(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Check ``frame`` against the canonical ``table`` (all failures reported at once)."""
+    try:
+        checked = schema(table).validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+        summary = (
+            cases.groupby(["column", "check"], dropna=False).size().reset_index(name="rows")
+        )
+        detail = "; ".join(
+            f"{row.column}: {row.check} ({row.rows} rows)" for row in summary.itertuples()
+        )
+        raise SchemaViolation(f"table {table!r} violates its contract: {detail}") from None
+    duplicated = checked.duplicated(list(TABLES[table].key))
+    if duplicated.any():
+        raise SchemaViolation(
+            f"table {table!r}: {int(duplicated.sum())} rows repeat the key {TABLES[table].key}"
+        )
+    return checked
