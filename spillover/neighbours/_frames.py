@@ -53,7 +53,7 @@ def check_frame(frame, *, name: str, id_column: str, by: str | None = None,
     if duplicated.size:
         raise ValueError(f"{name}.{id_column} must be unique{f' within {by}' if by else ''}; "
                          f"repeated: "
-                         f"{list(duplicated[:_SHOW])}{' …' if duplicated.size > _SHOW else ''}")
+                         f"{duplicated[:_SHOW].tolist()}{' …' if duplicated.size > _SHOW else ''}")
     for column, bound in (("lat", 90.0), ("lon", 180.0)):
         if not pd.api.types.is_numeric_dtype(frame[column]) or \
                 pd.api.types.is_bool_dtype(frame[column]):
@@ -64,8 +64,8 @@ def check_frame(frame, *, name: str, id_column: str, by: str | None = None,
         if bad.any():
             raise ValueError(f"{name}.{column} must be finite degrees within ±{bound:g}; "
                              f"{int(bad.sum())} row(s) are not, e.g. {id_column}="
-                             f"{list(ids[bad][:_SHOW])} with {column}="
-                             f"{list(values[bad][:_SHOW])}")
+                             f"{ids[bad][:_SHOW].tolist()} with {column}="
+                             f"{values[bad][:_SHOW].tolist()}")
 
 
 def check_values(frame, value_columns, *, name: str) -> list[str]:
@@ -101,9 +101,9 @@ def exclusion_mask(points: pd.DataFrame, exclude: str | None) -> np.ndarray:
 
 def value_matrix(points: pd.DataFrame, value_columns: list[str]) -> np.ndarray:
     """Values with NaN replaced by 0, followed by one 0/1 missing-indicator column each."""
-    values = np.column_stack(
-        [points[c].to_numpy(dtype=float, na_value=np.nan) for c in value_columns]
-    ).reshape(len(points), len(value_columns))
+    values = np.zeros((len(points), len(value_columns)))
+    for i, c in enumerate(value_columns):
+        values[:, i] = points[c].to_numpy(dtype=float, na_value=np.nan)
     missing = np.isnan(values)
     return np.hstack([np.where(missing, 0.0, values), missing.astype(float)])
 

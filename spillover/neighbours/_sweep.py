@@ -77,11 +77,11 @@ class Data:
     values: np.ndarray  # (n, k) float64, finite
 
     @classmethod
-    def from_degrees(cls, lat_deg, lon_deg, values=None) -> Data:
+    def from_degrees(cls, lat_deg, lon_deg, values) -> Data:
+        """Build from degree coordinates and an (n, k) value matrix."""
         lat = np.radians(np.asarray(lat_deg, dtype=float))
         lon = np.radians(np.asarray(lon_deg, dtype=float))
-        vals = np.zeros((lat.size, 0)) if values is None else np.asarray(values, dtype=float)
-        return cls(lat=lat, lon=lon, values=vals.reshape(lat.size, -1))
+        return cls(lat=lat, lon=lon, values=np.asarray(values, dtype=float))
 
 
 @dataclass(frozen=True)
@@ -249,9 +249,9 @@ def sweep_sums(index: RowIndex, q_lat, q_lon, radius_km: float):
         n_part = lat.size
         part_counts = np.bincount(items.owner, weights=items.s1 - items.s0, minlength=n_part)
         sure = (index.prefix[items.s1] - index.prefix[items.s0]).astype(float)
-        part_sums = np.column_stack(
-            [np.bincount(items.owner, weights=sure[:, c], minlength=n_part) for c in range(k)]
-        ).reshape(n_part, k)
+        part_sums = np.zeros((n_part, k))
+        for c in range(k):
+            part_sums[:, c] = np.bincount(items.owner, weights=sure[:, c], minlength=n_part)
         q, j = _candidates(items, whole=False)
         for sl in _slices(q.size, _CANDIDATES_PER_CHUNK):
             qq, jj = q[sl], j[sl]

@@ -42,7 +42,8 @@ def neighbour_pairs(centres: pd.DataFrame, points: pd.DataFrame, radius_km: floa
     centre_parts, point_parts, distance_parts = [], [], []
     for group in F.groups(centres, points, by):
         point_rows = group.point_rows[keep[group.point_rows]]
-        search = F.search(centres, group.centre_rows, points, point_rows, np.zeros((0, 0)))
+        search = F.search(centres, group.centre_rows, points, point_rows,
+                          np.zeros((point_rows.size, 0)))
         for q, j, d in search.pairs(radius):
             centre_parts.append(group.centre_rows[q])
             point_parts.append(point_rows[j])
