@@ -105,6 +105,11 @@ def open_run(workdir: str | Path) -> Run:
     return Run(workdir, run_info["run_id"], config)
 
 
+def _counts(series: pd.Series) -> dict[str, int]:
+    """A value-count or group-size Series as a JSON-ready dict."""
+    return {str(key): int(value) for key, value in series.items()}
+
+
 def _report(run: Run, stage: str, started: float, **fields) -> dict:
     report = {"stage": stage, "seconds": round(time.perf_counter() - started, 3), **fields}
     write_json_atomic(report, run.workdir / "reports" / f"{stage}.json")
@@ -192,10 +197,9 @@ def stage_geocode(run: Run, progress: bool = False) -> dict:
         ),
     )
     run.write("plants_located", located.loc[~unplaced])
-    levels = located["geocode_level"].value_counts().to_dict()
     return _report(
         run, "geocode", started, rows_in=len(located), rows_out=int((~unplaced).sum()),
-        rows_quarantined=int(unplaced.sum()), levels={str(k): int(v) for k, v in levels.items()},
+        rows_quarantined=int(unplaced.sum()), levels=_counts(located["geocode_level"].value_counts()),
         pref_mismatch=int(located["pref_mismatch"].sum()),
         ambiguous=int(located["geocode_ambiguous"].sum()),
     )
@@ -211,7 +215,7 @@ def stage_firms(run: Run) -> dict:
     run.write("global_firms", table)
     return _report(
         run, "firms", started, rows_in=len(table), rows_out=len(table), rows_quarantined=0,
-        global_firms_by_year=table[table["is_global"]].groupby("year").size().astype(int).to_dict(),
+        global_firms_by_year=_counts(table[table["is_global"]].groupby("year").size()),
     )
 
 
@@ -236,8 +240,8 @@ def stage_exports(run: Run) -> dict:
     return _report(
         run, "exports", started, rows_in=len(in_years), rows_out=len(plants), rows_quarantined=0,
         rows_outside_years=int((~in_years).sum()),
-        export_methods=plants["export_method"].value_counts().astype(int).to_dict(),
-        centres_by_year=plants[plants["is_centre"]].groupby("year").size().astype(int).to_dict(),
+        export_methods=_counts(plants["export_method"].value_counts()),
+        centres_by_year=_counts(plants[plants["is_centre"]].groupby("year").size()),
     )
 
 
@@ -277,7 +281,7 @@ def stage_neighbourhoods(run: Run) -> dict:
     run.write("neighbourhoods", table)
     return _report(
         run, "neighbourhoods", started, rows_in=len(plants), rows_out=len(table), rows_quarantined=0,
-        cells_by_radius={str(k): int(v) for k, v in table.groupby("radius_km").size().items()},
+        cells_by_radius=_counts(table.groupby("radius_km").size()),
         empty_neighbourhoods=int((table["n_neighbours"] == 0).sum()),
     )
 

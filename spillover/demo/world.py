@@ -604,8 +604,8 @@ def build_demo_world(out: str | Path, params: WorldParams | None = None) -> Demo
     )
     ratios = pd.DataFrame(
         [
-            {"年": year, "業種グループ": group, "輸出比率（％）": round(float(rng.uniform(5, 45)), 1)}
-            for group in INDUSTRY_GROUPS.values()
+            {"年": year, "業種グループ": group, "輸出比率（％）": round(base + 0.3 * (year - params.first_year), 1)}
+            for group, base in zip(INDUSTRY_GROUPS.values(), rng.uniform(3, 30, len(INDUSTRY_GROUPS)), strict=True)
             for year in range(params.first_year, params.last_year + 1)
         ]
     )
