@@ -9,14 +9,22 @@ points never count, and a point never neighbours the centre with the same id. Se
 
 from spillover.neighbours._frames import MAX_RADIUS_KM
 from spillover.neighbours._sweep import BOUNDARY_TOLERANCE_KM, EARTH_RADIUS_KM, haversine_km
-from spillover.neighbours.sums import neighbour_pairs, neighbourhood_sums, ring_sums
+from spillover.neighbours.exposure import plant_exposure
+from spillover.neighbours.kernels import KERNELS, kernel_weights
+from spillover.neighbours.overlap import overlap_diagnostics
+from spillover.neighbours.sums import kernel_sums, neighbour_pairs, neighbourhood_sums, ring_sums
 
 __all__ = [
     "BOUNDARY_TOLERANCE_KM",
     "EARTH_RADIUS_KM",
+    "KERNELS",
     "MAX_RADIUS_KM",
     "haversine_km",
+    "kernel_sums",
+    "kernel_weights",
     "neighbour_pairs",
     "neighbourhood_sums",
+    "overlap_diagnostics",
+    "plant_exposure",
     "ring_sums",
 ]

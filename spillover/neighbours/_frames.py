@@ -121,10 +121,14 @@ class Group:
 
     centre_rows: np.ndarray
     point_rows: np.ndarray
+    key: object = None
 
 
 def groups(centres: pd.DataFrame, points: pd.DataFrame, by: str | None) -> Iterator[Group]:
-    """Split into independent searches by the ``by`` column (e.g. year), or one search."""
+    """Split into independent searches by the ``by`` column (e.g. year), or one search.
+
+    Every value present in either frame gets a group (the other side may be empty).
+    """
     if by is None:
         yield Group(np.arange(len(centres)), np.arange(len(points)))
         return
@@ -133,10 +137,12 @@ def groups(centres: pd.DataFrame, points: pd.DataFrame, by: str | None) -> Itera
             raise KeyError(f"by={by!r} is not a column of {name}; it has {list(frame.columns)}")
         if frame[by].isna().any():
             raise ValueError(f"{name}.{by} has {int(frame[by].isna().sum())} missing value(s)")
+    centre_groups = centres.groupby(by, sort=False).indices
     point_groups = points.groupby(by, sort=False).indices
     empty = np.zeros(0, dtype=np.intp)
-    for key, rows in centres.groupby(by, sort=False).indices.items():
-        yield Group(np.asarray(rows), np.asarray(point_groups.get(key, empty)))
+    for key in dict.fromkeys([*centre_groups, *point_groups]):
+        yield Group(np.asarray(centre_groups.get(key, empty)),
+                    np.asarray(point_groups.get(key, empty)), key)
 
 
 def search(centres: pd.DataFrame, centre_rows: np.ndarray, points: pd.DataFrame,

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 EARTH_RADIUS_KM = 6371.0088
 """Mean Earth radius (IUGG R1) used for every great-circle distance, in km."""
@@ -348,3 +349,59 @@ class Search:
         for q, j, d in sweep_pairs(self.index(radius_km), self.q_lat, self.q_lon, radius_km):
             keep = self.self_match[q] != j
             yield q[keep], j[keep], d[keep]
+
+    def weighted_sums(self, radius_km: float, weight, *, n_weighted: int):
+        """Sum ``weight(distance_km)`` and values over the data within ``radius_km``.
+
+        The first ``n_weighted`` value columns are multiplied by the weight, the others summed
+        as they are.
+
+        Returns
+        -------
+        counts : numpy.ndarray of int64, shape (n_queries,)
+        weight_sums : numpy.ndarray of float64, shape (n_queries,)
+        sums : numpy.ndarray of float64, shape (n_queries, k)
+        """
+        nq, k = self.q_lat.size, self.data.values.shape[1]
+        counts = np.zeros(nq, dtype=np.int64)
+        weight_sums = np.zeros(nq)
+        sums = np.zeros((nq, k))
+        for q, j, d in self.pairs(radius_km):
+            w = weight(d)
+            counts += np.bincount(q, minlength=nq)
+            weight_sums += np.bincount(q, weights=w, minlength=nq)
+            for c in range(k):
+                v = self.data.values[j, c] * w if c < n_weighted else self.data.values[j, c]
+                sums[:, c] += np.bincount(q, weights=v, minlength=nq)
+        return counts, weight_sums, sums
+
+    def nearest_km(self, radius_km: float) -> np.ndarray:
+        """Distance (km) to the nearest data point within ``radius_km``; NaN when there is none.
+
+        Uses a 3-D KD-tree on unit vectors (chord order equals great-circle order), then the
+        haversine distance of the point found.
+        """
+        out = np.full(self.q_lat.size, np.nan)
+        if self.q_lat.size == 0 or self.data.lat.size == 0:
+            return out
+        chord = 2.0 * np.sin(min((radius_km + BOUNDARY_TOLERANCE_KM) / EARTH_RADIUS_KM
+                                 + _MARGIN_RAD, np.pi) / 2.0)
+        k = min(2, self.data.lat.size)
+        _, found = cKDTree(_unit(self.data.lat, self.data.lon)).query(
+            _unit(self.q_lat, self.q_lon), k=k, distance_upper_bound=chord * (1 + 1e-9))
+        found = found.reshape(self.q_lat.size, k)
+        first = found[:, 0]
+        if k == 2:
+            first = np.where(first == self.self_match, found[:, 1], first)
+        q = np.flatnonzero(first < self.data.lat.size)
+        j = first[q]
+        d = _haversine_rad(self.q_lat[q], self.q_lon[q], np.cos(self.q_lat[q]),
+                           self.data.lat[j], self.data.lon[j], np.cos(self.data.lat[j]))
+        inside = d <= radius_km + BOUNDARY_TOLERANCE_KM
+        out[q[inside]] = d[inside]
+        return out
+
+
+def _unit(lat, lon):
+    cos = np.cos(lat)
+    return np.column_stack([cos * np.cos(lon), cos * np.sin(lon), np.sin(lat)])

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from spillover.neighbours import _frames as F
+from spillover.neighbours.kernels import kernel_weights
 
 
 def neighbour_pairs(centres: pd.DataFrame, points: pd.DataFrame, radius_km: float, *,
@@ -164,10 +165,69 @@ def ring_sums(centres: pd.DataFrame, points: pd.DataFrame, ring_edges_km: Sequen
                    value_columns, by=by)
 
 
-def _result(centres, points, labels, counts, sums, value_columns, *, by):
-    """Long frame: one block of centre rows per label (a radius or a ring)."""
+def kernel_sums(centres: pd.DataFrame, points: pd.DataFrame,
+                radius_km: float | Sequence[float], value_columns: Sequence[str], *,
+                kernel: str, bandwidth_km: float | None = None, exclude: str | None = None,
+                by: str | None = None) -> pd.DataFrame:
+    """Distance-weighted sums of the points within the radius of each centre.
+
+    Parameters
+    ----------
+    centres, points, radius_km, value_columns, exclude, by
+        As in :func:`neighbourhood_sums`.
+    kernel : str
+        Kernel name, see :func:`~spillover.neighbours.kernel_weights`.
+    bandwidth_km : float, optional
+        Kernel bandwidth in km; defaults to each radius.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`neighbourhood_sums` (``n_neighbours`` and ``n_missing_<column>`` are
+        unweighted counts), with each value column holding ``Σ w(d) · value`` and an extra
+        column ``weight_sum`` = ``Σ w(d)`` after ``n_neighbours``.
+
+    Notes
+    -----
+    Cost grows with the number of neighbour pairs (each distance is needed), unlike
+    :func:`neighbourhood_sums`, whose cost grows with the neighbourhoods' perimeter.
+    """
+    radii = F.as_radii(radius_km)
+    if bandwidth_km is not None:
+        F.as_radii(bandwidth_km, name="bandwidth_km")
+    F.check_frame(centres, name="centres", id_column="centre_id", by=by)
+    F.check_frame(points, name="points", id_column="point_id", by=by)
+    value_columns = F.check_values(points, value_columns, name="points")
+    kernel_weights(0.0, kernel=kernel, bandwidth_km=bandwidth_km or radii[0])
+    keep = F.exclusion_mask(points, exclude)
+    values = F.value_matrix(points, value_columns)
+    counts = np.zeros((len(radii), len(centres)), dtype=np.int64)
+    weights = np.zeros((len(radii), len(centres)))
+    sums = np.zeros((len(radii), len(centres), values.shape[1]))
+    for group in F.groups(centres, points, by):
+        point_rows = group.point_rows[keep[group.point_rows]]
+        search = F.search(centres, group.centre_rows, points, point_rows, values[point_rows])
+        for i, radius in enumerate(radii):
+            def weight(d, bandwidth=bandwidth_km or radius):
+                return kernel_weights(d, kernel=kernel, bandwidth_km=bandwidth)
+            found = search.weighted_sums(radius, weight, n_weighted=len(value_columns))
+            counts[i, group.centre_rows], weights[i, group.centre_rows] = found[:2]
+            sums[i, group.centre_rows] = found[2]
+    out = _result(centres, points, [{"radius_km": r} for r in radii], counts, sums,
+                  value_columns, by=by, integer_sums=False)
+    out.insert(out.columns.get_loc("n_neighbours") + 1, "weight_sum", weights.reshape(-1))
+    return out
+
+
+def _result(centres, points, labels, counts, sums, value_columns, *, by, integer_sums=True):
+    """Long frame: one block of centre rows per label (a radius or a ring).
+
+    With ``integer_sums``, sums of integer or boolean columns are returned as int64; without,
+    the sums are kernel-weighted (float64) and the caller adds ``weight_sum``.
+    """
     k = len(value_columns)
-    names = [*labels[0], "n_neighbours", *value_columns, *(f"n_missing_{c}" for c in value_columns)]
+    names = [*labels[0], "n_neighbours", *(() if integer_sums else ("weight_sum",)),
+             *value_columns, *(f"n_missing_{c}" for c in value_columns)]
     clash = [c for c in names if c in centres.columns]
     if clash:
         raise ValueError(f"centres already has column(s) {clash}, which the result needs; "
@@ -180,7 +240,7 @@ def _result(centres, points, labels, counts, sums, value_columns, *, by):
     computed["n_neighbours"] = counts.reshape(-1).astype(np.int64)
     flat = sums.reshape(len(labels) * n, 2 * k)
     for i, c in enumerate(value_columns):
-        integer = F.result_dtype(points[c]) is np.int64
+        integer = integer_sums and F.result_dtype(points[c]) is np.int64
         computed[c] = np.rint(flat[:, i]).astype(np.int64) if integer else flat[:, i]
     for i, c in enumerate(value_columns):
         computed[f"n_missing_{c}"] = np.rint(flat[:, k + i]).astype(np.int64)

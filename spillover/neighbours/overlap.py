@@ -1,0 +1,80 @@
+"""Overlap diagnostics: how much the centres' neighbourhoods share (issue 4, item 3)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from spillover.neighbours import _frames as F
+
+
+def overlap_diagnostics(centres: pd.DataFrame, points: pd.DataFrame,
+                        radius_km: float | Sequence[float], value_columns: Sequence[str] = (),
+                        *, exclude: str | None = None, by: str | None = None) -> pd.DataFrame:
+    """Summarise how often the same establishment is counted in several neighbourhoods.
+
+    Parameters
+    ----------
+    centres, points, radius_km, value_columns, exclude, by
+        As in :func:`~spillover.neighbours.neighbourhood_sums`; pass ``by="year"`` for one
+        row per year.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per ``by`` value (order of first appearance) and radius, with ``m_j`` = the
+        number of neighbourhoods point j belongs to:
+
+        - ``n_centres``; ``n_memberships`` = Σ m_j (= Σ of the centres' ``n_neighbours``);
+        - ``n_neighbours_distinct`` = #{m_j >= 1}; ``n_neighbours_shared`` = #{m_j >= 2};
+        - ``share_neighbours_shared`` = shared / distinct (NaN when no neighbours);
+        - ``mean_memberships`` = Σ m_j / distinct; ``max_memberships`` = max m_j;
+        - per value column v (NaN counts as 0): ``v_counted`` = Σ m_j v_j (the total of the
+          neighbourhood sums), ``v_distinct`` = Σ_{m_j >= 1} v_j,
+          ``share_v_in_shared`` = Σ_{m_j >= 2} m_j v_j / ``v_counted`` (the share of the
+          neighbourhood sums that comes from establishments counted more than once) and
+          ``share_v_excess`` = 1 − ``v_distinct`` / ``v_counted`` (the share that is repeat
+          counting).
+    """
+    radii = F.as_radii(radius_km)
+    F.check_frame(centres, name="centres", id_column="centre_id", by=by)
+    F.check_frame(points, name="points", id_column="point_id", by=by)
+    value_columns = F.check_values(points, value_columns, name="points")
+    keep = F.exclusion_mask(points, exclude)
+    values = F.value_matrix(points, value_columns)[:, : len(value_columns)]
+    rows = []
+    for group in F.groups(centres, points, by):
+        point_rows = group.point_rows[keep[group.point_rows]]
+        search = F.search(centres, group.centre_rows, points, point_rows,
+                          np.zeros((group.centre_rows.size, 0)), reverse=True)
+        label = {by: group.key} if by else {}
+        for radius in radii:
+            memberships, _ = search.sums(radius)
+            rows.append({**label, "radius_km": radius,
+                         **_summary(memberships, values[point_rows], value_columns,
+                                    n_centres=group.centre_rows.size)})
+    return pd.DataFrame(rows)
+
+
+def _summary(m, values, value_columns, *, n_centres):
+    distinct = int((m >= 1).sum())
+    shared = int((m >= 2).sum())
+    out = {
+        "n_centres": n_centres,
+        "n_memberships": int(m.sum()),
+        "n_neighbours_distinct": distinct,
+        "n_neighbours_shared": shared,
+        "share_neighbours_shared": shared / distinct if distinct else np.nan,
+        "mean_memberships": m.sum() / distinct if distinct else np.nan,
+        "max_memberships": int(m.max()) if m.size else 0,
+    }
+    for i, c in enumerate(value_columns):
+        v = values[:, i]
+        counted = float(m @ v)
+        out[f"{c}_counted"] = counted
+        out[f"{c}_distinct"] = float(v[m >= 1].sum())
+        out[f"share_{c}_in_shared"] = float(m[m >= 2] @ v[m >= 2]) / counted if counted else np.nan
+        out[f"share_{c}_excess"] = 1.0 - out[f"{c}_distinct"] / counted if counted else np.nan
+    return out
