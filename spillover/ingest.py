@@ -295,7 +295,7 @@ def map_source_frame(
         for row in cases.itertuples():
             index = row.index
             if index in reason.index and reason[index] is None:
-                reason[index] = (row.column, f"check {row.check} failed for value {row.failure_case!r}")
+                reason[index] = (row.column, f"check {row.check} failed for value {row.failure_case}")
 
     bad = reason.notna()
     quarantined = _quarantine_rows(

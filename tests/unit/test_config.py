@@ -1,0 +1,77 @@
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from spillover.cli import app
+from spillover.config import ConfigError, load_config, parse_config
+from spillover.demo.world import WorldParams, demo_config
+
+
+def _config(**changes) -> dict:
+    data = demo_config(WorldParams())
+    for dotted, value in changes.items():
+        target = data
+        *path, last = dotted.split(".")
+        for part in path:
+            target = target[int(part)] if part.isdigit() else target[part]
+        target[last] = value
+    return data
+
+
+def test_demo_config_is_valid(tmp_path):
+    config = parse_config(_config(), base_dir=tmp_path)
+    assert config.neighbourhoods.radii_km == [5.0, 10.0]
+    assert config.definitions.capital_threshold_million_yen == 1000
+    assert config.year_list == list(range(2012, 2020))
+    assert config.resolve("raw/x.csv") == tmp_path / "raw" / "x.csv"
+
+
+def test_bad_literal_names_key_and_allowed_values(tmp_path):
+    with pytest.raises(ConfigError) as error:
+        parse_config(_config(**{"models.0.cov_type": "cluster"}), base_dir=tmp_path, origin="c.yaml")
+    message = str(error.value)
+    assert "models.0.cov_type" in message
+    assert "'clustered'" in message and "'robust'" in message and "got 'cluster'" in message
+
+
+def test_unknown_key_is_named(tmp_path):
+    data = _config()
+    data["neighbourhoods"]["radius"] = 5
+    with pytest.raises(ConfigError, match=r"neighbourhoods\.radius: unknown key"):
+        parse_config(data, base_dir=tmp_path)
+
+
+def test_spec_radius_must_be_computed(tmp_path):
+    with pytest.raises(ConfigError, match=r"radius_km = 7.0 is not in neighbourhoods.radii_km"):
+        parse_config(_config(**{"models.0.radius_km": 7.0}), base_dir=tmp_path)
+
+
+def test_time_effects_absorb_the_aggregate_di(tmp_path):
+    with pytest.raises(ConfigError, match="time_effects absorb it"):
+        parse_config(_config(**{"models.0.time_effects": True}), base_dir=tmp_path)
+
+
+def test_unknown_encoding_is_explained(tmp_path):
+    data = _config()
+    data["sources"]["firms"][0]["encoding"] = "sjis-x"
+    with pytest.raises(ConfigError, match=r"sources\.firms\.0\.encoding: unknown encoding 'sjis-x'"):
+        parse_config(data, base_dir=tmp_path)
+
+
+def test_cli_prints_one_message_without_traceback(tmp_path):
+    data = _config(**{"neighbourhoods.radii_km": []})
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    result = CliRunner().invoke(app, ["run", "--config", str(path)])
+    assert result.exit_code == 2
+    assert "neighbourhoods.radii_km" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_config(tmp_path / "absent.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("years: [2012, 2019\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(broken)
