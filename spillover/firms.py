@@ -53,6 +53,7 @@ def global_firms(
     Firms without a 本社企業票 have no affiliates: their OPR is 0.
     """
     offset = definitions.firm_year_offset
+    capital = firm_capital(firms, parents, offset=offset)
     affiliates = _accounts_year(affiliates, offset)
     parents = _accounts_year(parents, offset)
     manufacturing = affiliates[is_manufacturing(affiliates["industry"], definitions.manufacturing_jsic_majors)]
@@ -62,7 +63,6 @@ def global_firms(
         .rename_axis(["year", "firm_id"])
         .reset_index()
     )
-    capital = firm_capital(firms, parents, offset=offset)
     out = capital.merge(
         parents[["year", "firm_id", "sales"]].rename(columns={"sales": "domestic_sales"}),
         on=["year", "firm_id"],
