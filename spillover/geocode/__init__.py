@@ -1,0 +1,23 @@
+"""Offline geocoding of Japanese plant addresses against public gazetteers.
+
+No address ever leaves the machine: matching uses only the gazetteer file(s)
+given to :func:`load_gazetteer`. See ``docs/geocoding.md``.
+"""
+
+from spillover.geocode.api import geocode_addresses, normalize_address
+from spillover.geocode.batch import geocode_file
+from spillover.geocode.gazetteer import GazetteerFormatError, GazetteerIndex, load_gazetteer
+from spillover.geocode.match import LEVELS
+from spillover.geocode.mesh import mesh_to_latlon, validate_latlon
+
+__all__ = [
+    "LEVELS",
+    "GazetteerFormatError",
+    "GazetteerIndex",
+    "geocode_addresses",
+    "geocode_file",
+    "load_gazetteer",
+    "mesh_to_latlon",
+    "normalize_address",
+    "validate_latlon",
+]

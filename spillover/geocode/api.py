@@ -1,0 +1,175 @@
+"""Public geocoding functions: series in, frame out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from spillover.geocode.cache import cache_path, read_cache, write_cache
+from spillover.geocode.gazetteer import GazetteerIndex
+from spillover.geocode.match import MatchResult, _Matcher
+from spillover.geocode.normalize import canonical_text
+
+__all__ = ["geocode_addresses", "normalize_address"]
+
+_CHUNK = 50_000
+"""Unique addresses matched between progress updates and cache writes."""
+
+_TUPLE_COLUMNS = ("level", "pref_code", "pref", "city", "town", "lat", "lon", "ambiguous",
+                  "normalized")
+"""Field order of :data:`spillover.geocode.match.MatchResult`."""
+
+
+def _canonical_uniques(addresses: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Codes into the list of distinct canonical addresses (missing → "")."""
+    raw_codes, raw_uniques = pd.factorize(addresses, use_na_sentinel=True)
+    keys = [canonical_text(str(v)) for v in raw_uniques]
+    key_codes, key_uniques = pd.factorize(pd.Series(keys + [""], dtype=object))
+    codes = np.where(raw_codes < 0, key_codes[-1], key_codes[raw_codes])
+    return codes, [str(k) for k in key_uniques]
+
+
+def _match_all(keys: list[str], index: GazetteerIndex, *, cache_dir: Path | None,
+               progress: bool) -> list[MatchResult]:
+    path = cache_path(cache_dir, index.checksum) if cache_dir is not None else None
+    cache = read_cache(path) if path is not None else {}
+    todo = [k for k in dict.fromkeys(keys) if k not in cache]
+    matcher = _Matcher(index)
+    bar = None
+    if progress and len(todo) > _CHUNK:
+        from rich.progress import Progress
+
+        bar = Progress(transient=True)
+        task = bar.add_task("geocoding", total=len(todo))
+        bar.start()
+    try:
+        for start in range(0, len(todo), _CHUNK):
+            chunk = todo[start:start + _CHUNK]
+            cache.update(zip(chunk, map(matcher.match, chunk), strict=True))
+            if path is not None:
+                write_cache(path, cache)
+            if bar is not None:
+                bar.update(task, advance=len(chunk))
+    finally:
+        if bar is not None:
+            bar.stop()
+    return [cache[k] for k in keys]
+
+
+def geocode_addresses(
+    addresses: pd.Series,
+    index: GazetteerIndex,
+    *,
+    cache_dir: Path | None = None,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Geocode Japanese addresses offline against a gazetteer.
+
+    Each distinct address is normalised and matched once, whatever the length
+    of `addresses`; nothing leaves the machine.
+
+    Parameters
+    ----------
+    addresses : pandas.Series
+        Addresses as typed by respondents (str; missing values give level
+        ``"none"``).
+    index : GazetteerIndex
+        From :func:`spillover.geocode.load_gazetteer`.
+    cache_dir : pathlib.Path, optional
+        Directory of the result cache (see :mod:`spillover.geocode.cache`);
+        addresses already geocoded against the same gazetteer are not matched
+        again, and new results are added (atomically).
+    progress : bool, default False
+        Show a rich progress bar when more than 50,000 distinct addresses
+        need matching.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same index as `addresses`, columns:
+
+        - ``lat``, ``lon`` (float64, degrees WGS84): the point of the deepest level
+          reached; NaN when ``level == "none"``.
+        - ``level`` (str): ``block``, ``town``, ``oaza``, ``city``, ``pref`` or ``none``.
+        - ``pref``, ``city``, ``town`` (str): matched gazetteer names, missing
+          (NaN) where not reached (for ``oaza`` the 大字 name, e.g. 元町; for a 政令市
+          written without its 区 and not resolved to one ward, the city name).
+        - ``pref_code`` (Int64): JIS prefecture code, <NA> for ``none``.
+        - ``normalized`` (str): canonical address key (prefecture, municipality and
+          town as in the gazetteer, block numbers joined by ``-``, building
+          names dropped) where matched; the character-normalised text otherwise.
+        - ``ambiguous`` (bool): True when several gazetteer places fit equally
+          well; the result then stops at the deepest level they share.
+
+    Raises
+    ------
+    TypeError
+        If `addresses` is not a pandas Series.
+    """
+    if not isinstance(addresses, pd.Series):
+        raise TypeError(f"addresses must be a pandas Series, not {type(addresses).__name__}")
+    codes, keys = _canonical_uniques(addresses)
+    results = _match_all(keys, index, cache_dir=cache_dir, progress=progress)
+    uniq = pd.DataFrame(results, columns=list(_TUPLE_COLUMNS), dtype=object)
+    rows = uniq.take(codes)
+
+    def names(col: str) -> pd.api.extensions.ExtensionArray:
+        return pd.array(rows[col].to_numpy(dtype=object), dtype="str")
+
+    level = rows["level"].to_numpy(dtype=object)
+    pref_code = rows["pref_code"].to_numpy(dtype=np.int64)
+    return pd.DataFrame(
+        {
+            "lat": rows["lat"].to_numpy(dtype=np.float64),
+            "lon": rows["lon"].to_numpy(dtype=np.float64),
+            "level": pd.array(level, dtype="str"),
+            "pref": names("pref"),
+            "city": names("city"),
+            "town": names("town"),
+            "pref_code": pd.array(np.where(pref_code > 0, pref_code, 0), dtype="Int64"),
+            "normalized": pd.array(rows["normalized"].to_numpy(dtype=object), dtype="str"),
+            "ambiguous": rows["ambiguous"].to_numpy(dtype=bool),
+        },
+        index=addresses.index,
+    ).pipe(lambda f: f.assign(pref_code=f["pref_code"].mask(f["level"] == "none")))
+
+
+def normalize_address(address: str | pd.Series, *, index: GazetteerIndex | None = None):
+    """Turn an address into its canonical key.
+
+    Without a gazetteer only character-level rules apply (see
+    :func:`spillover.geocode.normalize.canonical_text`): NFKC, 旧字体, ケ/ヶ/が,
+    ノ/の/之, dashes, postal codes, spaces, 大字/字, 漢数字 next to 丁目・番地・号.
+    With a gazetteer the key is rebuilt from the matched names, which also
+    resolves an omitted prefecture, an omitted 郡, a 政令市 written without its
+    区, 「1-2-3」 for 「1丁目2番3号」 and 番地/号 forms, and drops trailing
+    building and floor names.
+
+    Parameters
+    ----------
+    address : str or pandas.Series
+        Address(es).
+    index : GazetteerIndex, optional
+        Gazetteer for the full canonical key.
+
+    Returns
+    -------
+    str or pandas.Series
+        Same shape as `address`.
+
+    Examples
+    --------
+    >>> normalize_address("〒471-0001 愛知県豊田市元町１丁目２番地の３ 山田ビル")
+    '愛知県豊田市元町1丁目2番地ノ3山田ビル'
+    """
+    if isinstance(address, pd.Series):
+        if index is None:
+            codes, keys = _canonical_uniques(address)
+            return pd.Series(np.asarray(keys, dtype=object)[codes], index=address.index,
+                             dtype="str")
+        return geocode_addresses(address, index)["normalized"]
+    if index is None:
+        return canonical_text(address)
+    return _Matcher(index).match(canonical_text(address))[-1]

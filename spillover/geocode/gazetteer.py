@@ -1,0 +1,665 @@
+"""Gazetteer loaders (Geolonia, MLIT 位置参照情報, the shared test layout) and the index.
+
+Every supported file is reduced to two tidy tables before the index is built:
+
+``towns``
+    one row per 大字・町丁目 (optionally per 小字・通称名):
+    ``pref_code, pref, city, town, koaza, lat, lon``;
+``blocks``
+    one row per 街区 (MLIT 街区レベル only): the same columns plus ``block``
+    (the leading integer of 街区符号・地番).
+
+Coordinates are WGS84 / JGD2011 degrees throughout.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import tempfile
+import unicodedata
+import zipfile
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from spillover.geocode._prefectures import PREF_CODE, PREFECTURES
+from spillover.geocode.normalize import canonical_text
+
+__all__ = ["GazetteerFormatError", "GazetteerIndex", "load_gazetteer", "FORMATS"]
+
+INDEX_VERSION = 1
+"""Bump when the persisted index layout or the key rules change."""
+
+_BLOCK_KEY_BASE = 1_000_000
+"""Block lookup key = town_id * _BLOCK_KEY_BASE + block number (block < 10**6)."""
+
+_SAME_BLOCK_DEG = 0.01
+"""Rows sharing a (town, block) key but spread wider than this (degrees) are dropped."""
+
+
+class GazetteerFormatError(ValueError):
+    """A gazetteer file is unreadable, of an unknown layout, or lacks columns."""
+
+
+@dataclass(frozen=True)
+class _Layout:
+    name: str
+    columns: tuple[str, ...]
+    """The full documented header, in order."""
+    required: tuple[str, ...]
+    """Columns the loader reads; a file missing any of them is rejected."""
+
+
+FORMATS: dict[str, _Layout] = {
+    layout.name: layout
+    for layout in (
+        _Layout(
+            "towns",
+            ("pref_code", "pref", "city", "town", "koaza", "lat", "lng"),
+            ("pref_code", "pref", "city", "town", "lat", "lng"),
+        ),
+        _Layout(
+            "geolonia",
+            (
+                "都道府県コード", "都道府県名", "都道府県名カナ", "都道府県名ローマ字",
+                "市区町村コード", "市区町村名", "市区町村名カナ", "市区町村名ローマ字",
+                "大字町丁目名", "大字町丁目名カナ", "大字町丁目名ローマ字", "小字・通称名",
+                "緯度", "経度",
+            ),
+            ("都道府県コード", "都道府県名", "市区町村名", "大字町丁目名", "緯度", "経度"),
+        ),
+        _Layout(
+            "mlit_oaza",
+            (
+                "都道府県コード", "都道府県名", "市区町村コード", "市区町村名",
+                "大字町丁目コード", "大字町丁目名", "緯度", "経度", "原典資料コード",
+                "大字・字・丁目区分コード",
+            ),
+            ("都道府県コード", "都道府県名", "市区町村名", "大字町丁目名", "緯度", "経度"),
+        ),
+        _Layout(
+            "mlit_gaiku",
+            (
+                "都道府県名", "市区町村名", "大字・丁目名", "小字・通称名", "街区符号・地番",
+                "座標系番号", "Ｘ座標", "Ｙ座標", "緯度", "経度", "住居表示フラグ",
+                "代表フラグ", "更新前履歴フラグ", "更新後履歴フラグ",
+            ),
+            ("都道府県名", "市区町村名", "大字・丁目名", "街区符号・地番", "緯度", "経度"),
+        ),
+    )
+}
+"""Supported layouts, keyed by the name reported in :attr:`GazetteerIndex.formats`.
+
+``towns`` is the layout of ``../shared/gazetteer/japan_towns.csv.gz``; ``geolonia``
+is Geolonia's ``latest.csv`` (the older 12-column file without 小字・通称名 is also
+accepted); ``mlit_oaza`` and ``mlit_gaiku`` are the MLIT 位置参照情報
+大字・町丁目レベル and 街区レベル CSVs (CP932).
+"""
+
+_TOWN_COLS = ["pref_code", "pref", "city", "town", "koaza", "lat", "lon"]
+_LEADING_INT = re.compile(r"^\s*(\d+)")
+_CHOME_TAIL = re.compile(r"^(.+?)[〇一二三四五六七八九十百千\d]+丁目$")
+_CHOME_KEY = re.compile(r"^(.+?)(\d+)丁目$")
+_SEIREI = re.compile(r"^(.+?市)(.+区)$")
+_GUN = re.compile(r"^(.+?郡)(.+[町村])$")
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _nfkc(name: str) -> str:
+    return unicodedata.normalize("NFKC", name).strip().strip('"')
+
+
+def _read_bytes(path: Path) -> list[tuple[str, bytes]]:
+    """Return ``(label, raw CSV bytes)`` for a .csv, .csv.gz or .zip file."""
+    try:
+        if path.suffix.lower() == ".zip":
+            with zipfile.ZipFile(path) as zf:
+                members = [n for n in zf.namelist() if n.lower().endswith(".csv")]
+                if not members:
+                    raise GazetteerFormatError(f"{path}: the zip archive holds no .csv file")
+                return [(f"{path}!{m}", zf.read(m)) for m in sorted(members)]
+        raw = path.read_bytes()
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+        return [(str(path), raw)]
+    except (EOFError, OSError, zlib.error, zipfile.BadZipFile) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise GazetteerFormatError(f"{path}: no such gazetteer file") from exc
+        raise GazetteerFormatError(
+            f"{path}: cannot read the file ({exc}); it looks truncated or corrupt"
+        ) from exc
+
+
+def _decode(label: str, raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("cp932")
+    except UnicodeDecodeError as exc:
+        raise GazetteerFormatError(
+            f"{label}: neither UTF-8 nor CP932 text (byte offset {exc.start}); "
+            "truncated or not a CSV file?"
+        ) from exc
+
+
+def detect_format(header: Iterable[str], *, label: str = "<file>") -> str:
+    """Name the gazetteer layout that a CSV header belongs to.
+
+    Parameters
+    ----------
+    header : iterable of str
+        Column names of the file (NFKC-insensitive, so 「Ｘ座標」 = 「X座標」).
+    label : str, optional
+        File name used in error messages.
+
+    Returns
+    -------
+    str
+        A key of :data:`FORMATS`.
+
+    Raises
+    ------
+    GazetteerFormatError
+        If no layout fits, or the best-fitting layout lacks required columns;
+        the message names the file and the missing columns.
+    """
+    cols = {_nfkc(c) for c in header}
+    scored = sorted(
+        FORMATS.values(),
+        key=lambda lay: -len(cols & {_nfkc(c) for c in lay.columns}),
+    )
+    best = scored[0]
+    overlap = len(cols & {_nfkc(c) for c in best.columns})
+    if overlap < 3:
+        known = "; ".join(f"{lay.name}: {','.join(lay.columns)}" for lay in FORMATS.values())
+        raise GazetteerFormatError(
+            f"{label}: unrecognised gazetteer header {sorted(cols)}; expected one of: {known}"
+        )
+    missing = [c for c in best.required if _nfkc(c) not in cols]
+    if missing:
+        raise GazetteerFormatError(
+            f"{label}: looks like the {best.name} layout but lacks column(s) {missing}"
+        )
+    return best.name
+
+
+def _numeric(frame: pd.DataFrame, col: str, label: str) -> np.ndarray:
+    """Parse a coordinate column; empty cells become NaN, anything else non-numeric raises."""
+    text = frame[col].fillna("").astype(str).str.strip()
+    values = pd.to_numeric(text.mask(text == ""), errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.flatnonzero(np.isnan(values) & (text != "").to_numpy())
+    if bad.size:
+        raise GazetteerFormatError(
+            f"{label}: {bad.size} row(s) with a non-numeric {col!r} "
+            f"(first at data row {bad[0] + 1}: {text.iat[bad[0]]!r})"
+        )
+    return values
+
+
+def _check_not_truncated(label: str, text: str, n_columns: int) -> None:
+    """Raise if the last record has fewer fields than the header (a cut-off file)."""
+    last = text.rstrip("\r\n").rsplit("\n", 1)[-1]
+    fields = next(csv.reader([last]), [])
+    if len(fields) < n_columns:
+        raise GazetteerFormatError(
+            f"{label}: the last row has {len(fields)} of {n_columns} fields; "
+            "the file looks truncated"
+        )
+
+
+def _read_one(label: str, raw: bytes) -> tuple[str, pd.DataFrame, pd.DataFrame]:
+    text = _decode(label, raw)
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError as exc:
+        raise GazetteerFormatError(f"{label}: empty file") from exc
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise GazetteerFormatError(f"{label}: malformed CSV ({exc})") from exc
+    frame.columns = [_nfkc(c) for c in frame.columns]
+    fmt = detect_format(frame.columns, label=label)
+    if frame.empty:
+        raise GazetteerFormatError(f"{label}: header only, no rows")
+    _check_not_truncated(label, text, len(frame.columns))
+    col = {c: _nfkc(c) for c in FORMATS[fmt].columns}
+    empty_blocks = pd.DataFrame(columns=[*_TOWN_COLS, "block"])
+
+    def text_col(name: str) -> pd.Series:
+        s = frame[col[name]] if col[name] in frame.columns else pd.Series("", index=frame.index)
+        return s.fillna("").astype(str).str.strip()
+
+    if fmt == "mlit_gaiku":
+        pref = text_col("都道府県名")
+        codes = pref.map(PREF_CODE)
+        if codes.isna().any():
+            unknown = sorted(set(pref[codes.isna()]))[:5]
+            raise GazetteerFormatError(f"{label}: unknown prefecture name(s) {unknown}")
+        rows = pd.DataFrame(
+            {
+                "pref_code": codes.astype("int64"),
+                "pref": pref,
+                "city": text_col("市区町村名"),
+                "town": text_col("大字・丁目名"),
+                "koaza": text_col("小字・通称名"),
+                "lat": _numeric(frame, col["緯度"], label),
+                "lon": _numeric(frame, col["経度"], label),
+                "block": pd.to_numeric(
+                    text_col("街区符号・地番").str.extract(_LEADING_INT, expand=False),
+                    errors="coerce",
+                ),
+                "rep": text_col("代表フラグ"),
+            }
+        )
+        if (rows["rep"] == "1").any():
+            rows = rows[rows["rep"] == "1"]
+        rows = rows.drop(columns="rep")
+        rows = rows[
+            (rows["town"] != "") & rows["block"].notna() & rows["lat"].notna() & rows["lon"].notna()
+        ]
+        return fmt, pd.DataFrame(columns=_TOWN_COLS), rows.reset_index(drop=True)
+
+    if fmt == "towns":
+        names = {"pref_code": "pref_code", "pref": "pref", "city": "city", "town": "town",
+                 "koaza": "koaza", "lat": "lat", "lon": "lng"}
+    else:
+        names = {"pref_code": "都道府県コード", "pref": "都道府県名", "city": "市区町村名",
+                 "town": "大字町丁目名", "koaza": "小字・通称名", "lat": "緯度", "lon": "経度"}
+    codes = pd.to_numeric(frame[col[names["pref_code"]]], errors="coerce")
+    if codes.isna().any() or not codes.between(1, 47).all():
+        bad = int(np.flatnonzero(~codes.between(1, 47).fillna(False).to_numpy())[0]) + 1
+        raise GazetteerFormatError(
+            f"{label}: invalid {names['pref_code']!r} (JIS 1-47 expected) at data row {bad}"
+        )
+    towns = pd.DataFrame(
+        {
+            "pref_code": codes.astype("int64"),
+            "pref": text_col(names["pref"]),
+            "city": text_col(names["city"]),
+            "town": text_col(names["town"]),
+            "koaza": text_col(names["koaza"]) if fmt != "mlit_oaza" else "",
+            "lat": _numeric(frame, col[names["lat"]], label),
+            "lon": _numeric(frame, col[names["lon"]], label),
+        }
+    )
+    # Rows without a representative point (new towns, in the real data) cannot be
+    # located; dropping them lets such addresses fall back to their municipality.
+    keep = (towns["town"] != "") & towns["lat"].notna() & towns["lon"].notna()
+    return fmt, towns[keep].reset_index(drop=True), empty_blocks
+
+
+def _gazetteer_files(path: Path) -> list[Path]:
+    if path.is_dir():
+        files = sorted(
+            p for p in path.iterdir()
+            if p.is_file() and p.name.lower().endswith((".csv", ".csv.gz", ".zip"))
+        )
+        if not files:
+            raise GazetteerFormatError(f"{path}: directory holds no .csv, .csv.gz or .zip file")
+        return files
+    if not path.exists():
+        raise GazetteerFormatError(f"{path}: no such gazetteer file")
+    return [path]
+
+
+def _checksum(files: list[Path]) -> str:
+    h = hashlib.sha256(f"v{INDEX_VERSION}".encode())
+    for f in files:
+        h.update(f.name.encode())
+        with f.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- building
+
+
+def _city_table(towns: pd.DataFrame) -> pd.DataFrame:
+    cities = (
+        towns.groupby(["pref_code", "pref", "city"], sort=True)[["lat", "lon"]]
+        .median()
+        .reset_index()
+    )
+    cities["city_key"] = cities["city"].map(canonical_text)
+    seirei = cities["city"].str.extract(_SEIREI)[0]
+    cities["seirei_base"] = seirei.where(seirei.notna(), None)
+    return cities
+
+
+def _key_tables(towns: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Build the town lookup keys, per municipality and per prefecture.
+
+    The scope of a key is the city_id, or minus the prefecture code. Returns
+    ``keys`` (scope, key, group; plus rows mapping a 大字 stem to its display
+    name in ``oaza_name``), ``groups`` (kind, start, stop) and ``members``
+    (town_id, ordered by group). Kind 0: the town itself or its chome
+    shorthand (「元町1-」, 「元町1丁」 for 元町一丁目); kind 1: the 大字 stem shared
+    by chome towns (「元町」), used only where no town has that key.
+    """
+    tid = np.arange(len(towns))
+    base = pd.DataFrame({"city_id": towns["city_id"], "pref_code": towns["pref_code"],
+                         "key": towns["town_key"], "tid": tid, "kind": 0})
+    chome = towns["town_key"].str.extract(_CHOME_KEY)
+    has = chome[0].notna().to_numpy()
+    stem, num = chome[0][has], chome[1][has]
+    parts = [base]
+    for suffix in ("-", "丁"):
+        parts.append(base[has].assign(key=(stem + num + suffix).to_numpy()))
+    parts.append(base[has].assign(key=stem.to_numpy(), kind=1))
+    rows = pd.concat(parts, ignore_index=True)
+    scoped = pd.concat(
+        [rows.assign(scope=rows["city_id"]), rows.assign(scope=-rows["pref_code"].astype("int64"))],
+        ignore_index=True,
+    )
+    # Kind 0 dominates kind 1 for the same (scope, key).
+    min_kind = scoped.groupby(["scope", "key"], sort=False)["kind"].transform("min")
+    scoped = scoped[scoped["kind"] == min_kind].drop_duplicates(["scope", "key", "tid"])
+    scoped = scoped.sort_values(["scope", "key", "tid"], kind="stable").reset_index(drop=True)
+    group = scoped.groupby(["scope", "key"], sort=False).ngroup().to_numpy()
+    keys = scoped.loc[np.r_[True, group[1:] != group[:-1]], ["scope", "key", "kind"]]
+    keys = keys.reset_index(drop=True).assign(group=np.arange(len(keys), dtype=np.int32))
+    counts = np.bincount(group, minlength=len(keys))
+    stops = np.cumsum(counts)
+    groups = pd.DataFrame({"kind": keys["kind"].astype("int8"), "start": stops - counts,
+                           "stop": stops})
+    members = pd.DataFrame({"tid": scoped["tid"].astype("int32")})
+    oaza_names = towns["town"][has].str.extract(_CHOME_TAIL)[0]
+    oaza = pd.DataFrame({"stem": stem.to_numpy(), "name": oaza_names.to_numpy()})
+    keys = pd.concat(
+        [keys[["scope", "key", "group"]],
+         oaza.drop_duplicates("stem").rename(columns={"stem": "key", "name": "oaza_name"})],
+        ignore_index=True,
+    )
+    return keys, groups, members
+
+
+def _build_tables(towns_raw: pd.DataFrame, blocks_raw: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Aggregate raw rows into the tables persisted by :func:`load_gazetteer`."""
+    keys = ["pref_code", "pref", "city", "town"]
+    # A town's point is its own row (小字 empty) where present, else the mean of its 小字;
+    # towns known only from 街区 rows get the mean of their blocks.
+    base = towns_raw[towns_raw["koaza"] == ""].groupby(keys, sort=False)[["lat", "lon"]].mean()
+    sub = towns_raw.groupby(keys, sort=False)[["lat", "lon"]].mean()
+    from_blocks = blocks_raw.groupby(keys, sort=False)[["lat", "lon"]].mean()
+    towns = base.combine_first(sub).combine_first(from_blocks).reset_index()
+    if towns.empty:
+        raise GazetteerFormatError("the gazetteer holds no town with coordinates")
+    towns = towns.sort_values(keys, kind="stable").reset_index(drop=True)
+    towns["pref_code"] = towns["pref_code"].astype("int16")
+    towns["town_key"] = towns["town"].map({t: canonical_text(t) for t in towns["town"].unique()})
+    cities = _city_table(towns)
+    city_id = pd.Series(
+        np.arange(len(cities)), index=pd.MultiIndex.from_frame(cities[["pref_code", "city"]])
+    )
+    towns["city_id"] = city_id.reindex(
+        pd.MultiIndex.from_frame(towns[["pref_code", "city"]])
+    ).to_numpy(dtype=np.int32)
+    town_id = pd.Series(np.arange(len(towns)), index=pd.MultiIndex.from_frame(towns[keys]))
+
+    kz = towns_raw[towns_raw["koaza"] != ""]
+    kz = kz.assign(
+        town_id=town_id.reindex(pd.MultiIndex.from_frame(kz[keys])).to_numpy(),
+        koaza_key=kz["koaza"].map(canonical_text),
+    )
+    koaza = (
+        kz[kz["koaza_key"] != ""]
+        .groupby(["town_id", "koaza_key"], sort=True)
+        .agg(koaza=("koaza", "first"), lat=("lat", "mean"), lon=("lon", "mean"))
+        .reset_index()
+    )
+    koaza["town_id"] = koaza["town_id"].astype("int32")
+
+    if len(blocks_raw):
+        b = blocks_raw.assign(
+            town_id=town_id.reindex(pd.MultiIndex.from_frame(blocks_raw[keys])).to_numpy()
+        )
+        b = b[b["block"] < _BLOCK_KEY_BASE]
+        b = b.assign(
+            key=b["town_id"].astype("int64") * _BLOCK_KEY_BASE + b["block"].astype("int64")
+        )
+        g = b.groupby("key", sort=True)
+        blocks = g[["lat", "lon"]].mean()
+        spread = np.maximum(g["lat"].max() - g["lat"].min(), g["lon"].max() - g["lon"].min())
+        blocks = blocks[spread <= _SAME_BLOCK_DEG].reset_index()
+    else:
+        blocks = pd.DataFrame({"key": np.array([], "int64"), "lat": [], "lon": []})
+    town_keys, groups, members = _key_tables(towns)
+    return {"towns": towns, "cities": cities, "koaza": koaza, "blocks": blocks,
+            "keys": town_keys, "groups": groups, "members": members}
+
+
+# --------------------------------------------------------------------------- index
+
+
+def _lengths_by_scope(scope: np.ndarray, lengths: np.ndarray) -> dict[int, tuple[int, ...]]:
+    pairs = np.unique(np.stack([scope, lengths]), axis=1)
+    out: dict[int, list[int]] = {}
+    for s, n in zip(pairs[0].tolist(), pairs[1].tolist(), strict=True):
+        out.setdefault(s, []).append(n)
+    return {s: tuple(sorted(v, reverse=True)) for s, v in out.items()}
+
+
+class GazetteerIndex:
+    """An in-memory gazetteer with the lookup tables the matcher needs.
+
+    Build it with :func:`load_gazetteer`; the constructor is internal.
+
+    Attributes
+    ----------
+    towns : pandas.DataFrame
+        One row per 大字・町丁目 (``town_id`` = row position): ``pref_code, pref,
+        city, town, lat, lon, town_key, city_id``; degrees WGS84.
+    cities : pandas.DataFrame
+        One row per municipality (``city_id`` = row position): ``pref_code, pref,
+        city, lat, lon, city_key, seirei_base`` (point = median of its towns).
+    koaza : pandas.DataFrame
+        小字・通称名 points: ``town_id, koaza_key, koaza, lat, lon``.
+    blocks : pandas.DataFrame
+        街区 points keyed by ``town_id * 1_000_000 + block``: ``key, lat, lon``.
+    checksum : str
+        SHA-256 over the source file(s) and the index version; keys persisted
+        indexes and the geocode cache.
+    formats : tuple of str
+        Layouts of the source files (keys of :data:`FORMATS`).
+    source : str
+        The path the index was loaded from.
+    """
+
+    def __init__(
+        self, tables: dict[str, pd.DataFrame], *, checksum: str, formats: tuple[str, ...],
+        source: str,
+    ) -> None:
+        self.towns = tables["towns"]
+        self.cities = tables["cities"]
+        self.koaza = tables["koaza"]
+        self.blocks = tables["blocks"]
+        self.checksum = checksum
+        self.formats = formats
+        self.source = source
+        self._build_lookups(tables["keys"], tables["groups"], tables["members"])
+
+    def __repr__(self) -> str:
+        return (
+            f"GazetteerIndex({self.source!r}, formats={self.formats}, towns={len(self.towns)}, "
+            f"koaza={len(self.koaza)}, blocks={len(self.blocks)}, cities={len(self.cities)})"
+        )
+
+    def _build_lookups(
+        self, keys: pd.DataFrame, groups: pd.DataFrame, members: pd.DataFrame
+    ) -> None:
+        towns, cities = self.towns, self.cities
+        self.town_city = towns["city_id"].to_numpy(dtype=np.int64)
+        self.town_lat = towns["lat"].to_numpy(dtype=np.float64)
+        self.town_lon = towns["lon"].to_numpy(dtype=np.float64)
+        self.town_name = towns["town"].to_numpy(dtype=object)
+        self.town_key = towns["town_key"].to_numpy(dtype=object)
+        self.city_lat = cities["lat"].to_numpy(dtype=np.float64)
+        self.city_lon = cities["lon"].to_numpy(dtype=np.float64)
+        self.city_pref = cities["pref_code"].to_numpy(dtype=np.int64)
+        self.city_name = cities["city"].to_numpy(dtype=object)
+        self.city_key = cities["city_key"].to_numpy(dtype=object)
+        self.seirei_base = {
+            i: b for i, b in enumerate(cities["seirei_base"].tolist()) if isinstance(b, str)
+        }
+        pref_pts = towns.groupby("pref_code", sort=True)[["lat", "lon"]].median()
+        self.pref_point = {
+            int(p): (float(a), float(o))
+            for p, a, o in zip(pref_pts.index, pref_pts["lat"], pref_pts["lon"], strict=True)
+        }
+        self.pref_keys = {canonical_text(PREFECTURES[p - 1]): p for p in self.pref_point}
+
+        # Municipality aliases: full name, 郡 omitted, 政令市 without its 区.
+        # Scope 0 holds the same keys nationally (for addresses without prefecture).
+        city_alias: dict[tuple[int, str], list[int]] = {}
+        for cid, (pc, key) in enumerate(zip(self.city_pref.tolist(), self.city_key.tolist(),
+                                            strict=True)):
+            aliases = {key}
+            if m := _GUN.match(key):
+                aliases.add(m.group(2))
+            if m := _SEIREI.match(key):
+                aliases.add(m.group(1))
+            for a in aliases:
+                for scope in (pc, 0):
+                    city_alias.setdefault((scope, a), []).append(cid)
+        self.city_alias = {k: tuple(v) for k, v in city_alias.items()}
+        self.city_lengths = tuple(sorted({len(k[1]) for k in city_alias}, reverse=True))
+
+        is_town = keys["group"].notna().to_numpy()
+        tk = keys[is_town]
+        scope = tk["scope"].to_numpy(dtype=np.int64)
+        key_list = tk["key"].to_numpy(dtype=object).tolist()
+        self.town_keys = dict(
+            zip(zip(scope.tolist(), key_list, strict=True),
+                tk["group"].to_numpy(dtype=np.int64).tolist(), strict=True)
+        )
+        self.town_lengths = _lengths_by_scope(
+            scope, np.fromiter(map(len, key_list), dtype=np.int64, count=len(key_list))
+        )
+        oz = keys[~is_town]
+        self.oaza_name = dict(zip(oz["key"].tolist(), oz["oaza_name"].tolist(), strict=True))
+        self.group_kind = groups["kind"].to_numpy(dtype=np.int64)
+        self.group_start = groups["start"].to_numpy(dtype=np.int64)
+        self.group_stop = groups["stop"].to_numpy(dtype=np.int64)
+        self.member_tid = members["tid"].to_numpy(dtype=np.int64)
+
+        kz = self.koaza
+        self.koaza_keys = dict(
+            zip(zip(kz["town_id"].to_numpy(dtype=np.int64).tolist(),
+                    kz["koaza_key"].to_numpy(dtype=object).tolist(), strict=True),
+                range(len(kz)), strict=True)
+        )
+        self.koaza_towns = frozenset(kz["town_id"].to_numpy(dtype=np.int64).tolist())
+        self.koaza_lat = kz["lat"].to_numpy(dtype=np.float64)
+        self.koaza_lon = kz["lon"].to_numpy(dtype=np.float64)
+        self.block_keys = self.blocks["key"].to_numpy(dtype=np.int64)
+        self.block_lat = self.blocks["lat"].to_numpy(dtype=np.float64)
+        self.block_lon = self.blocks["lon"].to_numpy(dtype=np.float64)
+
+    def group_towns(self, group: int) -> tuple[int, ...]:
+        """Town ids sharing one lookup key."""
+        return tuple(self.member_tid[self.group_start[group]:self.group_stop[group]].tolist())
+
+    def block_point(self, town_id: int, block: int) -> tuple[float, float] | None:
+        """Return the (lat, lon) of a 街区, or None if the gazetteer lacks it."""
+        if block >= _BLOCK_KEY_BASE or not len(self.block_keys):
+            return None
+        key = town_id * _BLOCK_KEY_BASE + block
+        i = int(np.searchsorted(self.block_keys, key))
+        if i < len(self.block_keys) and self.block_keys[i] == key:
+            return float(self.block_lat[i]), float(self.block_lon[i])
+        return None
+
+
+# --------------------------------------------------------------------------- persistence
+
+_TABLES = ("towns", "cities", "koaza", "blocks", "keys", "groups", "members")
+
+
+def _write_index(directory: Path, tables: dict[str, pd.DataFrame], meta: dict) -> None:
+    """Write the index atomically: build in a temporary directory, then rename."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        for name in _TABLES:
+            tables[name].to_parquet(tmp / f"{name}.parquet", index=False)
+        (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1))
+        try:
+            os.rename(tmp, directory)
+        except OSError:
+            if not (directory / "meta.json").exists():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _read_index(directory: Path) -> tuple[dict[str, pd.DataFrame], dict] | None:
+    meta_path = directory / "meta.json"
+    if not meta_path.exists():
+        return None
+    meta = json.loads(meta_path.read_text())
+    return {n: pd.read_parquet(directory / f"{n}.parquet") for n in _TABLES}, meta
+
+
+def load_gazetteer(path: str | os.PathLike, *, index_dir: Path | None = None) -> GazetteerIndex:
+    """Load a gazetteer file (or a directory of them) and build the lookup index.
+
+    Parameters
+    ----------
+    path : path-like
+        A ``.csv``, ``.csv.gz`` or ``.zip`` file in one of the :data:`FORMATS`
+        layouts (UTF-8 or CP932, detected), or a directory of such files, e.g.
+        one MLIT 大字・町丁目 and one 街区 file per prefecture. The layout of each
+        file is detected from its header. Rows without coordinates are skipped.
+    index_dir : pathlib.Path, optional
+        If given, the built tables are persisted there as Parquet in a folder
+        named after the SHA-256 of the source file(s), and reused by later calls
+        on identical files (no CSV parsing then). Written atomically.
+
+    Returns
+    -------
+    GazetteerIndex
+
+    Raises
+    ------
+    GazetteerFormatError
+        If a file is missing, unreadable, truncated, of an unknown layout or
+        lacks required columns; the message names the file and the columns.
+    """
+    path = Path(path)
+    files = _gazetteer_files(path)
+    checksum = _checksum(files)
+    cached_dir = Path(index_dir) / f"gazetteer-{checksum[:24]}" if index_dir is not None else None
+    if cached_dir is not None and (loaded := _read_index(cached_dir)) is not None:
+        tables, meta = loaded
+        return GazetteerIndex(tables, checksum=checksum, formats=tuple(meta["formats"]),
+                              source=str(path))
+    formats, town_parts, block_parts = [], [], []
+    for f in files:
+        for label, raw in _read_bytes(f):
+            fmt, towns, blocks = _read_one(label, raw)
+            formats.append(fmt)
+            town_parts.append(towns)
+            block_parts.append(blocks)
+    dtypes = {"pref_code": "int64", "lat": "float64", "lon": "float64"}
+    towns_raw = pd.concat(town_parts, ignore_index=True).astype(dtypes)
+    blocks_raw = pd.concat(block_parts, ignore_index=True).astype(dtypes)
+    tables = _build_tables(towns_raw, blocks_raw)
+    fmts = tuple(dict.fromkeys(formats))
+    if cached_dir is not None:
+        _write_index(cached_dir, tables,
+                     {"formats": list(fmts), "source": str(path), "version": INDEX_VERSION})
+    return GazetteerIndex(tables, checksum=checksum, formats=fmts, source=str(path))

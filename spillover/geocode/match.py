@@ -1,0 +1,263 @@
+"""Gazetteer matching with the fallback ladder block → town → oaza → city → pref → none.
+
+An address is first put into canonical form by
+:func:`spillover.geocode.normalize.canonical_text`; everything here works on that
+canonical text, so two addresses with the same canonical text always get the same
+result (which is what makes the cache in :mod:`spillover.geocode.cache` exact).
+
+Ladder, for one canonical address ``s``:
+
+1. **Prefecture**: ``s`` starts with one of the 47 names, or the prefecture is
+   omitted (then municipalities are searched nationally).
+2. **Municipality**: the longest prefix that is a municipality name, the name
+   without its 郡 (「下諏訪町」 for 「諏訪郡下諏訪町」), or a 政令市 without its 区
+   (「浜松市」 stands for every 「浜松市…区」). Several candidates may remain.
+3. **Town**: within the candidate municipalities, the longest prefix of the rest
+   that is a 大字・町丁目 name; 「元町1-」 and 「元町1丁」 also stand for
+   「元町一丁目」. A match only on the 大字 part of chome towns (「元町」 when the
+   gazetteer has 元町一丁目…五丁目, or 「元町9丁目」 that does not exist) gives
+   level ``oaza`` at the mean of those towns. A 小字・通称名 after the town, if
+   the gazetteer lists it, refines the point (level stays ``town``).
+4. **Block**: the first number after the town (街区符号 or 地番) is looked up in
+   the 街区 table, if one was loaded.
+5. **Merged municipalities**: if no municipality name matches but the prefecture
+   is known, the town name is searched in the whole prefecture, starting right
+   after the prefecture or after any 「市」「町」「村」「郡」「区」 in the next 15
+   characters (so 「静岡県清水市…」 still finds the town in today's 静岡市清水区).
+
+Ambiguity is flagged, never guessed: if the best town match exists in more than
+one municipality (or several gazetteer towns share the key and lie more than
+``SAME_PLACE_KM`` apart), the result falls back to the deepest level the
+candidates share (the 政令市, the prefecture, or none) with ``ambiguous=True``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+
+from spillover.geocode.gazetteer import GazetteerIndex
+
+__all__ = ["LEVELS", "SAME_PLACE_KM", "MatchResult", "match_canonical"]
+
+LEVELS = ("block", "town", "oaza", "city", "pref", "none")
+"""Match levels, most to least precise."""
+
+SAME_PLACE_KM = 1.0
+"""Gazetteer entries sharing a key and lying within this distance (km) are one place."""
+
+MatchResult = tuple[str, int, "str | None", "str | None", "str | None", float, float, bool, str]
+"""(level, pref_code (0 = none), pref, city, town, lat, lon, ambiguous, normalized)."""
+
+_BLOCK = re.compile(r"-?(?:\d+(?:丁目|番地ノ|番地|番ノ|番|号|-|ノ)?)+")
+_DIGITS = re.compile(r"\d+")
+_MUNICIPAL_END = frozenset("市町村郡区")
+_NAN = float("nan")
+
+
+def _spread_km(lats: np.ndarray, lons: np.ndarray) -> float:
+    """Diagonal of the bounding box of the points, in km (equirectangular)."""
+    dlat = (lats.max() - lats.min()) * 111.2
+    dlon = (lons.max() - lons.min()) * 111.2 * math.cos(math.radians(float(lats.mean())))
+    return math.hypot(dlat, dlon)
+
+
+def _longest(index: GazetteerIndex, scope: int, text: str, *, min_len: int = 1):
+    """Longest prefix of `text` that is a town key in `scope`: (length, group) or None.
+
+    `scope` is a city_id, or minus the prefecture code for prefecture-wide keys.
+    """
+    table = index.town_keys
+    n = len(text)
+    for size in index.town_lengths.get(scope, ()):
+        if size > n:
+            continue
+        if size < min_len:
+            return None
+        group = table.get((scope, text[:size]))
+        if group is not None:
+            return size, group
+    return None
+
+
+def _town_in_cities(index: GazetteerIndex, city_ids: tuple[int, ...], rest: str):
+    """Best town match of `rest` in the given municipalities.
+
+    Each municipality contributes its longest match. The longest overall wins,
+    unless another municipality matched a shorter key and the extra characters
+    are digits or a dash (「本町」 vs 「本町1-」): then both readings are
+    plausible and all of them are returned, so the caller flags the ambiguity.
+
+    Returns
+    -------
+    tuple or None
+        ``(length, [(city_id, group), ...])``.
+    """
+    found = []
+    for cid in city_ids:
+        hit = _longest(index, cid, rest)
+        if hit is not None:
+            found.append((hit[0], cid, hit[1]))
+    if not found:
+        return None
+    best = max(size for size, _, _ in found)
+    hits = [
+        (cid, group) for size, cid, group in found
+        if size == best or rest[size] in "0123456789-"
+    ]
+    return best, hits
+
+
+class _Matcher:
+    """Matching over one index (holds only references to its tables)."""
+
+    def __init__(self, index: GazetteerIndex) -> None:
+        self.ix = index
+        self.pref_names = {code: name for name, code in index.pref_keys.items()}
+
+    # -- result builders ------------------------------------------------------------
+
+    def _pref_result(self, pc: int, norm: str, *, ambiguous: bool = False) -> MatchResult:
+        lat, lon = self.ix.pref_point[pc]
+        return ("pref", pc, self.pref_names[pc], None, None, lat, lon, ambiguous, norm)
+
+    def _none(self, norm: str, *, ambiguous: bool = False) -> MatchResult:
+        return ("none", 0, None, None, None, _NAN, _NAN, ambiguous, norm)
+
+    def _cities_result(self, cids: tuple[int, ...], rest: str, *, ambiguous: bool):
+        """City-level result for candidate municipalities (one, or the wards of a 政令市)."""
+        ix = self.ix
+        prefs = {int(ix.city_pref[c]) for c in cids}
+        if len(prefs) > 1:
+            return self._none(rest, ambiguous=True)
+        pc = prefs.pop()
+        pref = self.pref_names[pc]
+        if len(cids) == 1:
+            c = cids[0]
+            city, key = ix.city_name[c], ix.city_key[c]
+            lat, lon = float(ix.city_lat[c]), float(ix.city_lon[c])
+        else:
+            bases = {ix.seirei_base.get(c) for c in cids}
+            if len(bases) != 1 or None in bases:
+                return self._pref_result(pc, pref + rest, ambiguous=True)
+            city = key = bases.pop()
+            idx = list(cids)
+            lat, lon = float(ix.city_lat[idx].mean()), float(ix.city_lon[idx].mean())
+        return ("city", pc, pref, city, None, lat, lon, ambiguous, pref + key + rest)
+
+    def _town_result(self, hits: list, size: int, rest: str) -> MatchResult:
+        """Resolve town hits into a result; `size` is the matched key length."""
+        ix = self.ix
+        kinds = {int(ix.group_kind[g]) for _, g in hits}
+        if len(hits) > 1 and len(kinds) > 1:
+            exact = [h for h in hits if ix.group_kind[h[1]] == 0]
+            if len(exact) == 1:
+                hits, kinds = exact, {0}
+        town_ids = tuple(t for _, g in hits for t in ix.group_towns(g))
+        town_ids = tuple(dict.fromkeys(town_ids))
+        cids = tuple(dict.fromkeys(int(ix.town_city[t]) for t in town_ids))
+        kind = kinds.pop() if len(kinds) == 1 else -1
+        lats, lons = ix.town_lat[list(town_ids)], ix.town_lon[list(town_ids)]
+        if kind == -1 or (
+            len(town_ids) > 1 and (kind == 0 or len(cids) > 1)
+            and _spread_km(lats, lons) > SAME_PLACE_KM
+        ):
+            hit_cities = tuple(dict.fromkeys(c for c, _ in hits))
+            return self._cities_result(hit_cities, rest, ambiguous=True)
+        cid, tid = cids[0], town_ids[0]
+        pc = int(ix.city_pref[cid])
+        pref = self.pref_names[pc]
+        if len(cids) == 1:
+            city, city_key = ix.city_name[cid], ix.city_key[cid]
+        else:
+            city = city_key = ix.seirei_base.get(cid, ix.city_name[cid])
+        tail = rest[size:]
+        lat, lon = float(lats.mean()), float(lons.mean())
+        if kind == 1:
+            stem = rest[:size]
+            level, town, key = "oaza", ix.oaza_name.get(stem, stem), stem
+        else:
+            level, town, key = "town", ix.town_name[tid], ix.town_key[tid]
+            if len(town_ids) == 1 and tail and not tail[0].isdigit() and tid in ix.koaza_towns:
+                for n in range(min(len(tail), 16), 0, -1):
+                    k = ix.koaza_keys.get((tid, tail[:n]))
+                    if k is not None:
+                        lat, lon = float(ix.koaza_lat[k]), float(ix.koaza_lon[k])
+                        key += tail[:n]
+                        tail = tail[n:]
+                        break
+        m = _BLOCK.match(tail)
+        nums = _DIGITS.findall(m.group())[:4] if m else []
+        if nums and level == "town" and len(town_ids) == 1:
+            point = ix.block_point(tid, int(nums[0]))
+            if point is not None:
+                level, (lat, lon) = "block", point
+        norm = pref + city_key + key + "-".join(nums)
+        return (level, pc, pref, city, town, lat, lon, False, norm)
+
+    # -- the ladder -----------------------------------------------------------------
+
+    def match(self, s: str) -> MatchResult:
+        """Match one canonical address (see module docstring)."""
+        ix = self.ix
+        pc = ix.pref_keys.get(s[:3]) or ix.pref_keys.get(s[:4])
+        rest = s[len(self.pref_names[pc]):] if pc else s
+        scope = pc or 0
+        n = len(rest)
+        cands = []
+        for size in ix.city_lengths:
+            if size <= n:
+                cids = ix.city_alias.get((scope, rest[:size]))
+                if cids is not None:
+                    cands.append((size, cids))
+        for size, cids in cands:
+            found = _town_in_cities(ix, cids, rest[size:])
+            if found is not None:
+                return self._town_result(found[1], found[0], rest[size:])
+        if cands:
+            size, cids = cands[0]
+            return self._cities_result(cids, rest[size:], ambiguous=False)
+        if not pc:
+            return self._none(s)
+        return self._merged_municipality(pc, rest)
+
+    def _merged_municipality(self, pc: int, rest: str) -> MatchResult:
+        """Search the town name prefecture-wide (old municipality names)."""
+        starts = [0] + [i + 1 for i, ch in enumerate(rest[:15]) if ch in _MUNICIPAL_END]
+        best = None
+        for st in starts:
+            found = _longest(self.ix, -pc, rest[st:], min_len=2)
+            if found is not None and (best is None or found[0] > best[0]):
+                best = (found[0], st, found[1])
+        pref = self.pref_names[pc]
+        if best is None:
+            return self._pref_result(pc, pref + rest)
+        size, st, group = best
+        result = self._town_result([(-pc, group)], size, rest[st:])
+        if result[0] in ("city", "pref") and result[7]:
+            return self._pref_result(pc, pref + rest, ambiguous=True)
+        return result
+
+
+def match_canonical(keys: list[str], index: GazetteerIndex) -> list[MatchResult]:
+    """Match canonical addresses against the index.
+
+    Parameters
+    ----------
+    keys : list of str
+        Addresses already passed through
+        :func:`spillover.geocode.normalize.canonical_text`.
+    index : GazetteerIndex
+        The gazetteer.
+
+    Returns
+    -------
+    list of MatchResult
+        One tuple per key: ``(level, pref_code, pref, city, town, lat, lon,
+        ambiguous, normalized)``; ``pref_code`` is 0 and lat/lon NaN for
+        level ``"none"``.
+    """
+    matcher = _Matcher(index)
+    return [matcher.match(k) for k in keys]

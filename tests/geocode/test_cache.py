@@ -1,0 +1,61 @@
+import pandas as pd
+import pytest
+
+import spillover.geocode.api as api
+from spillover.geocode import geocode_addresses
+from spillover.geocode.cache import cache_path, read_cache, write_cache
+
+
+def test_cache_round_trip_and_reuse(index, tmp_path, monkeypatch):
+    s = pd.Series(["豊田市元町1-2-3", "府中市本町1-1", "nowhere", None])
+    first = geocode_addresses(s, index, cache_dir=tmp_path)
+    path = cache_path(tmp_path, index.checksum)
+    cached = read_cache(path)
+    assert set(cached) == {"豊田市元町1-2-3", "府中市本町1-1", "nowhere", ""}
+
+    calls = []
+    real = api._Matcher.match
+
+    def counting(self, key):
+        calls.append(key)
+        return real(self, key)
+
+    monkeypatch.setattr(api._Matcher, "match", counting)
+    again = geocode_addresses(s, index, cache_dir=tmp_path)
+    pd.testing.assert_frame_equal(first, again)
+    assert calls == []
+    # a new year's file: only the unseen address is matched
+    geocode_addresses(pd.Series(["豊田市元町1-2-3", "愛知県豊田市トヨタ町1"]), index,
+                      cache_dir=tmp_path)
+    assert calls == ["愛知県豊田市トヨタ町1"]
+    assert len(read_cache(path)) == 5
+
+
+def test_cache_is_keyed_by_gazetteer(index, tmp_path):
+    geocode_addresses(pd.Series(["豊田市元町1-2-3"]), index, cache_dir=tmp_path)
+    assert cache_path(tmp_path, index.checksum).exists()
+    assert not cache_path(tmp_path, "0" * 64).exists()
+
+
+def test_crash_during_write_keeps_previous_cache(index, tmp_path, monkeypatch):
+    path = cache_path(tmp_path, index.checksum)
+    geocode_addresses(pd.Series(["豊田市元町1-2-3"]), index, cache_dir=tmp_path)
+    before = path.read_bytes()
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", boom)
+    with pytest.raises(OSError, match="disk full"):
+        geocode_addresses(pd.Series(["愛知県豊田市トヨタ町1"]), index, cache_dir=tmp_path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_write_cache_preserves_missing_values(tmp_path):
+    path = tmp_path / "c.parquet"
+    entry = ("none", 0, None, None, None, float("nan"), float("nan"), True, "x")
+    write_cache(path, {"x": entry})
+    got = read_cache(path)["x"]
+    assert got[:5] == ("none", 0, None, None, None)
+    assert got[5] != got[5] and got[7] is True
