@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 PACKAGES = ("spillover", "pandas", "numpy", "pyarrow", "linearmodels", "geopandas", "shapely", "scipy", "duckdb", "apache-airflow")
@@ -39,10 +40,14 @@ def write_dataset(frame: pd.DataFrame, directory: Path, *, partition_cols: list[
 
 def read_dataset(directory: Path) -> pd.DataFrame:
     """Read a dataset written by :func:`write_dataset` (partition columns restored)."""
-    frame = pq.read_table(directory, partitioning="hive").to_pandas()
-    for column in frame.columns:
-        if isinstance(frame[column].dtype, pd.CategoricalDtype):
-            frame[column] = frame[column].astype(frame[column].cat.categories.dtype)
+    partitioning = ds.HivePartitioning.discover(infer_dictionary=False)
+    table = pq.read_table(directory, partitioning=partitioning)
+    written = {c["name"]: c["numpy_type"] for c in (table.schema.pandas_metadata or {}).get("columns", [])}
+    frame = table.to_pandas()
+    # hive partition values come back as inferred types ("5.0" -> int): restore the written ones
+    for name in frame.columns:
+        if name in written and str(frame[name].dtype) != written[name]:
+            frame[name] = frame[name].astype(written[name])
     return frame
 
 

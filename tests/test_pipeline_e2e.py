@@ -1,0 +1,112 @@
+"""The whole pipeline on the demo world: planted effects, row accounting, brute-force sums."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from spillover.pipeline import read_output
+from spillover.sql import connect, query_file
+
+pytestmark = pytest.mark.slow
+
+EARTH_RADIUS_KM = 6371.0088
+
+
+def test_planted_opr_coefficient_is_inside_its_95_ci(demo_run, truth):
+    _, _, root = demo_run
+    estimates = read_output(root, "estimates").set_index(["spec_id", "term"])
+    baseline = estimates.loc["baseline"]
+    for term in ("opr", "external_demand"):
+        planted = truth["coefficients"][term]
+        assert baseline.loc[term, "ci_low"] <= planted <= baseline.loc[term, "ci_high"], term
+    # and the OPR effect is clearly there (not a wide interval that covers anything)
+    assert baseline.loc["opr", "ci_low"] > 0
+    assert baseline.loc["opr", "nobs"] == truth["n_centres"] * 8
+
+
+def test_every_raw_row_is_accounted_for(demo_run):
+    world, workdir, root = demo_run
+    manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    stages = manifest["stages"]
+    for name in ("ingest", "geocode"):
+        assert stages[name]["rows_in"] == stages[name]["rows_out"] + stages[name]["rows_quarantined"], name
+    sources = manifest["stage_details"]["ingest"]["sources"]
+    raw_rows = sum(len(pd.read_csv(s["file"], encoding="cp932" if "kogyo" in s["file"] or "kaigai" in s["file"] else "utf-8"))
+                   for s in sources)
+    assert stages["ingest"]["rows_in"] == raw_rows
+    establishments_out = sum(s["rows_out"] for s in sources if s["table"] == "establishments")
+    assert stages["geocode"]["rows_in"] == establishments_out
+    assert len(manifest["inputs"]) == len(sources) and all(len(i["sha256"]) == 64 for i in manifest["inputs"])
+    assert manifest["datasets"]["public/neighbourhoods"]["class"] == "disclosure-controlled"
+
+
+def test_broken_rows_land_in_quarantine_with_reasons(demo_run):
+    _, _, root = demo_run
+    quarantine = read_output(root, "quarantine")
+    assert len(quarantine) == 9
+    assert set(quarantine["column"]) == {
+        "shipments", "export_share", "pref_code", "employees", "industry", "year", "establishment_id",
+        "year,establishment_id",
+    }
+    assert quarantine["reason"].str.len().min() > 10
+    assert quarantine["file"].str.endswith("kogyo_2014.csv").all()
+    assert (quarantine["line"] > 1).all()
+
+
+def _haversine(lat1, lon1, lat2, lon2):
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(a))
+
+
+@pytest.mark.parametrize("year", [2012, 2015, 2019])
+def test_neighbourhood_sums_equal_all_pairs_brute_force(demo_run, year):
+    _, _, root = demo_run
+    plants = read_output(root, "plants")
+    plants = plants[plants["year"] == year]
+    published = read_output(root, "neighbourhoods")
+    published = published[published["year"] == year].set_index(["radius_km", "centre_id"])
+    centres = plants[plants["is_centre"]]
+    eligible = plants[~plants["large_firm"]]
+    distance = _haversine(
+        centres["lat"].to_numpy()[:, None], centres["lon"].to_numpy()[:, None],
+        eligible["lat"].to_numpy()[None, :], eligible["lon"].to_numpy()[None, :],
+    )
+    not_self = centres["establishment_id"].to_numpy()[:, None] != eligible["establishment_id"].to_numpy()[None, :]
+    for radius in (5.0, 10.0):
+        inside = (distance <= radius) & not_self
+        expected = pd.DataFrame(
+            {
+                "n_neighbours": inside.sum(axis=1),
+                "shipments": inside @ eligible["shipments"].to_numpy(),
+                "exports": inside @ eligible["exports"].fillna(0).to_numpy(),
+                "employees": inside @ eligible["employees"].to_numpy(dtype=float),
+            },
+            index=centres["establishment_id"].to_numpy(),
+        )
+        got = published.loc[radius].loc[expected.index]
+        assert got["n_neighbours"].to_numpy() == pytest.approx(expected["n_neighbours"].to_numpy())
+        for column in ("shipments", "exports", "employees"):
+            assert got[column].to_numpy(dtype=float) == pytest.approx(expected[column].to_numpy(), rel=1e-9)
+
+
+def test_public_table_hides_small_cells_and_identifiers(demo_run):
+    _, _, root = demo_run
+    public = read_output(root, "public/neighbourhoods")
+    small = public["n_neighbours"].between(1, 2)
+    assert public.loc[small, ["shipments", "exports", "employees"]].isna().all().all()
+    assert (public.loc[small, "suppression"] == "primary").all()
+    assert "centre_id" not in public.columns
+
+
+def test_duckdb_views_read_the_outputs(demo_run):
+    _, _, root = demo_run
+    connection = connect(root)
+    n_estimates = connection.execute("SELECT count(*) FROM estimates").fetchone()[0]
+    assert n_estimates == len(read_output(root, "estimates"))
+    growth = query_file(connection, "mart_neighbourhood_growth", radius_km=5.0)
+    panel = read_output(root, "panel")
+    expected = panel[panel["radius_km"] == 5.0].groupby("year")["exports"].sum().round(1)
+    assert growth.set_index("year")["exports_million_yen"].to_numpy() == pytest.approx(expected.to_numpy())
