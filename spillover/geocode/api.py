@@ -25,7 +25,7 @@ _TUPLE_COLUMNS = ("level", "pref_code", "pref", "city", "town", "lat", "lon", "a
 def _canonical_uniques(addresses: pd.Series) -> tuple[np.ndarray, list[str]]:
     """Codes into the list of distinct canonical addresses (missing → "")."""
     raw_codes, raw_uniques = pd.factorize(addresses, use_na_sentinel=True)
-    keys = [canonical_text(str(v)) for v in raw_uniques]
+    keys = [canonical_text(str(v)) for v in np.asarray(raw_uniques, dtype=object).tolist()]
     key_codes, key_uniques = pd.factorize(pd.Series(keys + [""], dtype=object))
     codes = np.where(raw_codes < 0, key_codes[-1], key_codes[raw_codes])
     return codes, [str(k) for k in key_uniques]
@@ -112,28 +112,29 @@ def geocode_addresses(
         raise TypeError(f"addresses must be a pandas Series, not {type(addresses).__name__}")
     codes, keys = _canonical_uniques(addresses)
     results = _match_all(keys, index, cache_dir=cache_dir, progress=progress)
-    uniq = pd.DataFrame(results, columns=list(_TUPLE_COLUMNS), dtype=object)
-    rows = uniq.take(codes)
+    # Typed arrays per distinct address, then one vectorised take per column.
+    cols = dict(zip(_TUPLE_COLUMNS, zip(*results, strict=True), strict=True)) if results else {
+        c: () for c in _TUPLE_COLUMNS
+    }
 
-    def names(col: str) -> pd.api.extensions.ExtensionArray:
-        return pd.array(rows[col].to_numpy(dtype=object), dtype="str")
+    def typed(col: str, dtype: str):
+        return pd.array(list(cols[col]), dtype=dtype).take(codes)
 
-    level = rows["level"].to_numpy(dtype=object)
-    pref_code = rows["pref_code"].to_numpy(dtype=np.int64)
+    pref_code = np.asarray(cols["pref_code"], dtype=np.int64)[codes]
     return pd.DataFrame(
         {
-            "lat": rows["lat"].to_numpy(dtype=np.float64),
-            "lon": rows["lon"].to_numpy(dtype=np.float64),
-            "level": pd.array(level, dtype="str"),
-            "pref": names("pref"),
-            "city": names("city"),
-            "town": names("town"),
-            "pref_code": pd.array(np.where(pref_code > 0, pref_code, 0), dtype="Int64"),
-            "normalized": pd.array(rows["normalized"].to_numpy(dtype=object), dtype="str"),
-            "ambiguous": rows["ambiguous"].to_numpy(dtype=bool),
+            "lat": np.asarray(cols["lat"], dtype=np.float64)[codes],
+            "lon": np.asarray(cols["lon"], dtype=np.float64)[codes],
+            "level": typed("level", "str"),
+            "pref": typed("pref", "str"),
+            "city": typed("city", "str"),
+            "town": typed("town", "str"),
+            "pref_code": pd.arrays.IntegerArray(pref_code, pref_code <= 0),
+            "normalized": typed("normalized", "str"),
+            "ambiguous": np.asarray(cols["ambiguous"], dtype=bool)[codes],
         },
         index=addresses.index,
-    ).pipe(lambda f: f.assign(pref_code=f["pref_code"].mask(f["level"] == "none")))
+    )
 
 
 def normalize_address(address: str | pd.Series, *, index: GazetteerIndex | None = None):

@@ -36,8 +36,6 @@ from __future__ import annotations
 import math
 import re
 
-import numpy as np
-
 from spillover.geocode.gazetteer import GazetteerIndex
 
 __all__ = ["LEVELS", "SAME_PLACE_KM", "MatchResult", "match_canonical"]
@@ -57,10 +55,10 @@ _MUNICIPAL_END = frozenset("市町村郡区")
 _NAN = float("nan")
 
 
-def _spread_km(lats: np.ndarray, lons: np.ndarray) -> float:
+def _spread_km(lats: list[float], lons: list[float]) -> float:
     """Diagonal of the bounding box of the points, in km (equirectangular)."""
-    dlat = (lats.max() - lats.min()) * 111.2
-    dlon = (lons.max() - lons.min()) * 111.2 * math.cos(math.radians(float(lats.mean())))
+    dlat = (max(lats) - min(lats)) * 111.2
+    dlon = (max(lons) - min(lons)) * 111.2 * math.cos(math.radians(sum(lats) / len(lats)))
     return math.hypot(dlat, dlon)
 
 
@@ -69,14 +67,16 @@ def _longest(index: GazetteerIndex, scope: int, text: str, *, min_len: int = 1):
 
     `scope` is a city_id, or minus the prefecture code for prefecture-wide keys.
     """
-    table = index.town_keys
+    table = index.town_keys.get(scope)
+    if table is None:
+        return None
     n = len(text)
-    for size in index.town_lengths.get(scope, ()):
+    for size in index.town_lengths[scope]:
         if size > n:
             continue
         if size < min_len:
             return None
-        group = table.get((scope, text[:size]))
+        group = table.get(text[:size])
         if group is not None:
             return size, group
     return None
@@ -95,6 +95,9 @@ def _town_in_cities(index: GazetteerIndex, city_ids: tuple[int, ...], rest: str)
     tuple or None
         ``(length, [(city_id, group), ...])``.
     """
+    if len(city_ids) == 1:
+        hit = _longest(index, city_ids[0], rest)
+        return None if hit is None else (hit[0], [(city_ids[0], hit[1])])
     found = []
     for cid in city_ids:
         hit = _longest(index, cid, rest)
@@ -129,7 +132,7 @@ class _Matcher:
     def _cities_result(self, cids: tuple[int, ...], rest: str, *, ambiguous: bool):
         """City-level result for candidate municipalities (one, or the wards of a 政令市)."""
         ix = self.ix
-        prefs = {int(ix.city_pref[c]) for c in cids}
+        prefs = {ix.city_pref[c] for c in cids}
         if len(prefs) > 1:
             return self._none(rest, ambiguous=True)
         pc = prefs.pop()
@@ -137,65 +140,90 @@ class _Matcher:
         if len(cids) == 1:
             c = cids[0]
             city, key = ix.city_name[c], ix.city_key[c]
-            lat, lon = float(ix.city_lat[c]), float(ix.city_lon[c])
+            lat, lon = ix.city_lat[c], ix.city_lon[c]
         else:
             bases = {ix.seirei_base.get(c) for c in cids}
             if len(bases) != 1 or None in bases:
                 return self._pref_result(pc, pref + rest, ambiguous=True)
             city = key = bases.pop()
-            idx = list(cids)
-            lat, lon = float(ix.city_lat[idx].mean()), float(ix.city_lon[idx].mean())
+            lat = sum(ix.city_lat[c] for c in cids) / len(cids)
+            lon = sum(ix.city_lon[c] for c in cids) / len(cids)
         return ("city", pc, pref, city, None, lat, lon, ambiguous, pref + key + rest)
 
     def _town_result(self, hits: list, size: int, rest: str) -> MatchResult:
         """Resolve town hits into a result; `size` is the matched key length."""
         ix = self.ix
-        kinds = {int(ix.group_kind[g]) for _, g in hits}
+        if len(hits) == 1:
+            g = hits[0][1]
+            start = ix.group_start[g]
+            if ix.group_stop[g] == start + 1 and ix.group_kind[g] == 0:
+                return self._one_town(ix.member_tid[start], size, rest)
+        kinds = {ix.group_kind[g] for _, g in hits}
         if len(hits) > 1 and len(kinds) > 1:
             exact = [h for h in hits if ix.group_kind[h[1]] == 0]
             if len(exact) == 1:
                 hits, kinds = exact, {0}
-        town_ids = tuple(t for _, g in hits for t in ix.group_towns(g))
-        town_ids = tuple(dict.fromkeys(town_ids))
-        cids = tuple(dict.fromkeys(int(ix.town_city[t]) for t in town_ids))
+        town_ids = tuple(dict.fromkeys(t for _, g in hits for t in ix.group_towns(g)))
+        cids = tuple(dict.fromkeys(ix.town_city[t] for t in town_ids))
         kind = kinds.pop() if len(kinds) == 1 else -1
-        lats, lons = ix.town_lat[list(town_ids)], ix.town_lon[list(town_ids)]
+        lats = [ix.town_lat[t] for t in town_ids]
+        lons = [ix.town_lon[t] for t in town_ids]
         if kind == -1 or (
             len(town_ids) > 1 and (kind == 0 or len(cids) > 1)
             and _spread_km(lats, lons) > SAME_PLACE_KM
         ):
             hit_cities = tuple(dict.fromkeys(c for c, _ in hits))
             return self._cities_result(hit_cities, rest, ambiguous=True)
+        if kind == 0 and len(town_ids) == 1:
+            return self._one_town(town_ids[0], size, rest)
         cid, tid = cids[0], town_ids[0]
-        pc = int(ix.city_pref[cid])
+        pc = ix.city_pref[cid]
         pref = self.pref_names[pc]
         if len(cids) == 1:
             city, city_key = ix.city_name[cid], ix.city_key[cid]
         else:
             city = city_key = ix.seirei_base.get(cid, ix.city_name[cid])
         tail = rest[size:]
-        lat, lon = float(lats.mean()), float(lons.mean())
+        lat, lon = sum(lats) / len(lats), sum(lons) / len(lons)
         if kind == 1:
-            stem = rest[:size]
-            level, town, key = "oaza", ix.oaza_name.get(stem, stem), stem
-        else:
+            level, key = "oaza", rest[:size]
+            town = ix.oaza_name.get(key, key)
+        else:  # several gazetteer towns with one key, within SAME_PLACE_KM: one place
             level, town, key = "town", ix.town_name[tid], ix.town_key[tid]
-            if len(town_ids) == 1 and tail and not tail[0].isdigit() and tid in ix.koaza_towns:
-                for n in range(min(len(tail), 16), 0, -1):
-                    k = ix.koaza_keys.get((tid, tail[:n]))
-                    if k is not None:
-                        lat, lon = float(ix.koaza_lat[k]), float(ix.koaza_lon[k])
-                        key += tail[:n]
-                        tail = tail[n:]
-                        break
-        m = _BLOCK.match(tail)
+        m = _BLOCK.match(tail) if tail else None
         nums = _DIGITS.findall(m.group())[:4] if m else []
-        if nums and level == "town" and len(town_ids) == 1:
-            point = ix.block_point(tid, int(nums[0]))
-            if point is not None:
-                level, (lat, lon) = "block", point
         norm = pref + city_key + key + "-".join(nums)
         return (level, pc, pref, city, town, lat, lon, False, norm)
+
+    def _one_town(self, tid: int, size: int, rest: str) -> MatchResult:
+        """Build the result for a single matched town, refined by 小字, then by 街区."""
+        ix = self.ix
+        cid = ix.town_city[tid]
+        pc = ix.city_pref[cid]
+        pref = self.pref_names[pc]
+        lat, lon = ix.town_lat[tid], ix.town_lon[tid]
+        key = ix.town_key[tid]
+        level = "town"
+        tail = rest[size:]
+        if tail and tid in ix.koaza_towns and not tail[0].isdigit():
+            for n in range(min(len(tail), 16), 0, -1):
+                k = ix.koaza_keys.get((tid, tail[:n]))
+                if k is not None:
+                    lat, lon = ix.koaza_lat[k], ix.koaza_lon[k]
+                    key += tail[:n]
+                    tail = tail[n:]
+                    break
+        nums = []
+        if tail:
+            m = _BLOCK.match(tail)
+            if m:
+                nums = _DIGITS.findall(m.group())[:4]
+                if ix.has_blocks:
+                    point = ix.block_point(tid, int(nums[0]))
+                    if point is not None:
+                        level, (lat, lon) = "block", point
+        norm = pref + ix.city_key[cid] + key + "-".join(nums)
+        return (level, pc, pref, ix.city_name[cid], ix.town_name[tid], lat, lon, False, norm)
 
     # -- the ladder -----------------------------------------------------------------
 
@@ -207,9 +235,10 @@ class _Matcher:
         scope = pc or 0
         n = len(rest)
         cands = []
-        for size in ix.city_lengths:
+        aliases = ix.city_alias.get(scope, {})
+        for size in ix.city_lengths.get(scope, ()):
             if size <= n:
-                cids = ix.city_alias.get((scope, rest[:size]))
+                cids = aliases.get(rest[:size])
                 if cids is not None:
                     cands.append((size, cids))
         for size, cids in cands:

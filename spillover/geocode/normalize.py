@@ -43,6 +43,7 @@ _DIGIT = {c: i for i, c in enumerate("〇一二三四五六七八九")}
 _DIGIT.update({"壱": 1, "弐": 2, "参": 3})
 _UNIT = {"十": 10, "拾": 10, "百": 100, "千": 1000}
 
+_HAS_NUM = re.compile(f"[{_NUM}]")
 _WS_DROP = re.compile(r"(?<!\d)\s+|\s+(?!\d)")
 _WS_KEEP = re.compile(r"\s+")
 _POSTAL = re.compile(r"^〒?\s*\d{3}-?\d{4}(?!\d)\s*|〒\s*\d{3}-?\d{4}(?!\d)\s*|〒")
@@ -137,11 +138,13 @@ def canonical_text(text: str) -> str:
         s = _LEADING_COUNTRY.sub("", s.lstrip())
     if "〒" in s or s[:1].isdigit():
         s = _POSTAL.sub("", s)
-    s = _WS_KEEP.sub(" ", _WS_DROP.sub("", s)).strip()
+    if " " in s or not s.isprintable():
+        s = _WS_KEEP.sub(" ", _WS_DROP.sub("", s)).strip()
     if "字" in s:
         s = s.replace("大字", "").replace("小字", "").replace("字", "")
-    s = _NUM_BEFORE_UNIT.sub(_kanji_repl, s)
-    s = _NUM_AFTER_UNIT.sub(_kanji_repl, s)
+    if _HAS_NUM.search(s):
+        s = _NUM_BEFORE_UNIT.sub(_kanji_repl, s)
+        s = _NUM_AFTER_UNIT.sub(_kanji_repl, s)
     if "ー" in s or "─" in s or "━" in s:
         s = _LONG_DASH.sub("-", s)
     return s
