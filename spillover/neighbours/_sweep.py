@@ -36,7 +36,6 @@ BOUNDARY_TOLERANCE_KM = 1e-9
 """A point at ``distance_km <= radius_km + BOUNDARY_TOLERANCE_KM`` (1 µm) is inside."""
 
 _MARGIN_RAD = 1e-9
-_BAND_EPS_RAD = 1e-11
 _LON_BITS = 40
 _LON_SCALE = float(2**_LON_BITS) / (2.0 * np.pi)
 _ROW_SHIFT = _LON_BITS + 1
@@ -89,9 +88,7 @@ class Data:
 class RowIndex:
     """Data sorted by (latitude row, longitude) with prefix sums of the values."""
 
-    lat0: float
-    height: float
-    n_rows: int
+    edges: np.ndarray  # row k holds lat in [edges[k], edges[k + 1]), compared as floats
     order: np.ndarray  # sorted position -> original data index
     keys: np.ndarray  # int64 (row << 41) | quantised longitude, ascending
     lat: np.ndarray
@@ -100,24 +97,31 @@ class RowIndex:
     values: np.ndarray  # (n, k) float64, sorted
     prefix: np.ndarray  # (n + 1, k) longdouble cumulative sums, prefix[0] = 0
 
+    @property
+    def n_rows(self) -> int:
+        """Number of latitude rows."""
+        return self.edges.size - 1
+
 
 def build_index(data: Data, *, row_height_rad: float) -> RowIndex:
     """Sort the data into latitude rows of height ``row_height_rad`` (radians)."""
     n = data.lat.size
     lat0 = float(data.lat.min()) if n else 0.0
-    span = float(data.lat.max()) - lat0 if n else 0.0
-    height = max(row_height_rad, span / (_MAX_ROWS - 1), 1e-9)
-    rows = np.floor((data.lat - lat0) / height).astype(np.int64)
-    n_rows = int(rows.max()) + 1 if n else 0
+    span = float(data.lat.max()) - lat0 if n else -1.0
+    height = max(row_height_rad, span / (_MAX_ROWS - 2), 1e-9)
+    edges = lat0 + np.arange(int(span // height) + 2 if n else 1) * height
+    if n and edges[-1] <= data.lat.max():
+        edges = np.append(edges, edges[-1] + height)
+    # rows by float comparison with the same edges the queries use: edges[k] <= lat < edges[k+1]
+    rows = np.searchsorted(edges, data.lat, side="right").astype(np.int64) - 1
     keys = (rows << _ROW_SHIFT) | _quantise_lon(data.lon, np.floor)
     order = np.argsort(keys, kind="stable")
     values = data.values[order]
     prefix = np.zeros((n + 1, values.shape[1]), dtype=np.longdouble)
     np.cumsum(values, axis=0, dtype=np.longdouble, out=prefix[1:])
     lat = data.lat[order]
-    return RowIndex(lat0=lat0, height=height, n_rows=n_rows, order=order, keys=keys[order],
-                    lat=lat, lon=data.lon[order], cos_lat=np.cos(lat), values=values,
-                    prefix=prefix)
+    return RowIndex(edges=edges, order=order, keys=keys[order], lat=lat, lon=data.lon[order],
+                    cos_lat=np.cos(lat), values=values, prefix=prefix)
 
 
 def _quantise_lon(lon_rad, rounding):
@@ -125,17 +129,15 @@ def _quantise_lon(lon_rad, rounding):
     return np.clip(q, 0, 2**_ROW_SHIFT - 1).astype(np.int64)
 
 
-def _hav(x):
-    return np.sin(x * 0.5) ** 2
-
-
 def _half_width(hav_a, q_lat, q_cos, lat):
     """Longitude half-width (rad) of the cap at latitude ``lat``; NaN outside the cap.
 
     From hav(d) = hav(Δφ) + cos φq cos φ hav(Δλ): setting d = a gives
     hav(Λ) = (hav(a) − hav(φ − φq)) / (cos φq cos φ), well conditioned for small caps.
+    Along the cap, Λ rises from 0 to its peak and falls back to 0 (one maximum), so over a
+    latitude band its minimum is at an end and its maximum at an end or at the peak.
     """
-    num = hav_a - _hav(lat - q_lat)
+    num = hav_a - np.sin((lat - q_lat) * 0.5) ** 2
     x = num / (q_cos * np.cos(lat))
     out = 2.0 * np.arcsin(np.sqrt(np.clip(x, 0.0, 1.0)))
     return np.where(num >= 0.0, out, np.nan)
@@ -153,50 +155,46 @@ class _Items:
 
 
 def _items(index: RowIndex, q_lat, q_lon, radius_km: float) -> _Items:
-    a = radius_km / EARTH_RADIUS_KM
-    a_lo = a - _MARGIN_RAD
+    a_lo = radius_km / EARTH_RADIUS_KM - _MARGIN_RAD
     a_hi = (radius_km + BOUNDARY_TOLERANCE_KM) / EARTH_RADIUS_KM + _MARGIN_RAD
     q_cos = np.cos(q_lat)
-    lo = np.floor((q_lat - a_hi - index.lat0) / index.height)
-    hi = np.floor((q_lat + a_hi - index.lat0) / index.height)
-    lo = np.maximum(lo, 0.0)
-    hi = np.minimum(hi, index.n_rows - 1.0)
-    count = np.maximum(hi - lo + 1.0, 0.0).astype(np.int64)
+    edges = index.edges
+    lo = np.maximum(np.searchsorted(edges, q_lat - a_hi, side="right") - 1, 0)
+    hi = np.minimum(np.searchsorted(edges, q_lat + a_hi, side="right") - 1, index.n_rows - 1)
+    count = np.maximum(hi - lo + 1, 0)
+
+    # Half-widths at each query's row edges (shared by the rows above and below them).
+    n_edges = np.where(count > 0, count + 1, 0)
+    edge_owner = np.repeat(np.arange(q_lat.size), n_edges)
+    edge_lat = edges[_ranges(lo, n_edges)]
+    lat_e, cos_e = q_lat[edge_owner], q_cos[edge_owner]
+    possible_e = _half_width(np.sin(a_hi * 0.5) ** 2, lat_e, cos_e, edge_lat)
+    sure_e = _half_width(np.sin(a_lo * 0.5) ** 2, lat_e, cos_e, edge_lat)
+
+    # Per query: the latitude of the cap's widest point, its half-width, and whether the cap
+    # reaches a pole or the ±180° meridian (then the whole row is possible, nothing sure).
+    peak_lat = np.arcsin(np.clip(np.sin(q_lat) / np.cos(a_hi), -1.0, 1.0))
+    peak = np.arcsin(np.minimum(np.sin(a_hi) / q_cos, 1.0))
+    awkward = (np.abs(q_lat) + a_hi >= np.pi / 2 - 1e-6) | (
+        np.abs(q_lon) + peak + _MARGIN_RAD >= np.pi - 1e-6)
+
     owner = np.repeat(np.arange(q_lat.size), count)
-    row = _ranges(lo.astype(np.int64), count)
-
-    lat, lon, cos = q_lat[owner], q_lon[owner], q_cos[owner]
-    band_lo = index.lat0 + row * index.height - _BAND_EPS_RAD
-    band_hi = band_lo + index.height + 2.0 * _BAND_EPS_RAD
-
-    # Possible interval: max of Λ over the band clipped to the cap's latitude range.
-    hav_hi = _hav(a_hi)
-    clip_lo = np.maximum(band_lo, lat - a_hi)
-    clip_hi = np.minimum(band_hi, lat + a_hi)
-    peak_lat = np.arcsin(np.clip(np.sin(lat) / np.cos(a_hi), -1.0, 1.0))
-    peak = np.arcsin(np.clip(np.sin(a_hi) / cos, 0.0, 1.0))
-    ends = np.fmax(_half_width(hav_hi, lat, cos, clip_lo), _half_width(hav_hi, lat, cos, clip_hi))
-    possible = np.where((peak_lat >= clip_lo) & (peak_lat <= clip_hi), peak, np.nan_to_num(ends))
-    possible = possible + _MARGIN_RAD
-
-    # Sure interval: min of Λ over the band, only if the band lies inside the cap's range.
-    hav_lo = _hav(a_lo)
-    sure = np.fmin(_half_width(hav_lo, lat, cos, band_lo), _half_width(hav_lo, lat, cos, band_hi))
-    sure = np.where((band_lo >= lat - a_lo) & (band_hi <= lat + a_lo), sure, np.nan) - _MARGIN_RAD
-
-    # Caps reaching a pole or the ±180° meridian: whole row is possible, nothing sure.
-    awkward = (np.abs(lat) + a_hi >= np.pi / 2 - 1e-6) | (
-        np.abs(lon) + np.arcsin(np.minimum(np.sin(a_hi) / cos, 1.0)) + _MARGIN_RAD
-        >= np.pi - 1e-6)
-    possible = np.where(awkward, 4.0 * np.pi, possible)
-    sure = np.where(awkward | ~(sure >= 0.0), np.nan, sure)
+    first_edge = np.cumsum(n_edges) - n_edges
+    e = _ranges(first_edge, count)  # lower edge of each item's row in the edge arrays
+    row = _ranges(lo, count)
+    lon = q_lon[owner]
+    peak_in_row = (peak_lat[owner] >= edge_lat[e]) & (peak_lat[owner] <= edge_lat[e + 1])
+    possible = np.where(peak_in_row, peak[owner],
+                        np.nan_to_num(np.fmax(possible_e[e], possible_e[e + 1])))
+    possible = np.where(awkward[owner], 4.0 * np.pi, possible + _MARGIN_RAD)
+    sure = np.minimum(sure_e[e], sure_e[e + 1]) - _MARGIN_RAD  # NaN if an edge is off the cap
+    has_sure = (sure >= 0.0) & ~awkward[owner]
+    sure = np.where(has_sure, sure, 0.0)
 
     base = row << _ROW_SHIFT
     keys = index.keys
     p0 = np.searchsorted(keys, base | _quantise_lon(lon - possible, np.floor), "left")
     p1 = np.searchsorted(keys, base | _quantise_lon(lon + possible, np.ceil), "right")
-    has_sure = ~np.isnan(sure)
-    sure = np.nan_to_num(sure)
     s0 = np.searchsorted(keys, base | _quantise_lon(lon - sure, np.ceil), "left")
     s1 = np.searchsorted(keys, base | _quantise_lon(lon + sure, np.floor), "right")
     s0 = np.where(has_sure, np.clip(s0, p0, p1), p0)
@@ -211,8 +209,15 @@ def _ranges(starts, lengths):
     return np.repeat(starts - offsets, lengths) + np.arange(total)
 
 
+def _spatial_order(q_lat, q_lon, radius_km: float) -> np.ndarray:
+    """Order queries in bands one cap diameter high, west to east, so nearby ones run together."""
+    band = np.floor(q_lat / (2.0 * radius_km / EARTH_RADIUS_KM))
+    return np.lexsort((q_lon, band))
+
+
 def _query_chunks(index: RowIndex, n_queries: int, radius_km: float) -> Iterator[slice]:
-    rows_per_query = 2.0 * radius_km / EARTH_RADIUS_KM / index.height + 2.0
+    height = (index.edges[-1] - index.edges[0]) / max(index.n_rows, 1)
+    rows_per_query = 2.0 * radius_km / EARTH_RADIUS_KM / max(height, 1e-12) + 2.0
     step = max(1, int(_ITEMS_PER_CHUNK / rows_per_query))
     for start in range(0, n_queries, step):
         yield slice(start, min(start + step, n_queries))
@@ -244,8 +249,10 @@ def sweep_sums(index: RowIndex, q_lat, q_lon, radius_km: float):
     sums = np.zeros((nq, k))
     if nq == 0 or index.n_rows == 0:
         return counts, sums
+    order = _spatial_order(q_lat, q_lon, radius_km)
     for part in _query_chunks(index, nq, radius_km):
-        lat, lon = q_lat[part], q_lon[part]
+        sel = order[part]
+        lat, lon = q_lat[sel], q_lon[sel]
         items = _items(index, lat, lon, radius_km)
         n_part = lat.size
         part_counts = np.bincount(items.owner, weights=items.s1 - items.s0, minlength=n_part)
@@ -263,8 +270,8 @@ def sweep_sums(index: RowIndex, q_lat, q_lon, radius_km: float):
             part_counts += np.bincount(qq, minlength=n_part)
             for c in range(k):
                 part_sums[:, c] += np.bincount(qq, weights=index.values[jj, c], minlength=n_part)
-        counts[part] = np.rint(part_counts).astype(np.int64)
-        sums[part] = part_sums
+        counts[sel] = np.rint(part_counts).astype(np.int64)
+        sums[sel] = part_sums
     return counts, sums
 
 
@@ -276,8 +283,10 @@ def sweep_pairs(index: RowIndex, q_lat, q_lon, radius_km: float) -> Iterator[tup
     """
     if q_lat.size == 0 or index.n_rows == 0:
         return
+    order = _spatial_order(q_lat, q_lon, radius_km)
     for part in _query_chunks(index, q_lat.size, radius_km):
-        lat, lon = q_lat[part], q_lon[part]
+        sel = order[part]
+        lat, lon = q_lat[sel], q_lon[sel]
         items = _items(index, lat, lon, radius_km)
         q, j = _candidates(items, whole=True)
         for sl in _slices(q.size, _CANDIDATES_PER_CHUNK):
@@ -285,7 +294,7 @@ def sweep_pairs(index: RowIndex, q_lat, q_lon, radius_km: float) -> Iterator[tup
             d = _haversine_rad(lat[qq], lon[qq], np.cos(lat[qq]), index.lat[jj], index.lon[jj],
                                index.cos_lat[jj])
             inside = d <= radius_km + BOUNDARY_TOLERANCE_KM
-            yield qq[inside] + part.start, index.order[jj[inside]], d[inside]
+            yield sel[qq[inside]], index.order[jj[inside]], d[inside]
 
 
 def _slices(n: int, step: int) -> Iterator[slice]:

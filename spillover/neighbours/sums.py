@@ -52,7 +52,7 @@ def neighbour_pairs(centres: pd.DataFrame, points: pd.DataFrame, radius_km: floa
     centre_rows = _concat(centre_parts, np.intp)
     point_rows = _concat(point_parts, np.intp)
     distance = _concat(distance_parts, float)
-    order = np.lexsort((point_rows, centre_rows))
+    order = np.argsort(centre_rows.astype(np.int64) * len(points) + point_rows, kind="stable")
     centre_rows, point_rows = centre_rows[order], point_rows[order]
     columns = {}
     if by is not None:
