@@ -20,7 +20,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
+# piped output (CI logs, `make demo | tee`) gets a wide console instead of rich's 80 columns
+console = Console() if sys.stdout.isatty() else Console(width=150)
 errors = Console(stderr=True)
 
 
@@ -140,7 +141,10 @@ def demo(
     truth = json.loads((out / "truth.json").read_text(encoding="utf-8"))
     planted = ", ".join(f"{k} = {v}" for k, v in truth["coefficients"].items())
     console.print(f"Planted in the demo world (truth.json): {planted}")
-    console.print(f"Query the outputs: duckdb -init {Path('sql/views.sql')} (see README, 'Outputs')")
+    console.print(
+        f"Query the outputs: .venv/bin/python -c \"from spillover.sql import connect; "
+        f"print(connect('{root}').sql('SELECT * FROM estimates'))\" (README, 'Outputs')"
+    )
 
 
 @app.command()

@@ -133,9 +133,14 @@ def source_files(source: Source, config: Config) -> list[tuple[int | None, Path]
 # ---------------------------------------------------------------- parsing values
 
 
-def _clean_text(raw: pd.Series) -> pd.Series:
-    """NFKC-normalised, stripped text with METI null tokens as missing."""
-    text = raw.astype("str").str.normalize("NFKC").str.strip()
+def _clean_text(raw: pd.Series, *, normalize: bool = True) -> pd.Series:
+    """Stripped text (NFKC-normalised where not ASCII) with METI null tokens as missing."""
+    text = raw.astype("str")
+    if normalize:
+        wide = text.str.contains(r"[^\x00-\x7f]", regex=True, na=False)
+        if wide.any():
+            text = text.where(~wide, text[wide].str.normalize("NFKC"))
+    text = text.str.strip()
     return text.where(~text.isin(NULL_TOKENS) & raw.notna())
 
 
@@ -176,7 +181,8 @@ def _parse_column(table: str, column: str, raw: pd.Series) -> tuple[pd.Series, p
     if column == "period":
         return _parse_period(raw)
     if kind == "str":
-        text = _clean_text(raw)
+        # addresses stay as written: the geocoder has its own, address-aware normaliser
+        text = _clean_text(raw, normalize=column != "address")
         if column in ("industry", "jsic", "city_code"):
             text = text.str.replace(r"\.0$", "", regex=True)
         return text.astype("str"), pd.Series(False, index=raw.index)
@@ -253,7 +259,7 @@ def map_source_frame(
     def flag(mask: pd.Series, column: str, message: pd.Series | str) -> None:
         hit = mask & reason.isna()
         if hit.any():
-            texts = message[hit] if isinstance(message, pd.Series) else [message] * int(hit.sum())
+            texts = message.reindex(hit.index)[hit] if isinstance(message, pd.Series) else [message] * int(hit.sum())
             reason[hit] = [(column, text) for text in texts]
 
     inverse = {canonical: raw_name for raw_name, canonical in source.columns.items()}
@@ -261,7 +267,9 @@ def map_source_frame(
         if column in inverse:
             raw_values = raw[inverse[column]]
             values, failed = _parse_column(table, column, raw_values)
-            flag(failed, column, "cannot parse " + raw_values.astype("str").map(repr) + f" as {col_spec.kind}")
+            if failed.any():
+                shown = raw_values[failed].astype("str").map(repr)
+                flag(failed, column, "cannot parse " + shown + f" as {col_spec.kind}")
         elif column in source.constants:
             values = pd.Series(source.constants[column], index=raw.index)
             values = values.astype(DTYPES[col_spec.kind])
