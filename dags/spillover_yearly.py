@@ -41,7 +41,7 @@ def stage(name: str, workdir: str) -> str:
 
 @task
 def spec_ids(workdir: str) -> list[str]:
-    """The model spec ids of the run's config."""
+    """List the model spec ids of the run's config."""
     from spillover import pipeline
 
     return pipeline.spec_ids(workdir)
@@ -76,6 +76,7 @@ def publish(workdir: str, outlet_events=None) -> str:
     doc_md=__doc__,
 )
 def spillover_yearly():
+    """Wire the stages; the DAG's docs are the module docstring."""
     workdir = start_run()
     for name in ("ingest", "geocode", "firms", "exports", "neighbourhoods", "panel"):
         workdir = stage.override(task_id=name)(name, workdir)

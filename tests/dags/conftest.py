@@ -25,7 +25,7 @@ atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
 
 
 def airflow_env(home: Path) -> dict[str, str]:
-    """The Airflow settings of a test process whose AIRFLOW_HOME is ``home``."""
+    """Return the Airflow settings of a test process whose AIRFLOW_HOME is ``home``."""
     return {
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -45,7 +45,7 @@ def airflow_settings():
 
 @pytest.fixture(scope="session")
 def dagbag():
-    """The repo's dags/ folder parsed once (no metadata DB needed to parse)."""
+    """Parse the repo's dags/ folder once (parsing needs no metadata DB)."""
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(dag_folder=str(DAGS_FOLDER))

@@ -23,8 +23,14 @@ def compose() -> dict:
 
 def test_services_and_commands(compose):
     services = compose["services"]
-    assert {"postgres", "airflow-init", "airflow-apiserver", "airflow-scheduler",
-            "airflow-dag-processor", "airflow-triggerer"} <= set(services)
+    assert {
+        "postgres",
+        "airflow-init",
+        "airflow-apiserver",
+        "airflow-scheduler",
+        "airflow-dag-processor",
+        "airflow-triggerer",
+    } <= set(services)
     commands = {name: services[name].get("command") for name in services}
     assert commands["airflow-apiserver"] == "api-server"
     assert commands["airflow-scheduler"] == "scheduler"
@@ -42,7 +48,12 @@ def test_every_long_running_service_has_a_healthcheck(compose):
 
 
 def test_airflow_services_wait_for_init_and_postgres(compose):
-    for name in ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"):
+    for name in (
+        "airflow-apiserver",
+        "airflow-scheduler",
+        "airflow-dag-processor",
+        "airflow-triggerer",
+    ):
         depends = compose["services"][name]["depends_on"]
         assert depends["postgres"]["condition"] == "service_healthy", name
         assert depends["airflow-init"]["condition"] == "service_completed_successfully", name
@@ -55,11 +66,17 @@ def test_environment(compose):
         r"postgresql\+psycopg2://airflow:\$\{POSTGRES_PASSWORD:-airflow\}@postgres:5432/airflow",
         env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"],
     )
-    assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
-    assert env["AIRFLOW__API_AUTH__JWT_SECRET"].startswith("${AIRFLOW_JWT_SECRET:?")  # no default secret
+    assert (
+        env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
+    )
+    assert env["AIRFLOW__API_AUTH__JWT_SECRET"].startswith(
+        "${AIRFLOW_JWT_SECRET:?"
+    )  # no default secret
     assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "false"
     init_env = compose["services"]["airflow-init"]["environment"]
-    assert init_env["_AIRFLOW_DB_MIGRATE"] == "true" and init_env["_AIRFLOW_WWW_USER_CREATE"] == "true"
+    assert (
+        init_env["_AIRFLOW_DB_MIGRATE"] == "true" and init_env["_AIRFLOW_WWW_USER_CREATE"] == "true"
+    )
 
 
 def test_mounts(compose):

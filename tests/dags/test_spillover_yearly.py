@@ -1,4 +1,4 @@
-"""The spillover_yearly DAG: it imports, its shape is as written, and it runs on a small demo world."""
+"""The spillover_yearly DAG: it imports, has the snapshot shape, and runs on a small demo world."""
 
 from __future__ import annotations
 
@@ -72,17 +72,30 @@ def test_dag_run_on_demo_world(tmp_path, airflow_settings):
     """dag.test() on a small demo world: every task succeeds and the outputs are published."""
     from spillover.demo.world import WorldParams, build_demo_world
 
-    params = WorldParams(n_establishments=6000, n_global_firms=60, n_large_firms=80, n_medium_firms=700)
-    world = build_demo_world(tmp_path / "demo", params)
     home = tmp_path / "airflow"
     home.mkdir()
-    env = {**os.environ, **airflow_settings(home)}
-    proc = subprocess.run(
-        [sys.executable, str(HERE / "run_dag_test.py"), str(world.config_path)],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    # Airflow starts (imports, DB migration) in the subprocess while the world is built here;
+    # the runner waits for the config path on stdin.
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "run_dag_test.py")],
+        env={**os.environ, **airflow_settings(home)},
+        cwd=tmp_path,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    assert proc.returncode == 0 and lines, proc.stdout[-4000:] + proc.stderr[-4000:]
+    try:
+        params = WorldParams(
+            n_establishments=6000, n_global_firms=60, n_large_firms=80, n_medium_firms=700
+        )
+        world = build_demo_world(tmp_path / "demo", params)
+        stdout, stderr = proc.communicate(f"{world.config_path}\n", timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    lines = [line for line in stdout.splitlines() if line.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, stdout[-4000:] + stderr[-4000:]
     result = json.loads(lines[-1].removeprefix("RESULT "))
     assert result["state"] == "success", result
     assert set(result["tasks"].values()) == {"success"}, result
