@@ -40,8 +40,8 @@ _LON_BITS = 40
 _LON_SCALE = float(2**_LON_BITS) / (2.0 * np.pi)
 _ROW_SHIFT = _LON_BITS + 1
 _MAX_ROWS = 2**21
-_ITEMS_PER_CHUNK = 1_000_000
-_CANDIDATES_PER_CHUNK = 4_000_000
+_ITEMS_PER_CHUNK = 50_000
+_CANDIDATES_PER_CHUNK = 500_000
 
 
 def haversine_km(lat1_deg, lon1_deg, lat2_deg, lon2_deg):
