@@ -38,7 +38,7 @@ from spillover.geocode.normalize import canonical_text
 
 __all__ = ["GazetteerFormatError", "GazetteerIndex", "load_gazetteer", "FORMATS"]
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 """Bump when the persisted index layout or the key rules change."""
 
 _BLOCK_KEY_BASE = 1_000_000
@@ -340,51 +340,49 @@ def _city_table(towns: pd.DataFrame) -> pd.DataFrame:
     return cities
 
 
-def _key_tables(towns: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Build the town lookup keys, per municipality and per prefecture.
+def _key_tables(towns: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Build the town lookup keys of each municipality.
 
-    The scope of a key is the city_id, or minus the prefecture code. Returns
-    ``keys`` (scope, key, group; plus rows mapping a 大字 stem to its display
-    name in ``oaza_name``), ``groups`` (kind, start, stop) and ``members``
-    (town_id, ordered by group). Kind 0: the town itself or its chome
-    shorthand (「元町1-」, 「元町1丁」 for 元町一丁目); kind 1: the 大字 stem shared
+    Returns the tables ``keys`` (scope = city_id, key, group), ``groups`` (kind,
+    start, stop into ``members``), ``members`` (town_id ordered by group),
+    ``oaza_names`` (大字 stem key → display name) and ``lengths`` (scope, length:
+    the distinct prefix lengths worth trying, including the chome shorthand
+    「元町1-」/「元町1丁」, one shorter than 「元町1丁目」, which the matcher maps
+    back to the full key). Kind 0: the town itself; kind 1: the 大字 stem shared
     by chome towns (「元町」), used only where no town has that key.
     """
-    tid = np.arange(len(towns))
-    base = pd.DataFrame({"city_id": towns["city_id"], "pref_code": towns["pref_code"],
-                         "key": towns["town_key"], "tid": tid, "kind": 0})
+    tid = np.arange(len(towns), dtype=np.int64)
+    base = pd.DataFrame({"scope": towns["city_id"].astype("int64"), "key": towns["town_key"],
+                         "tid": tid, "kind": 0})
     chome = towns["town_key"].str.extract(_CHOME_KEY)
     has = chome[0].notna().to_numpy()
-    stem, num = chome[0][has], chome[1][has]
-    parts = [base]
-    for suffix in ("-", "丁"):
-        parts.append(base[has].assign(key=(stem + num + suffix).to_numpy()))
-    parts.append(base[has].assign(key=stem.to_numpy(), kind=1))
-    rows = pd.concat(parts, ignore_index=True)
-    scoped = pd.concat(
-        [rows.assign(scope=rows["city_id"]), rows.assign(scope=-rows["pref_code"].astype("int64"))],
-        ignore_index=True,
-    )
+    stem = chome[0][has]
+    rows = pd.concat([base, base[has].assign(key=stem.to_numpy(), kind=1)], ignore_index=True)
     # Kind 0 dominates kind 1 for the same (scope, key).
-    min_kind = scoped.groupby(["scope", "key"], sort=False)["kind"].transform("min")
-    scoped = scoped[scoped["kind"] == min_kind].drop_duplicates(["scope", "key", "tid"])
-    scoped = scoped.sort_values(["scope", "key", "tid"], kind="stable").reset_index(drop=True)
-    group = scoped.groupby(["scope", "key"], sort=False).ngroup().to_numpy()
-    keys = scoped.loc[np.r_[True, group[1:] != group[:-1]], ["scope", "key", "kind"]]
-    keys = keys.reset_index(drop=True).assign(group=np.arange(len(keys), dtype=np.int32))
+    min_kind = rows.groupby(["scope", "key"], sort=False)["kind"].transform("min")
+    rows = rows[rows["kind"] == min_kind].drop_duplicates(["scope", "key", "tid"])
+    rows = rows.sort_values(["scope", "key", "tid"], kind="stable").reset_index(drop=True)
+    group = rows.groupby(["scope", "key"], sort=False).ngroup().to_numpy()
+    first = np.r_[True, group[1:] != group[:-1]]
+    keys = rows.loc[first, ["scope", "key", "kind"]].reset_index(drop=True)
     counts = np.bincount(group, minlength=len(keys))
     stops = np.cumsum(counts)
     groups = pd.DataFrame({"kind": keys["kind"].astype("int8"), "start": stops - counts,
                            "stop": stops})
-    members = pd.DataFrame({"tid": scoped["tid"].astype("int32")})
-    oaza_names = towns["town"][has].str.extract(_CHOME_TAIL)[0]
-    oaza = pd.DataFrame({"stem": stem.to_numpy(), "name": oaza_names.to_numpy()})
-    keys = pd.concat(
-        [keys[["scope", "key", "group"]],
-         oaza.drop_duplicates("stem").rename(columns={"stem": "key", "name": "oaza_name"})],
-        ignore_index=True,
-    )
-    return keys, groups, members
+    keys = pd.DataFrame({"scope": keys["scope"].astype("int32"), "key": keys["key"],
+                         "group": np.arange(len(keys), dtype=np.int32)})
+    members = pd.DataFrame({"tid": rows["tid"].astype("int32")})
+    oaza_names = pd.DataFrame(
+        {"stem": stem.to_numpy(), "name": towns["town"][has].str.extract(_CHOME_TAIL)[0]}
+    ).drop_duplicates("stem").reset_index(drop=True)
+    key_len = keys["key"].str.len().to_numpy(dtype=np.int64)
+    is_chome = keys["key"].str.endswith("丁目").to_numpy(dtype=bool)
+    lengths = pd.DataFrame({
+        "scope": np.r_[keys["scope"].to_numpy(), keys["scope"].to_numpy()[is_chome]],
+        "length": np.r_[key_len, key_len[is_chome] - 1],
+    }).drop_duplicates().sort_values(["scope", "length"], ascending=[True, False])
+    return {"keys": keys, "groups": groups, "members": members, "oaza_names": oaza_names,
+            "lengths": lengths.reset_index(drop=True)}
 
 
 def _build_tables(towns_raw: pd.DataFrame, blocks_raw: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -437,20 +435,11 @@ def _build_tables(towns_raw: pd.DataFrame, blocks_raw: pd.DataFrame) -> dict[str
         blocks = blocks[spread <= _SAME_BLOCK_DEG].reset_index()
     else:
         blocks = pd.DataFrame({"key": np.array([], "int64"), "lat": [], "lon": []})
-    town_keys, groups, members = _key_tables(towns)
     return {"towns": towns, "cities": cities, "koaza": koaza, "blocks": blocks,
-            "keys": town_keys, "groups": groups, "members": members}
+            **_key_tables(towns)}
 
 
 # --------------------------------------------------------------------------- index
-
-
-def _lengths_by_scope(scope: np.ndarray, lengths: np.ndarray) -> dict[int, tuple[int, ...]]:
-    pairs = np.unique(np.stack([scope, lengths]), axis=1)
-    out: dict[int, list[int]] = {}
-    for s, n in zip(pairs[0].tolist(), pairs[1].tolist(), strict=True):
-        out.setdefault(s, []).append(n)
-    return {s: tuple(sorted(v, reverse=True)) for s, v in out.items()}
 
 
 class GazetteerIndex:
@@ -490,7 +479,7 @@ class GazetteerIndex:
         self.checksum = checksum
         self.formats = formats
         self.source = source
-        self._build_lookups(tables["keys"], tables["groups"], tables["members"])
+        self._build_lookups(tables)
 
     def __repr__(self) -> str:
         return (
@@ -498,9 +487,7 @@ class GazetteerIndex:
             f"koaza={len(self.koaza)}, blocks={len(self.blocks)}, cities={len(self.cities)})"
         )
 
-    def _build_lookups(
-        self, keys: pd.DataFrame, groups: pd.DataFrame, members: pd.DataFrame
-    ) -> None:
+    def _build_lookups(self, tables: dict[str, pd.DataFrame]) -> None:
         # Plain Python lists: the matcher reads single elements, which is several
         # times faster from a list than from a NumPy array.
         towns, cities = self.towns, self.cities
@@ -544,26 +531,31 @@ class GazetteerIndex:
             for s, table in self.city_alias.items()
         }
 
-        is_town = keys["group"].notna().to_numpy()
-        tk = keys[is_town]
-        scope = tk["scope"].to_numpy(dtype=np.int64)
-        key_list = tk["key"].to_numpy(dtype=object).tolist()
-        group_list = tk["group"].to_numpy(dtype=np.int64).tolist()
-        # One dict per scope (city_id, or -pref_code); rows are sorted by scope.
-        bounds = np.flatnonzero(np.r_[True, scope[1:] != scope[:-1], True])
+        keys, groups = tables["keys"], tables["groups"]
+        scope = keys["scope"].to_numpy(dtype=np.int64)
+        key_list = keys["key"].to_numpy(dtype=object).tolist()
+        group_list = keys["group"].to_numpy(dtype=np.int64).tolist()
+        # One dict per municipality; rows are sorted by scope.
+        bounds = np.flatnonzero(np.r_[True, scope[1:] != scope[:-1], True]).tolist()
         self.town_keys = {
             int(scope[a]): dict(zip(key_list[a:b], group_list[a:b], strict=True))
-            for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True)
         }
-        self.town_lengths = _lengths_by_scope(
-            scope, np.fromiter(map(len, key_list), dtype=np.int64, count=len(key_list))
-        )
-        oz = keys[~is_town]
-        self.oaza_name = dict(zip(oz["key"].tolist(), oz["oaza_name"].tolist(), strict=True))
+        lengths = tables["lengths"]
+        ls, ll = lengths["scope"].to_numpy().tolist(), lengths["length"].to_numpy().tolist()
+        town_lengths: dict[int, list[int]] = {}
+        for sc, n in zip(ls, ll, strict=True):
+            town_lengths.setdefault(sc, []).append(n)
+        self.town_lengths = {sc: tuple(v) for sc, v in town_lengths.items()}
+        oz = tables["oaza_names"]
+        self.oaza_name = dict(zip(oz["stem"].tolist(), oz["name"].tolist(), strict=True))
         self.group_kind = groups["kind"].to_numpy(dtype=np.int64).tolist()
         self.group_start = groups["start"].to_numpy(dtype=np.int64).tolist()
         self.group_stop = groups["stop"].to_numpy(dtype=np.int64).tolist()
-        self.member_tid = members["tid"].to_numpy(dtype=np.int64).tolist()
+        self.member_tid = tables["members"]["tid"].to_numpy(dtype=np.int64).tolist()
+        self.pref_cities: dict[int, list[int]] = {}
+        for cid, pc in enumerate(self.city_pref):
+            self.pref_cities.setdefault(pc, []).append(cid)
 
         kz = self.koaza
         self.koaza_keys = dict(
@@ -596,7 +588,8 @@ class GazetteerIndex:
 
 # --------------------------------------------------------------------------- persistence
 
-_TABLES = ("towns", "cities", "koaza", "blocks", "keys", "groups", "members")
+_TABLES = ("towns", "cities", "koaza", "blocks", "keys", "groups", "members", "oaza_names",
+           "lengths")
 
 
 def _write_index(directory: Path, tables: dict[str, pd.DataFrame], meta: dict) -> None:

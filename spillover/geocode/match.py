@@ -62,24 +62,33 @@ def _spread_km(lats: list[float], lons: list[float]) -> float:
     return math.hypot(dlat, dlon)
 
 
-def _longest(index: GazetteerIndex, scope: int, text: str, *, min_len: int = 1):
-    """Longest prefix of `text` that is a town key in `scope`: (length, group) or None.
+def _longest(table: dict[str, int], lengths: tuple[int, ...], text: str, *, min_len: int = 1):
+    """Longest prefix of `text` that is a key of `table`: (length, value) or None.
 
-    `scope` is a city_id, or minus the prefecture code for prefecture-wide keys.
+    `lengths` are the prefix lengths to try, longest first. A prefix ending in a
+    number followed by 「-」 or 「丁」 also matches the key with 「丁目」 instead
+    (「元町1-」 and 「元町1丁」 find 「元町1丁目」).
     """
-    table = index.town_keys.get(scope)
-    if table is None:
-        return None
     n = len(text)
-    for size in index.town_lengths[scope]:
+    for size in lengths:
         if size > n:
             continue
         if size < min_len:
             return None
-        group = table.get(text[:size])
-        if group is not None:
-            return size, group
+        prefix = text[:size]
+        value = table.get(prefix)
+        if value is None and size > 1 and prefix[-1] in "-丁" and prefix[-2].isdigit():
+            value = table.get(prefix[:-1] + "丁目")
+        if value is not None:
+            return size, value
     return None
+
+
+def _longest_in_city(index: GazetteerIndex, cid: int, text: str, *, min_len: int = 1):
+    table = index.town_keys.get(cid)
+    if table is None:
+        return None
+    return _longest(table, index.town_lengths[cid], text, min_len=min_len)
 
 
 def _town_in_cities(index: GazetteerIndex, city_ids: tuple[int, ...], rest: str):
@@ -96,11 +105,11 @@ def _town_in_cities(index: GazetteerIndex, city_ids: tuple[int, ...], rest: str)
         ``(length, [(city_id, group), ...])``.
     """
     if len(city_ids) == 1:
-        hit = _longest(index, city_ids[0], rest)
+        hit = _longest_in_city(index, city_ids[0], rest)
         return None if hit is None else (hit[0], [(city_ids[0], hit[1])])
     found = []
     for cid in city_ids:
-        hit = _longest(index, cid, rest)
+        hit = _longest_in_city(index, cid, rest)
         if hit is not None:
             found.append((hit[0], cid, hit[1]))
     if not found:
@@ -119,6 +128,7 @@ class _Matcher:
     def __init__(self, index: GazetteerIndex) -> None:
         self.ix = index
         self.pref_names = {code: name for name, code in index.pref_keys.items()}
+        self._pref_tables: dict[int, tuple[dict[str, tuple], tuple[int, ...]]] = {}
 
     # -- result builders ------------------------------------------------------------
 
@@ -252,19 +262,34 @@ class _Matcher:
             return self._none(s)
         return self._merged_municipality(pc, rest)
 
+    def _pref_table(self, pc: int) -> tuple[dict[str, tuple], tuple[int, ...]]:
+        """Town keys of a whole prefecture → ((city_id, group), ...), built on first use."""
+        cached = self._pref_tables.get(pc)
+        if cached is None:
+            ix = self.ix
+            table: dict[str, tuple] = {}
+            lengths: set[int] = set()
+            for cid in ix.pref_cities.get(pc, ()):
+                for key, group in ix.town_keys.get(cid, {}).items():
+                    table[key] = (*table.get(key, ()), (cid, group))
+                lengths.update(ix.town_lengths.get(cid, ()))
+            cached = self._pref_tables[pc] = (table, tuple(sorted(lengths, reverse=True)))
+        return cached
+
     def _merged_municipality(self, pc: int, rest: str) -> MatchResult:
         """Search the town name prefecture-wide (old municipality names)."""
+        table, lengths = self._pref_table(pc)
         starts = [0] + [i + 1 for i, ch in enumerate(rest[:15]) if ch in _MUNICIPAL_END]
         best = None
         for st in starts:
-            found = _longest(self.ix, -pc, rest[st:], min_len=2)
+            found = _longest(table, lengths, rest[st:], min_len=2)
             if found is not None and (best is None or found[0] > best[0]):
                 best = (found[0], st, found[1])
         pref = self.pref_names[pc]
         if best is None:
             return self._pref_result(pc, pref + rest)
-        size, st, group = best
-        result = self._town_result([(-pc, group)], size, rest[st:])
+        size, st, hits = best
+        result = self._town_result(list(hits), size, rest[st:])
         if result[0] in ("city", "pref") and result[7]:
             return self._pref_result(pc, pref + rest, ambiguous=True)
         return result
