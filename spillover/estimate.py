@@ -14,8 +14,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from linearmodels.panel import PanelOLS
-
 from spillover.config import ModelSpec
 
 ESTIMATE_COLUMNS = [
@@ -47,6 +45,8 @@ def spec_frame(panel: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
 
 def fit_spec(panel: pd.DataFrame, spec: ModelSpec):
     """Fit one spec; return the linearmodels results object."""
+    from linearmodels.panel import PanelOLS  # imported here: it takes seconds, DAG parsing must not
+
     data = spec_frame(panel, spec)
     if len(data) <= len(spec.regressors) + 2:
         raise EstimationError(f"models[{spec.id}]: only {len(data)} complete rows to estimate")
