@@ -20,8 +20,9 @@ from spillover.geocode.match import MatchResult
 
 __all__ = ["MATCHER_VERSION", "cache_path", "read_cache", "write_cache"]
 
-MATCHER_VERSION = 1
-"""Bump whenever normalisation or matching rules change results."""
+MATCHER_VERSION = 2
+"""Bump whenever matching rules change results (normalisation changes are covered
+by the gazetteer checksum, which includes the normalisation rules version)."""
 
 COLUMNS = ("key", "level", "pref_code", "pref", "city", "town", "lat", "lon", "ambiguous",
            "normalized")

@@ -34,12 +34,13 @@ import numpy as np
 import pandas as pd
 
 from spillover.geocode._prefectures import PREF_CODE, PREFECTURES
-from spillover.geocode.normalize import canonical_text
+from spillover.geocode.normalize import RULES_VERSION, canonical_text
 
 __all__ = ["GazetteerFormatError", "GazetteerIndex", "load_gazetteer", "FORMATS"]
 
 INDEX_VERSION = 2
-"""Bump when the persisted index layout or the key rules change."""
+"""Bump when the persisted index layout changes (normalisation changes bump
+:data:`spillover.geocode.normalize.RULES_VERSION`); both enter the checksum."""
 
 _BLOCK_KEY_BASE = 1_000_000
 """Block lookup key = town_id * _BLOCK_KEY_BASE + block number (block < 10**6)."""
@@ -316,7 +317,7 @@ def _gazetteer_files(path: Path) -> list[Path]:
 
 
 def _checksum(files: list[Path]) -> str:
-    h = hashlib.sha256(f"v{INDEX_VERSION}".encode())
+    h = hashlib.sha256(f"index{INDEX_VERSION}-rules{RULES_VERSION}".encode())
     for f in files:
         h.update(f.name.encode())
         with f.open("rb") as fh:

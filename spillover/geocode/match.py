@@ -84,11 +84,24 @@ def _longest(table: dict[str, int], lengths: tuple[int, ...], text: str, *, min_
     return None
 
 
-def _longest_in_city(index: GazetteerIndex, cid: int, text: str, *, min_len: int = 1):
+def _longest_in_city(index: GazetteerIndex, cid: int, text: str):
+    """Longest town key of municipality `cid` at the start of `text`.
+
+    A 大字 stem of chome towns (kind 1, 「元町」 of 元町一丁目…) only counts when
+    a number, a dash or nothing follows: in 「成田町田15」 the town is 成田 with
+    the 小字 町田, not the stem of 成田町一丁目.
+    """
     table = index.town_keys.get(cid)
     if table is None:
         return None
-    return _longest(table, index.town_lengths[cid], text, min_len=min_len)
+    lengths = index.town_lengths[cid]
+    hit = _longest(table, lengths, text)
+    while hit is not None and index.group_kind[hit[1]] == 1:
+        size = hit[0]
+        if size == len(text) or text[size].isdigit() or text[size] == "-":
+            return hit
+        hit = _longest(table, tuple(n for n in lengths if n < size), text)
+    return hit
 
 
 def _town_in_cities(index: GazetteerIndex, city_ids: tuple[int, ...], rest: str):
@@ -200,10 +213,30 @@ class _Matcher:
             town = ix.oaza_name.get(key, key)
         else:  # several gazetteer towns with one key, within SAME_PLACE_KM: one place
             level, town, key = "town", ix.town_name[tid], ix.town_key[tid]
+            found = [(t, k) for t in town_ids if t in ix.koaza_towns
+                     and (k := self._koaza(t, tail)) is not None]
+            if found:
+                t, (row, n) = max(found, key=lambda f: f[1][1])
+                lat, lon = ix.koaza_lat[row], ix.koaza_lon[row]
+                town, key = ix.town_name[t], ix.town_key[t] + tail[:n]
+                tail = tail[n:]
         m = _BLOCK.match(tail) if tail else None
         nums = _DIGITS.findall(m.group())[:4] if m else []
         norm = pref + city_key + key + "-".join(nums)
         return (level, pc, pref, city, town, lat, lon, False, norm)
+
+    def _koaza(self, tid: int, tail: str) -> tuple[int, int] | None:
+        """Longest 小字 of town `tid` at the start of `tail`: (koaza row, length) or None.
+
+        A 小字 may start with a number (「22地割」, 「10号」, 「5丁目」 in the real
+        data) but must not be a bare number, which would be a 番地.
+        """
+        keys = self.ix.koaza_keys
+        for n in range(min(len(tail), 16), 0, -1):
+            k = keys.get((tid, tail[:n]))
+            if k is not None and not tail[:n].isdigit():
+                return k, n
+        return None
 
     def _one_town(self, tid: int, size: int, rest: str) -> MatchResult:
         """Build the result for a single matched town, refined by 小字, then by 街区."""
@@ -215,14 +248,12 @@ class _Matcher:
         key = ix.town_key[tid]
         level = "town"
         tail = rest[size:]
-        if tail and tid in ix.koaza_towns and not tail[0].isdigit():
-            for n in range(min(len(tail), 16), 0, -1):
-                k = ix.koaza_keys.get((tid, tail[:n]))
-                if k is not None:
-                    lat, lon = ix.koaza_lat[k], ix.koaza_lon[k]
-                    key += tail[:n]
-                    tail = tail[n:]
-                    break
+        if tail and tid in ix.koaza_towns:
+            k = self._koaza(tid, tail)
+            if k is not None:
+                lat, lon = ix.koaza_lat[k[0]], ix.koaza_lon[k[0]]
+                key += tail[:k[1]]
+                tail = tail[k[1]:]
         nums = []
         if tail:
             m = _BLOCK.match(tail)

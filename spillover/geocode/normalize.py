@@ -13,7 +13,13 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["canonical_text", "kanji_to_int"]
+from spillover.geocode._prefectures import PREFECTURES
+
+__all__ = ["RULES_VERSION", "canonical_text", "kanji_to_int"]
+
+RULES_VERSION = 3
+"""Bump whenever :func:`canonical_text` changes its output: persisted indexes and
+geocode caches are keyed by it, so stale keys are never reused."""
 
 # 旧字体・異体字 → 新字体 (both sides are mapped, so a name written either way matches).
 _OLD_NEW = (
@@ -47,7 +53,8 @@ _HAS_NUM = re.compile(f"[{_NUM}]")
 _WS_DROP = re.compile(r"(?<!\d)\s+|\s+(?!\d)")
 _WS_KEEP = re.compile(r"\s+")
 _POSTAL = re.compile(r"^〒?\s*\d{3}-?\d{4}(?!\d)\s*|〒\s*\d{3}-?\d{4}(?!\d)\s*|〒")
-_LEADING_COUNTRY = re.compile(r"^日本国?")
+# 「日本」 only before a prefecture name: 「日本橋…」 is a town, not the country.
+_LEADING_COUNTRY = re.compile(rf"^日本国?(?={'|'.join(PREFECTURES)})")
 _LONG_DASH = re.compile(rf"(?<=[\d{_NUM}])[ー─━](?=[\d{_NUM}])")
 # 漢数字 followed by an address unit (丁目, 番地, 号, 条, 線, 地割, or a dash/ノ before
 # another number) ...
@@ -93,8 +100,23 @@ def kanji_to_int(text: str) -> int:
     return total + current
 
 
+_WELL_FORMED = re.compile(
+    "(?:[一二三四五六七八九壱弐参]?千)?(?:[一二三四五六七八九壱弐参]?百)?"
+    "(?:[一二三四五六七八九壱弐参]?[十拾])?[一二三四五六七八九壱弐参]?"
+)
+
+
 def _kanji_repl(m: re.Match[str]) -> str:
-    return str(kanji_to_int(m.group(0)))
+    """Convert a numeral run; a malformed run keeps its leading characters as text.
+
+    「六二十八」 (the name 郷六 followed by 二十八) becomes 「六28」, not 628.
+    """
+    text = m.group(0)
+    if any(c in _UNIT for c in text):
+        for i in range(len(text)):
+            if _WELL_FORMED.fullmatch(text, i):
+                return text[:i] + str(kanji_to_int(text[i:]))
+    return str(kanji_to_int(text))
 
 
 def canonical_text(text: str) -> str:
@@ -106,14 +128,17 @@ def canonical_text(text: str) -> str:
        half-width katakana become full-width).
     2. 旧字体・異体字 → 新字体 (澤→沢, 邊→辺, 龍→竜, 﨑→崎, …); ヶ/ヵ/が → ケ;
        の/之 → ノ; dash-like characters (‐, –, —, ―, −) → ``-``.
-    3. A leading 「日本」/「日本国」 and postal codes (「〒471-0001」 anywhere, or
+    3. 「日本」/「日本国」 before a leading prefecture name, and postal codes (「〒471-0001」 anywhere, or
        「471-0001」/「4710001」 at the start) are removed.
     4. Whitespace is removed, except between two digits where one space is
        kept as a separator (「1-2-3 205号室」 keeps its number groups apart).
-    5. 「大字」, 「小字」 and 「字」 markers are removed.
+    5. 「大字」 and 「字」 markers are removed (「小字」 is not special: 「西小字長尾」
+       is the town 西小 and the 小字 長尾).
     6. Kanji numerals next to address units become Arabic numerals:
        「一丁目」→「1丁目」, 「二番地の三」→「2番地ノ3」, 「北一条」→「北1条」.
-       Numerals elsewhere (「三島」, 「十日町」) are left alone.
+       Numerals elsewhere (「三島」, 「十日町」) are left alone. A run that is not
+       a well-formed number keeps its leading numerals as text (「郷六二十八番地」
+       → 「郷六28番地」).
     7. 「ー」 or 「─」 between two numbers becomes ``-``.
 
     Parameters
@@ -141,7 +166,7 @@ def canonical_text(text: str) -> str:
     if " " in s or not s.isprintable():
         s = _WS_KEEP.sub(" ", _WS_DROP.sub("", s)).strip()
     if "字" in s:
-        s = s.replace("大字", "").replace("小字", "").replace("字", "")
+        s = s.replace("大字", "").replace("字", "")
     if _HAS_NUM.search(s):
         s = _NUM_BEFORE_UNIT.sub(_kanji_repl, s)
         s = _NUM_AFTER_UNIT.sub(_kanji_repl, s)

@@ -1,0 +1,97 @@
+"""Accuracy on the real national gazetteer (../shared/gazetteer/japan_towns.csv.gz)."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from spillover.geocode import geocode_addresses, load_gazetteer
+from spillover.geocode.normalize import canonical_text
+from spillover.geocode.synth import CLEAN_STYLES, write_addresses
+
+GAZETTEER = Path(__file__).resolve().parents[2].parent / "shared" / "gazetteer" / (
+    "japan_towns.csv.gz"
+)
+
+pytestmark = [
+    pytest.mark.gazetteer,
+    pytest.mark.skipif(not GAZETTEER.exists(), reason=f"real gazetteer not found at {GAZETTEER}"),
+]
+
+
+@pytest.fixture(scope="module")
+def real_index(tmp_path_factory):
+    return load_gazetteer(GAZETTEER, index_dir=tmp_path_factory.mktemp("real-index"))
+
+
+@pytest.fixture(scope="module")
+def real_rows():
+    return pd.read_csv(
+        GAZETTEER, dtype={"koaza": str}, keep_default_na=False, na_values={"lat": [""], "lng": [""]}
+    ).rename(columns={"lng": "lon"})
+
+
+@pytest.mark.parametrize(
+    ("address", "city", "town"),
+    [
+        ("東京都大田区西六郷四丁目２８番１号 ○○ビル3F", "大田区", "西六郷四丁目"),
+        ("愛知県豊田市トヨタ町１番地", "豊田市", "トヨタ町"),
+        ("豊田市元町1-1", "豊田市", "元町"),
+        ("長野県下諏訪町桜町1", "諏訪郡下諏訪町", "桜町"),
+        ("北海道札幌市中央区北1条西2丁目3-4", "札幌市中央区", "北一条西二丁目"),
+        ("宮城県仙台市青葉区郷六二十八番地の四", "仙台市青葉区", "郷六"),
+        ("東京都中央区日本橋小舟町3-14", "中央区", "日本橋小舟町"),
+        # merged municipalities: 清水市 → 静岡市清水区 (2003), 久之浜町 → いわき市 (1966)
+        ("静岡県清水市入江1-2", "静岡市清水区", "入江一丁目"),
+        ("福島県双葉郡久之浜町大字久之浜字堀ノ内1", "いわき市", "久之浜町久之浜"),
+    ],
+)
+def test_known_addresses(real_index, address, city, town):
+    r = geocode_addresses(pd.Series([address]), real_index).iloc[0]
+    assert (r["level"], r["city"], r["town"], r["ambiguous"]) == ("town", city, town, False)
+
+
+def test_every_town_name_finds_itself(real_index):
+    """Brute-force oracle: 「pref + city + town」 for all 190,000 towns.
+
+    Each must resolve to itself, or be flagged ambiguous, or land on another town
+    whose canonical key is identical and which lies within 1 km (「黒石」 and
+    「大字黒石」 in 黒石市 are one place written two ways).
+    """
+    towns = real_index.towns
+    result = geocode_addresses(towns["pref"] + towns["city"] + towns["town"], real_index)
+    itself = (
+        (result["level"] == "town").to_numpy()
+        & (result["city"].to_numpy(dtype=object) == towns["city"].to_numpy(dtype=object))
+        & (result["town"].to_numpy(dtype=object) == towns["town"].to_numpy(dtype=object))
+    )
+    same_key = result["normalized"].to_numpy(dtype=object) == np.array(
+        [canonical_text(p + c + t) for p, c, t in zip(towns["pref"], towns["city"],
+                                                      towns["town"], strict=True)],
+        dtype=object,
+    )
+    flagged = result["ambiguous"].to_numpy()
+    unexplained = ~(itself | flagged | same_key)
+    assert towns[unexplained].empty, towns[unexplained].head()
+    assert itself.mean() > 0.999
+    assert flagged.sum() < 20
+
+
+def test_sample_accuracy(real_index, real_rows):
+    truth = write_addresses(real_rows, n=6_000, seed=11)
+    r = geocode_addresses(truth["address"], real_index)
+    a = np.radians(truth[["lat", "lon"]].to_numpy())
+    b = np.radians(r[["lat", "lon"]].to_numpy())
+    h = (np.sin((b[:, 0] - a[:, 0]) / 2) ** 2
+         + np.cos(a[:, 0]) * np.cos(b[:, 0]) * np.sin((b[:, 1] - a[:, 1]) / 2) ** 2)
+    km = 2 * 6371.0 * np.arcsin(np.sqrt(np.clip(h, 0, 1)))
+    clean = truth["style"].isin(CLEAN_STYLES).to_numpy()
+    town_ok = (
+        r["level"].isin(["block", "town"]).to_numpy()
+        & (r["town"].to_numpy(dtype=object) == truth["town"].to_numpy(dtype=object))
+    )
+    assert town_ok[clean].mean() >= 0.99
+    assert (np.nan_to_num(km, nan=np.inf)[~clean] <= 1.0).mean() >= 0.97
+    wrong_pref = r["pref_code"].notna() & (r["pref_code"] != truth["pref_code"])
+    assert not wrong_pref.any()
