@@ -128,8 +128,8 @@ def canonical_text(text: str) -> str:
        half-width katakana become full-width).
     2. 旧字体・異体字 → 新字体 (澤→沢, 邊→辺, 龍→竜, 﨑→崎, …); ヶ/ヵ/が → ケ;
        の/之 → ノ; dash-like characters (‐, –, —, ―, −) → ``-``.
-    3. 「日本」/「日本国」 before a leading prefecture name, and postal codes (「〒471-0001」 anywhere, or
-       「471-0001」/「4710001」 at the start) are removed.
+    3. 「日本」/「日本国」 before a leading prefecture name, and postal codes
+       (「〒471-0001」 anywhere, 「471-0001」/「4710001」 at the start) are removed.
     4. Whitespace is removed, except between two digits where one space is
        kept as a separator (「1-2-3 205号室」 keeps its number groups apart).
     5. 「大字」 and 「字」 markers are removed (「小字」 is not special: 「西小字長尾」
