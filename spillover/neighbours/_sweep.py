@@ -351,6 +351,7 @@ class Search:
         q, s = q[inside], s[inside]
         counts[q] -= 1
         sums[q] -= self.data.values[s]
+        sums[counts == 0] = 0.0  # no rounding residue where nothing is left
         return counts, sums
 
     def pairs(self, radius_km: float) -> Iterator[tuple]:

@@ -113,3 +113,14 @@ def test_boundary_east_west_and_diagonal():
     pairs = neighbour_pairs(centres, points, 5.0)
     assert pairs["point_id"].tolist() == ["b0", "b1", "b2", "b3", "b4"]
     np.testing.assert_allclose(pairs["distance_km"], 5.0, rtol=1e-12)
+
+
+def test_own_point_leaves_no_rounding_residue():
+    """A centre whose only nearby point is itself sums to exactly zero."""
+    points = pd.DataFrame({"point_id": ["a", "big", "b"], "lat": [35.0, 35.0, 35.0],
+                           "lon": [139.0, 139.5, 139.0001], "v": [0.1, 1e12, 0.3]})
+    centres = pd.DataFrame({"centre_id": ["a"], "lat": [35.0], "lon": [139.0]})
+    out = neighbourhood_sums(centres, points, [0.001, 1.0], ["v"])
+    assert out["n_neighbours"].tolist() == [0, 1]
+    assert out["v"].tolist()[0] == 0.0
+    assert out["v"].tolist()[1] == pytest.approx(0.3, abs=1e-6)
