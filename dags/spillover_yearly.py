@@ -78,7 +78,7 @@ def publish(workdir: str, outlet_events=None) -> str:
 def spillover_yearly():
     """Wire the stages; the DAG's docs are the module docstring."""
     workdir = start_run()
-    for name in ("ingest", "geocode", "firms", "exports", "neighbourhoods", "panel"):
+    for name in ("ingest", "geocode", "firms", "exports", "neighbourhoods", "exposure", "panel"):
         workdir = stage.override(task_id=name)(name, workdir)
     estimated = estimate.partial(workdir=workdir).expand(spec_id=spec_ids(workdir))
     estimated >> publish(workdir)

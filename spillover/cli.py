@@ -31,6 +31,7 @@ def _fail(message: str) -> None:
 
 
 def _known_errors() -> tuple[type[Exception], ...]:
+    from spillover.aggregate import AggregationError
     from spillover.config import ConfigError
     from spillover.estimate import EstimationError
     from spillover.ingest import IngestError
@@ -38,7 +39,7 @@ def _known_errors() -> tuple[type[Exception], ...]:
     from spillover.pipeline import PipelineError
     from spillover.schemas import SchemaViolation
 
-    known: list[type[Exception]] = [ConfigError, IngestError, PipelineError, PanelError, EstimationError, SchemaViolation]
+    known: list[type[Exception]] = [AggregationError, ConfigError, IngestError, PipelineError, PanelError, EstimationError, SchemaViolation]
     try:
         from spillover.geocode import GazetteerFormatError
 
@@ -57,7 +58,8 @@ def print_estimates(output_root: Path) -> None:
     for column in ("spec", "term", "coef", "se", "95% CI", "p", "nobs", "centres", "FE", "radius"):
         table.add_column(column, justify="right" if column not in ("spec", "term", "FE") else "left")
     for row in estimates.itertuples():
-        effects = "entity" + (" + year" if row.time_effects else "")
+        entity = "centre" if row.family == "neighbourhood" else "plant"
+        effects = entity + (" + year" if row.time_effects else "")
         table.add_row(
             row.spec_id, row.term, f"{row.coef:,.3f}", f"{row.se:,.3f}",
             f"[{row.ci_low:,.2f}, {row.ci_high:,.2f}]", f"{row.p:.3g}", str(row.nobs),
@@ -99,7 +101,7 @@ def run(
     config: Annotated[Path, typer.Option("--config", "-c", help="YAML config (see README, 'Config')")],
     run_id: Annotated[str | None, typer.Option(help="Name of the run directory (default: UTC timestamp)")] = None,
 ) -> None:
-    """Run the whole pipeline: ingest → geocode → firms → exports → neighbourhoods → panel → estimate → publish."""
+    """Run the whole pipeline: ingest → geocode → firms → exports → neighbourhoods → exposure → panel → estimate → publish."""
     try:
         root = _run_with_progress(config, run_id)
     except _known_errors() as exc:
@@ -149,7 +151,7 @@ def demo(
 
 @app.command()
 def stage(
-    name: Annotated[str, typer.Argument(help="ingest, geocode, firms, exports, neighbourhoods, panel, estimate or publish")],
+    name: Annotated[str, typer.Argument(help="ingest, geocode, firms, exports, neighbourhoods, exposure, panel, estimate or publish")],
     workdir: Annotated[Path, typer.Option(help="Run directory created by an earlier `run` or the DAG")],
 ) -> None:
     """Re-run one stage on an existing run directory."""

@@ -26,7 +26,15 @@ TableName = Literal[
     "external_demand",
 ]
 FileFormat = Literal["csv", "tsv", "parquet", "stata", "sas", "fwf", "excel"]
-Regressor = Literal["opr", "external_demand", "shipments", "employees", "n_neighbours"]
+Regressor = Literal[
+    "opr", "external_demand", "shipments", "employees", "n_neighbours", "exposure", "n_centres"
+]
+Kernel = Literal["uniform", "triangular", "epanechnikov", "bisquare", "gaussian", "exponential"]
+#: Regressors that exist only in one model family's panel.
+FAMILY_ONLY: dict[str, set[str]] = {
+    "neighbourhood": {"opr", "n_neighbours"},
+    "plant": {"exposure", "n_centres"},
+}
 Dependent = Literal["exports", "shipments", "employees"]
 ExportMethod = Literal["direct_share", "firm_ratio", "industry_ratio"]
 
@@ -117,6 +125,8 @@ class NeighbourhoodConfig(_Strict):
 
     radii_km: list[Annotated[float, Field(gt=0, le=100)]] = Field(default_factory=lambda: [5.0])
     exclude_large_firms: bool = True
+    exposure_kernel: Kernel = "uniform"
+    exposure_bandwidth_km: float | None = Field(None, gt=0, description="default: the radius")
 
     @field_validator("radii_km")
     @classmethod
@@ -127,9 +137,15 @@ class NeighbourhoodConfig(_Strict):
 
 
 class ModelSpec(_Strict):
-    """One fixed-effects panel specification estimated with linearmodels ``PanelOLS``."""
+    """One fixed-effects panel specification estimated with linearmodels ``PanelOLS``.
+
+    ``family = "neighbourhood"`` is the white paper's design (entity = centre plant, y = sums
+    over its neighbourhood, x = its firm's OPR); ``"plant"`` is the plant-level exposure design
+    (entity = establishment, y = its own exports, x = Σ w(d)·OPR of global-firm plants nearby).
+    """
 
     id: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
+    family: Literal["neighbourhood", "plant"] = "neighbourhood"
     dependent: Dependent = "exports"
     regressors: list[Regressor] = Field(
         default_factory=lambda: ["opr", "external_demand", "shipments"]
@@ -146,6 +162,13 @@ class ModelSpec(_Strict):
     def _identified(self) -> ModelSpec:
         if not self.regressors:
             raise ValueError("a model needs at least one regressor")
+        other = "plant" if self.family == "neighbourhood" else "neighbourhood"
+        foreign = [r for r in self.regressors if r in FAMILY_ONLY[other]]
+        if foreign:
+            raise ValueError(
+                f"regressors {foreign} belong to family '{other}', not '{self.family}' "
+                f"(use {sorted(FAMILY_ONLY[self.family])} in this family)"
+            )
         return self
 
 

@@ -4,8 +4,10 @@ The model of a spec (DESIGN.md §1)::
 
     y_it = β' x_it + α_i (+ γ_t) + ε_it
 
-with i = centre (a global firm's domestic plant) and t = year; y and x are neighbourhood sums
-(million yen), the centre firm's OPR (percent) and the external-demand DI (points).
+with t = year and, in the ``neighbourhood`` family, i = centre (a global firm's domestic
+plant), y and x = neighbourhood sums (million yen), the centre firm's OPR (percent) and the
+external-demand DI (points); in the ``plant`` family i = establishment, y = its own exports
+and the exposure Σ w(d)·OPR replaces OPR.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import pandas as pd
 from spillover.config import ModelSpec
 
 ESTIMATE_COLUMNS = [
-    "spec_id", "term", "coef", "se", "t", "p", "ci_low", "ci_high", "nobs", "n_entities",
+    "spec_id", "family", "term", "coef", "se", "t", "p", "ci_low", "ci_high", "nobs", "n_entities",
     "n_periods", "entity_effects", "time_effects", "cov_type", "cluster", "radius_km",
     "transform", "r2_within", "r2_overall",
 ]
@@ -27,8 +29,12 @@ class EstimationError(ValueError):
     """A spec cannot be estimated on the panel (too few rows, missing regressor, ...)."""
 
 
+#: The panel entity of each model family.
+ENTITY = {"neighbourhood": "centre_id", "plant": "establishment_id"}
+
+
 def spec_frame(panel: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
-    """Rows of ``panel`` used by ``spec``, indexed (centre_id, year), complete cases only."""
+    """Rows of ``panel`` used by ``spec``, indexed (entity, year), complete cases only."""
     rows = panel[np.isclose(panel["radius_km"], spec.radius_km)]
     if spec.years is not None:
         rows = rows[rows["year"].between(*spec.years)]
@@ -36,11 +42,12 @@ def spec_frame(panel: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
     missing = [c for c in columns if c not in rows.columns]
     if missing:
         raise EstimationError(f"models[{spec.id}]: panel has no column(s) {missing}")
-    data = rows[["centre_id", "year", "firm_id", "pref_code", *columns]].dropna(subset=columns)
+    entity = ENTITY[spec.family]
+    data = rows[[entity, "year", "firm_id", "pref_code", *columns]].dropna(subset=columns)
     if spec.transform == "log1p":
         money = [c for c in columns if c in ("exports", "shipments", "employees")]
         data = data.assign(**{c: np.log1p(data[c]) for c in money})
-    return data.set_index(["centre_id", "year"]).sort_index()
+    return data.set_index([entity, "year"]).sort_index()
 
 
 def fit_spec(panel: pd.DataFrame, spec: ModelSpec):
@@ -78,6 +85,7 @@ def estimates_table(spec: ModelSpec, result) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "spec_id": spec.id,
+            "family": spec.family,
             "term": result.params.index,
             "coef": result.params.to_numpy(),
             "se": result.std_errors.to_numpy(),
@@ -107,11 +115,11 @@ def decomposition(panel: pd.DataFrame, spec: ModelSpec, estimates: pd.DataFrame)
     its first difference on the estimation sample; ``share`` is the contribution divided by
     the mean yearly change of the dependent variable (NaN when that is 0).
     """
-    data = spec_frame(panel, spec).reset_index()
-    data = data.sort_values(["centre_id", "year"])
-    consecutive = data.groupby("centre_id")["year"].diff() == 1
+    entity = ENTITY[spec.family]
+    data = spec_frame(panel, spec).reset_index().sort_values([entity, "year"])
+    consecutive = data.groupby(entity)["year"].diff() == 1
     columns = [spec.dependent, *spec.regressors]
-    changes = data.groupby("centre_id")[columns].diff()[consecutive].mean()
+    changes = data.groupby(entity)[columns].diff()[consecutive].mean()
     coefs = estimates.set_index("term")["coef"]
     dependent_change = float(changes[spec.dependent])
     rows = []

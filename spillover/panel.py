@@ -1,7 +1,9 @@
-"""The centre × year panel fed to estimation, and the annual external-demand series.
+"""Panels fed to estimation, and the annual external-demand series.
 
-Panel rows: one per (radius_km, centre_id, year) with the neighbourhood sums (million yen,
-persons), the centre firm's OPR (percent) and the external-demand DI (points).
+- neighbourhood panel: one row per (radius_km, centre_id, year) with the neighbourhood sums
+  (million yen, persons), the centre firm's OPR (percent) and the external-demand DI (points);
+- plant panel: one row per (radius_km, establishment_id, year) with the establishment's own
+  exports and its exposure Σ w(d)·OPR (percent) to global-firm plants within the radius.
 """
 
 from __future__ import annotations
@@ -68,11 +70,36 @@ def build_panel(
     panel = panel.merge(
         global_firms[["year", "firm_id", "opr"]], on=["year", "firm_id"], how="left"
     )
+    panel = _external_demand_column(panel, demand, settings, tankan_industry)
+    return panel.sort_values(["radius_km", "centre_id", "year"]).reset_index(drop=True)
+
+
+def _external_demand_column(frame: pd.DataFrame, demand: pd.DataFrame, settings: ExternalDemandConfig,
+                            tankan_industry: pd.Series | None) -> pd.DataFrame:
+    """Attach the annual DI series chosen by ``settings`` to rows with ``year, industry``."""
     if settings.by_centre_industry and tankan_industry is not None:
-        panel["di_industry"] = panel["industry"].str[:2].map(tankan_industry).fillna(settings.industry)
+        series = frame["industry"].str[:2].map(tankan_industry).fillna(settings.industry)
     else:
-        panel["di_industry"] = settings.industry
-    panel = panel.merge(
+        series = pd.Series(settings.industry, index=frame.index)
+    return frame.assign(di_industry=series).merge(
         demand.rename(columns={"industry": "di_industry"}), on=["year", "di_industry"], how="left"
     )
-    return panel.sort_values(["radius_km", "centre_id", "year"]).reset_index(drop=True)
+
+
+def build_plant_panel(
+    exposure: pd.DataFrame,
+    plants: pd.DataFrame,
+    demand: pd.DataFrame,
+    *,
+    settings: ExternalDemandConfig,
+    tankan_industry: pd.Series | None = None,
+) -> pd.DataFrame:
+    """Establishment × year panel of the plant-level exposure design.
+
+    One row per (radius_km, establishment_id, year) of ``exposure`` (non-excluded,
+    non-centre establishments) with the establishment's own exports, shipments and employees.
+    """
+    own = plants[["year", "establishment_id", "firm_id", "pref_code", "industry", "exports", "shipments", "employees"]]
+    table = exposure.merge(own, on=["year", "establishment_id"], how="left", validate="many_to_one")
+    table = _external_demand_column(table, demand, settings, tankan_industry)
+    return table.sort_values(["radius_km", "establishment_id", "year"]).reset_index(drop=True)

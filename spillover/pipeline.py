@@ -20,21 +20,25 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from spillover import disclosure, estimate, exports, firms, panel
+from spillover import aggregate, disclosure, estimate, exports, firms, panel
 from spillover.config import Config, ModelSpec, dump_config, load_config, parse_config
 from spillover.ingest import QUARANTINE_COLUMNS, ingest_all
 from spillover.schemas import validate
 from spillover.storage import package_versions, publish, read_dataset, write_dataset, write_json_atomic
 
-STAGES = ("ingest", "geocode", "firms", "exports", "neighbourhoods", "panel", "estimate", "publish")
-VALUE_COLUMNS = ["employees", "shipments", "exports", "exports_imputed"]
+STAGES = (
+    "ingest", "geocode", "firms", "exports", "neighbourhoods", "exposure", "panel", "estimate", "publish"
+)
 
 #: Datasets of the output root and whether they may leave the secure environment.
 DATASETS = {
     "plants": "confidential",
     "global_firms": "confidential",
     "neighbourhoods": "confidential",
+    "overlap": "releasable",
+    "exposure": "confidential",
     "panel": "confidential",
+    "plant_panel": "confidential",
     "quarantine": "confidential",
     "estimates": "releasable",
     "decomposition": "releasable",
@@ -245,44 +249,35 @@ def stage_exports(run: Run) -> dict:
     )
 
 
-def neighbourhood_table(plants: pd.DataFrame, config: Config) -> pd.DataFrame:
-    """Neighbourhood sums for every year and radius of the config (long form)."""
-    from spillover.neighbours import neighbourhood_sums
-
-    points = plants.assign(
-        exports_imputed=plants["exports"].where(plants["export_method"] != "direct_share", 0.0),
-        excluded=plants["large_firm"] if config.neighbourhoods.exclude_large_firms else False,
-    ).rename(columns={"establishment_id": "point_id"})
-    frames = []
-    for year, year_points in points.groupby("year", sort=True):
-        centres = year_points[year_points["is_centre"]].rename(columns={"point_id": "centre_id"})
-        if centres.empty:
-            continue
-        sums = neighbourhood_sums(
-            centres[["centre_id", "lat", "lon"]],
-            year_points[["point_id", "lat", "lon", "excluded", *VALUE_COLUMNS]],
-            list(config.neighbourhoods.radii_km),
-            VALUE_COLUMNS,
-            exclude="excluded",
-        )
-        frames.append(sums.assign(year=int(year)))
-    if not frames:
-        raise PipelineError("no centres (plants of global firms) in any year: nothing to aggregate")
-    table = pd.concat(frames, ignore_index=True)
-    leading = ["radius_km", "year", "centre_id", "n_neighbours"]
-    return table[leading + [c for c in table.columns if c not in leading]]
-
-
 def stage_neighbourhoods(run: Run) -> dict:
     """Sum the qualifying establishments around every centre, per year and radius."""
     started = time.perf_counter()
     plants = run.table("plants")
-    table = neighbourhood_table(plants, run.config)
+    settings = run.config.neighbourhoods
+    table = aggregate.neighbourhood_table(plants, settings)
+    overlap = aggregate.overlap_table(plants, settings)
     run.write("neighbourhoods", table)
+    run.write("overlap", overlap)
     return _report(
         run, "neighbourhoods", started, rows_in=len(plants), rows_out=len(table), rows_quarantined=0,
         cells_by_radius=_counts(table.groupby("radius_km").size()),
         empty_neighbourhoods=int((table["n_neighbours"] == 0).sum()),
+        mean_share_exports_repeat_counted={
+            str(radius): round(float(share), 4)
+            for radius, share in overlap.groupby("radius_km")["share_exports_excess"].mean().items()
+        },
+    )
+
+
+def stage_exposure(run: Run) -> dict:
+    """Plant-level exposure of every non-excluded establishment to global-firm plants nearby."""
+    started = time.perf_counter()
+    plants = run.table("plants")
+    table = aggregate.exposure_table(plants, run.table("global_firms"), run.config.neighbourhoods)
+    run.write("exposure", table)
+    return _report(
+        run, "exposure", started, rows_in=len(plants), rows_out=len(table), rows_quarantined=0,
+        exposed_establishment_years=_counts(table[table["n_centres"] > 0].groupby("radius_km").size()),
     )
 
 
@@ -296,11 +291,16 @@ def stage_panel(run: Run) -> dict:
         run.table("neighbourhoods"), plants[plants["is_centre"]], run.table("global_firms"), demand,
         settings=settings,
     )
+    plant_table = panel.build_plant_panel(run.table("exposure"), plants, demand, settings=settings)
     run.write("panel", table)
+    run.write("plant_panel", plant_table)
     run.write("external_demand_annual", demand)
     return _report(
-        run, "panel", started, rows_in=len(table), rows_out=len(table), rows_quarantined=0,
-        missing_opr=int(table["opr"].isna().sum()), missing_external_demand=int(table["external_demand"].isna().sum()),
+        run, "panel", started, rows_in=len(table) + len(plant_table),
+        rows_out=len(table) + len(plant_table), rows_quarantined=0,
+        neighbourhood_rows=len(table), plant_rows=len(plant_table),
+        missing_opr=int(table["opr"].isna().sum()),
+        missing_external_demand=int(table["external_demand"].isna().sum()),
     )
 
 
@@ -312,20 +312,22 @@ def spec_ids(workdir: str | Path) -> list[str]:
 def stage_estimate(run: Run, only: list[str] | None = None) -> dict:
     """Fit each model spec (or only the given ids); write its estimates and decomposition."""
     started = time.perf_counter()
-    table = run.table("panel")
+    tables = {"neighbourhood": run.table("panel"), "plant": run.table("plant_panel")}
     specs: list[ModelSpec] = [s for s in run.config.models if only is None or s.id in only]
     unknown = set(only or []) - {s.id for s in specs}
     if unknown:
         raise PipelineError(f"unknown model spec id(s) {sorted(unknown)}")
     fitted = {}
     for spec in specs:
+        table = tables[spec.family]
         result = estimate.fit_spec(table, spec)
         rows = estimate.estimates_table(spec, result)
         run.write(f"estimates/{spec.id}", rows)
         run.write(f"decomposition/{spec.id}", estimate.decomposition(table, spec, rows))
         fitted[spec.id] = int(result.nobs)
     return _report(run, "estimate" if only is None else f"estimate-{'-'.join(only)}", started,
-                   rows_in=len(table), rows_out=sum(fitted.values()), rows_quarantined=0, nobs=fitted)
+                   rows_in=sum(len(t) for t in tables.values()), rows_out=sum(fitted.values()),
+                   rows_quarantined=0, nobs=fitted)
 
 
 def _collect(run: Run, folder: str) -> pd.DataFrame:
@@ -338,7 +340,7 @@ def _public_neighbourhoods(table: pd.DataFrame, plants: pd.DataFrame, config: Co
     cells = table.merge(
         centres.rename(columns={"establishment_id": "centre_id"}), on=["year", "centre_id"], how="left"
     )
-    public = disclosure.suppress_neighbourhoods(cells, VALUE_COLUMNS, config.disclosure)
+    public = disclosure.suppress_neighbourhoods(cells, aggregate.VALUE_COLUMNS, config.disclosure)
     # centre identifiers are confidential: replace them with an opaque cell number
     codes = pd.factorize(public["centre_id"])[0]
     return public.drop(columns="centre_id").assign(neighbourhood_no=codes + 1)
@@ -364,7 +366,10 @@ def stage_publish(run: Run) -> dict:
         "plants": (plants, ["year"]),
         "global_firms": (run.table("global_firms"), ["year"]),
         "neighbourhoods": (neighbourhoods, ["radius_km", "year"]),
+        "overlap": (run.table("overlap"), None),
+        "exposure": (run.table("exposure"), ["radius_km", "year"]),
         "panel": (run.table("panel"), ["radius_km"]),
+        "plant_panel": (run.table("plant_panel"), ["radius_km"]),
         "estimates": (_collect(run, "estimates"), None),
         "decomposition": (_collect(run, "decomposition"), None),
         "quarantine": (quarantine.astype({"line": "Int64"}), ["stage"]),
@@ -420,6 +425,8 @@ def run_stage(stage: str, workdir: str | Path, *, progress: bool = False, spec_i
         stage_exports(run)
     elif stage == "neighbourhoods":
         stage_neighbourhoods(run)
+    elif stage == "exposure":
+        stage_exposure(run)
     elif stage == "panel":
         stage_panel(run)
     elif stage == "estimate":

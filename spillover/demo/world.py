@@ -747,6 +747,17 @@ def demo_config(params: WorldParams) -> dict:
                 "cluster": "entity",
             },
             {
+                "id": "plant_exposure",
+                "family": "plant",
+                "dependent": "exports",
+                "regressors": ["exposure", "external_demand", "shipments"],
+                "radius_km": params.radius_km,
+                "entity_effects": True,
+                "time_effects": False,
+                "cov_type": "clustered",
+                "cluster": "entity",
+            },
+            {
                 "id": "radius10",
                 "dependent": "exports",
                 "regressors": ["opr", "external_demand", "shipments"],
