@@ -20,7 +20,9 @@ Ladder, for one canonical address ``s``:
    the gazetteer lists it, refines the point (level stays ``town``).
 4. **Block**: the first number after the town (街区符号 or 地番) is looked up in
    the 街区 table, if one was loaded.
-5. **Merged municipalities**: if no municipality name matches but the prefecture
+5. **Kyoto street directions**: if no town follows the municipality, text up to
+   the last 「上る」「下る」「東入」「西入」 is skipped and the town is sought after it.
+6. **Merged municipalities**: if no municipality name matches but the prefecture
    is known, the town name is searched in the whole prefecture, starting right
    after the prefecture or after any 「市」「町」「村」「郡」「区」 in the next 15
    characters (so 「静岡県清水市…」 still finds the town in today's 静岡市清水区).
@@ -52,6 +54,8 @@ MatchResult = tuple[str, int, "str | None", "str | None", "str | None", float, f
 _BLOCK = re.compile(r"-?(?:\d+(?:丁目|番地ノ|番地|番ノ|番|号|-|ノ)?)+")
 _DIGITS = re.compile(r"\d+")
 _MUNICIPAL_END = frozenset("市町村郡区")
+# Kyoto-style street directions before the town: 「烏丸通三条下る饅頭屋町」.
+_KYOTO_STREET = re.compile(r".*(?:上る|下る|上ル|下ル|東入る|西入る|東入ル|西入ル|東入|西入)")
 _NAN = float("nan")
 
 
@@ -283,9 +287,13 @@ class _Matcher:
                 if cids is not None:
                     cands.append((size, cids))
         for size, cids in cands:
-            found = _town_in_cities(ix, cids, rest[size:])
+            tail = rest[size:]
+            found = _town_in_cities(ix, cids, tail)
+            if found is None and (m := _KYOTO_STREET.match(tail)):
+                tail = tail[m.end():]
+                found = _town_in_cities(ix, cids, tail)
             if found is not None:
-                return self._town_result(found[1], found[0], rest[size:])
+                return self._town_result(found[1], found[0], tail)
         if cands:
             size, cids = cands[0]
             return self._cities_result(cids, rest[size:], ambiguous=False)

@@ -49,9 +49,9 @@ def write(path, text, encoding="utf-8"):
 
 def test_geolonia_layout(index):
     assert index.formats == ("geolonia",)
-    assert len(index.towns) == 20  # 21 rows, 大字森山 has a base row and one 小字
-    assert len(index.cities) == 14
-    assert len(index.koaza) == 1
+    assert len(index.towns) == 23  # 25 rows; 大字森山 has a base row and two 小字
+    assert len(index.cities) == 17
+    assert len(index.koaza) == 2
 
 
 def test_geolonia_older_12_column_layout(tmp_path):

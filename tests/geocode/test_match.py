@@ -30,9 +30,8 @@ def one(index, address):
         # municipality only: median of its towns
         ("愛知県豊田市不明町1", "city", "愛知県", "豊田市", None, 35.075, 137.153),
         ("愛知県名古屋市中区", "city", "愛知県", "名古屋市中区", None, 35.165, 136.905),
-        # prefecture only: median of its towns
-        ("東京都どこか", "pref", "東京都", None, None, (35.545 + 35.667) / 2,
-         (139.705 + 139.478) / 2),
+        # prefecture only: median of its three towns
+        ("東京都どこか", "pref", "東京都", None, None, 35.667, 139.705),
         # old municipality (merged into 静岡市清水区): town searched in the prefecture
         ("静岡県清水市入江1-2", "town", "静岡県", "静岡市清水区", "入江一丁目", 35.015, 138.485),
     ],
@@ -46,6 +45,32 @@ def test_ladder(index, address, level, pref, city, town, lat, lon):
     assert r["lat"] == pytest.approx(lat, abs=1e-6)
     assert r["lon"] == pytest.approx(lon, abs=1e-6)
     assert not r["ambiguous"]
+
+
+def test_numbered_koaza(index):
+    r = one(index, "福島県伊達郡国見町大字森山字十二地割3番地")
+    assert (r["lat"], r["lon"]) == pytest.approx((37.880, 140.565))
+    assert r["normalized"] == "福島県伊達郡国見町森山12地割3"
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["京都府京都市中京区烏丸通三条下る饅頭屋町580", "京都市中京区烏丸通三条下ル饅頭屋町580",
+     "京都府京都市中京区三条通烏丸西入饅頭屋町580"],
+)
+def test_kyoto_street_directions(index, address):
+    r = one(index, address)
+    assert (r["level"], r["city"], r["town"]) == ("town", "京都市中京区", "饅頭屋町")
+    assert r["normalized"] == "京都府京都市中京区饅頭屋町580"
+
+
+def test_names_that_look_like_rules(index):
+    # 「日本橋」 is not the country name; 「郷六」 ends in a numeral that is not a 番地.
+    r = one(index, "東京都中央区日本橋小舟町3-14")
+    assert (r["level"], r["town"]) == ("town", "日本橋小舟町")
+    r = one(index, "宮城県仙台市青葉区郷六二十八番地の四")
+    assert (r["level"], r["town"]) == ("town", "郷六")
+    assert r["normalized"] == "宮城県仙台市青葉区郷六28-4"
 
 
 def test_koaza_refines_point(index):
