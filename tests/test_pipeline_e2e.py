@@ -110,3 +110,43 @@ def test_duckdb_views_read_the_outputs(demo_run):
     panel = read_output(root, "panel")
     expected = panel[panel["radius_km"] == 5.0].groupby("year")["exports"].sum().round(1)
     assert growth.set_index("year")["exports_million_yen"].to_numpy() == pytest.approx(expected.to_numpy())
+
+
+def test_demo_neighbourhoods_do_not_overlap_at_5_km_but_do_at_10(demo_run):
+    _, _, root = demo_run
+    overlap = read_output(root, "overlap").set_index(["year", "radius_km"])
+    assert (overlap.xs(5.0, level="radius_km")["n_neighbours_shared"] == 0).all()
+    assert (overlap.xs(10.0, level="radius_km")["n_neighbours_shared"] > 0).all()
+    neighbourhoods = read_output(root, "neighbourhoods")
+    memberships = neighbourhoods.groupby(["year", "radius_km"])["n_neighbours"].sum()
+    assert overlap["n_memberships"].to_dict() == memberships.to_dict()
+
+
+def test_plant_exposure_equals_brute_force(demo_run):
+    _, _, root = demo_run
+    plants = read_output(root, "plants")
+    plants = plants[plants["year"] == 2016]
+    firms = read_output(root, "global_firms")
+    opr = firms[firms["year"] == 2016].set_index("firm_id")["opr"]
+    centres = plants[plants["is_centre"]]
+    exposed = plants[~plants["is_centre"] & ~plants["large_firm"]]
+    distance = _haversine(
+        exposed["lat"].to_numpy()[:, None], exposed["lon"].to_numpy()[:, None],
+        centres["lat"].to_numpy()[None, :], centres["lon"].to_numpy()[None, :],
+    )
+    exposure = read_output(root, "exposure")
+    exposure = exposure[(exposure["year"] == 2016) & (exposure["radius_km"] == 10.0)]
+    got = exposure.set_index("establishment_id").loc[exposed["establishment_id"]]
+    inside = distance <= 10.0
+    assert got["n_centres"].to_numpy() == pytest.approx(inside.sum(axis=1))
+    expected = inside @ centres["firm_id"].map(opr).to_numpy()
+    assert got["exposure"].to_numpy() == pytest.approx(expected, rel=1e-9)
+    assert len(exposure) == len(exposed)
+
+
+def test_plant_family_is_estimated_on_establishments(demo_run):
+    _, _, root = demo_run
+    estimates = read_output(root, "estimates")
+    plant = estimates[estimates["family"] == "plant"].set_index("term")
+    assert plant.loc["exposure", "coef"] > 0 and plant.loc["exposure", "ci_low"] > 0
+    assert plant["n_entities"].iloc[0] > 20_000

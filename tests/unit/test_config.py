@@ -75,3 +75,13 @@ def test_missing_file_and_bad_yaml(tmp_path):
     broken.write_text("years: [2012, 2019\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(broken)
+
+
+def test_regressors_must_belong_to_the_model_family(tmp_path):
+    with pytest.raises(ConfigError, match=r"regressors \['opr'\] belong to family 'neighbourhood', not 'plant'"):
+        parse_config(_config(**{"models.0.family": "plant"}), base_dir=tmp_path)
+
+
+def test_unknown_exposure_kernel_lists_the_kernels(tmp_path):
+    with pytest.raises(ConfigError, match=r"neighbourhoods.exposure_kernel: .*'gaussian'.*got 'cosine'"):
+        parse_config(_config(**{"neighbourhoods.exposure_kernel": "cosine"}), base_dir=tmp_path)
