@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +15,14 @@ from spillover.geocode.normalize import canonical_text
 
 __all__ = ["geocode_addresses", "normalize_address"]
 
-_CHUNK = 50_000
-"""Unique addresses matched between progress updates and cache writes."""
+_PROGRESS_EVERY = 10_000
+"""Distinct addresses matched between progress-bar updates."""
+
+_FLUSH_EVERY = 200_000
+"""Distinct addresses matched between cache writes (and one write at the end)."""
+
+_PROGRESS_THRESHOLD = 50_000
+"""A progress bar is shown only when more distinct addresses than this need matching."""
 
 _TUPLE_COLUMNS = ("level", "pref_code", "pref", "city", "town", "lat", "lon", "ambiguous",
                   "normalized")
@@ -38,17 +45,18 @@ def _match_all(keys: list[str], index: GazetteerIndex, *, cache_dir: Path | None
     todo = [k for k in dict.fromkeys(keys) if k not in cache]
     matcher = _Matcher(index)
     bar = None
-    if progress and len(todo) > _CHUNK:
+    if progress and len(todo) > _PROGRESS_THRESHOLD:
         from rich.progress import Progress
 
         bar = Progress(transient=True)
         task = bar.add_task("geocoding", total=len(todo))
         bar.start()
     try:
-        for start in range(0, len(todo), _CHUNK):
-            chunk = todo[start:start + _CHUNK]
+        for start in range(0, len(todo), _PROGRESS_EVERY):
+            chunk = todo[start:start + _PROGRESS_EVERY]
             cache.update(zip(chunk, map(matcher.match, chunk), strict=True))
-            if path is not None:
+            done = start + len(chunk)
+            if path is not None and (done % _FLUSH_EVERY == 0 or done == len(todo)):
                 write_cache(path, cache)
             if bar is not None:
                 bar.update(task, advance=len(chunk))
@@ -110,8 +118,16 @@ def geocode_addresses(
     """
     if not isinstance(addresses, pd.Series):
         raise TypeError(f"addresses must be a pandas Series, not {type(addresses).__name__}")
-    codes, keys = _canonical_uniques(addresses)
-    results = _match_all(keys, index, cache_dir=cache_dir, progress=progress)
+    # The cyclic garbage collector would rescan the index's millions of objects
+    # again and again while results are allocated; none of them form cycles.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        codes, keys = _canonical_uniques(addresses)
+        results = _match_all(keys, index, cache_dir=cache_dir, progress=progress)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     # Typed arrays per distinct address, then one vectorised take per column.
     cols = dict(zip(_TUPLE_COLUMNS, zip(*results, strict=True), strict=True)) if results else {
         c: () for c in _TUPLE_COLUMNS

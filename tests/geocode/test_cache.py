@@ -59,3 +59,21 @@ def test_write_cache_preserves_missing_values(tmp_path):
     got = read_cache(path)["x"]
     assert got[:5] == ("none", 0, None, None, None)
     assert got[5] != got[5] and got[7] is True
+
+
+def test_crash_midway_keeps_flushed_results(index, tmp_path, monkeypatch):
+    monkeypatch.setattr(api, "_PROGRESS_EVERY", 2)
+    monkeypatch.setattr(api, "_FLUSH_EVERY", 2)
+    real = api._Matcher.match
+
+    def dies_on_third(self, key):
+        if key.startswith("愛知県豊田市トヨタ町"):
+            raise RuntimeError("power cut")
+        return real(self, key)
+
+    monkeypatch.setattr(api._Matcher, "match", dies_on_third)
+    s = pd.Series(["豊田市元町1-2-3", "東大阪市荒本2", "愛知県豊田市トヨタ町1", "東京都どこか"])
+    with pytest.raises(RuntimeError, match="power cut"):
+        geocode_addresses(s, index, cache_dir=tmp_path)
+    assert set(read_cache(cache_path(tmp_path, index.checksum))) == {"豊田市元町1-2-3",
+                                                                    "東大阪市荒本2"}
