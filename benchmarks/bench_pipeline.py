@@ -26,7 +26,9 @@ def _peak_mb() -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=None, help="folder for the world (default: temporary)")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="folder for the world (default: temporary)"
+    )
     args = parser.parse_args()
     root = args.out or Path(tempfile.mkdtemp(prefix="spillover-bench-"))
     shutil.rmtree(root, ignore_errors=True)
@@ -34,25 +36,40 @@ def main() -> None:
     started = time.perf_counter()
     world = build_demo_world(root, WorldParams())
     generation = time.perf_counter() - started
-    print(f"demo world: {world.n_establishment_rows:,} establishment rows, {world.n_centres} centres, "
-          f"generated in {generation:.1f} s")
+    print(
+        f"demo world: {world.n_establishment_rows:,} establishment rows, "
+        f"{world.n_centres} centres, generated in {generation:.1f} s"
+    )
 
     rows = []
     for label in ("cold", "warm"):
         stage_seconds: dict[str, float] = {}
+
+        def record(stage: str, report: dict, seconds: dict[str, float] = stage_seconds) -> None:
+            seconds[stage] = report["seconds"]
+
         started = time.perf_counter()
-        run_pipeline(world.config_path, run_id=f"bench-{label}",
-                     on_stage=lambda stage, report: stage_seconds.__setitem__(stage, report["seconds"]))
+        run_pipeline(world.config_path, run_id=f"bench-{label}", on_stage=record)
         total = time.perf_counter() - started
         rows.append((label, total, stage_seconds))
 
     print("\n| run | total s | " + " | ".join(STAGES) + " |")
     print("|---|---|" + "---|" * len(STAGES))
     for label, total, seconds in rows:
-        print(f"| {label} | {total:.1f} | " + " | ".join(f"{seconds[s]:.2f}" for s in STAGES) + " |")
+        print(
+            f"| {label} | {total:.1f} | " + " | ".join(f"{seconds[s]:.2f}" for s in STAGES) + " |"
+        )
     print(f"\npeak resident memory: {_peak_mb():,.0f} MB")
-    print(json.dumps({"rows": world.n_establishment_rows, "cold_s": rows[0][1], "warm_s": rows[1][1],
-                      "peak_mb": _peak_mb()}))
+    print(
+        json.dumps(
+            {
+                "rows": world.n_establishment_rows,
+                "cold_s": rows[0][1],
+                "warm_s": rows[1][1],
+                "peak_mb": _peak_mb(),
+            }
+        )
+    )
     if args.out is None:
         shutil.rmtree(root, ignore_errors=True)
 

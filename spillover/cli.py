@@ -39,7 +39,15 @@ def _known_errors() -> tuple[type[Exception], ...]:
     from spillover.pipeline import PipelineError
     from spillover.schemas import SchemaViolation
 
-    known: list[type[Exception]] = [AggregationError, ConfigError, IngestError, PipelineError, PanelError, EstimationError, SchemaViolation]
+    known: list[type[Exception]] = [
+        AggregationError,
+        ConfigError,
+        IngestError,
+        PipelineError,
+        PanelError,
+        EstimationError,
+        SchemaViolation,
+    ]
     try:
         from spillover.geocode import GazetteerFormatError
 
@@ -56,14 +64,23 @@ def print_estimates(output_root: Path) -> None:
     estimates = read_output(output_root, "estimates")
     table = Table(title="Fixed-effects estimates (PanelOLS)", show_lines=False)
     for column in ("spec", "term", "coef", "se", "95% CI", "p", "nobs", "centres", "FE", "radius"):
-        table.add_column(column, justify="right" if column not in ("spec", "term", "FE") else "left")
+        table.add_column(
+            column, justify="right" if column not in ("spec", "term", "FE") else "left"
+        )
     for row in estimates.itertuples():
         entity = "centre" if row.family == "neighbourhood" else "plant"
         effects = entity + (" + year" if row.time_effects else "")
         table.add_row(
-            row.spec_id, row.term, f"{row.coef:,.3f}", f"{row.se:,.3f}",
-            f"[{row.ci_low:,.2f}, {row.ci_high:,.2f}]", f"{row.p:.3g}", str(row.nobs),
-            str(row.n_entities), effects, f"{row.radius_km:g} km",
+            row.spec_id,
+            row.term,
+            f"{row.coef:,.3f}",
+            f"{row.se:,.3f}",
+            f"[{row.ci_low:,.2f}, {row.ci_high:,.2f}]",
+            f"{row.p:.3g}",
+            str(row.nobs),
+            str(row.n_entities),
+            effects,
+            f"{row.radius_km:g} km",
         )
     console.print(table)
     decomposition = read_output(output_root, "decomposition")
@@ -72,7 +89,10 @@ def print_estimates(output_root: Path) -> None:
         parts.add_column(column, justify="left" if column in ("spec", "term") else "right")
     for row in decomposition.itertuples():
         parts.add_row(
-            row.spec_id, row.term, f"{row.mean_yearly_change:,.3f}", f"{row.contribution:,.1f}",
+            row.spec_id,
+            row.term,
+            f"{row.mean_yearly_change:,.3f}",
+            f"{row.contribution:,.1f}",
             f"{row.share:.1%}",
         )
     console.print(parts)
@@ -98,10 +118,18 @@ def _run_with_progress(config_path: Path, run_id: str | None) -> Path:
 
 @app.command()
 def run(
-    config: Annotated[Path, typer.Option("--config", "-c", help="YAML config (see README, 'Config')")],
-    run_id: Annotated[str | None, typer.Option(help="Name of the run directory (default: UTC timestamp)")] = None,
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="YAML config (see README, 'Config')")
+    ],
+    run_id: Annotated[
+        str | None, typer.Option(help="Name of the run directory (default: UTC timestamp)")
+    ] = None,
 ) -> None:
-    """Run the whole pipeline: ingest → geocode → firms → exports → neighbourhoods → exposure → panel → estimate → publish."""
+    """Run the whole pipeline on the data a config names.
+
+    Stages: ingest → geocode → firms → exports → neighbourhoods → exposure → panel → estimate →
+    publish.
+    """
     try:
         root = _run_with_progress(config, run_id)
     except _known_errors() as exc:
@@ -112,9 +140,13 @@ def run(
 
 @app.command("demo-world")
 def demo_world(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the demo world into")] = Path("demo"),
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder to write the demo world into")
+    ] = Path("demo"),
     seed: Annotated[int, typer.Option(help="Random seed (same seed → same files)")] = 2023,
-    establishments: Annotated[int, typer.Option(help="Establishments in the pool (≈ rows per year)")] = 23_000,
+    establishments: Annotated[
+        int, typer.Option(help="Establishments in the pool (≈ rows per year)")
+    ] = 23_000,
 ) -> None:
     """Write the synthetic demo world: raw survey files, gazetteer, config.yaml and truth.json."""
     from spillover.demo.world import WorldParams, build_demo_world
@@ -122,14 +154,17 @@ def demo_world(
     with console.status("generating the demo world"):
         world = build_demo_world(out, WorldParams(seed=seed, n_establishments=establishments))
     console.print(
-        f"[green]✓[/] demo world in [bold]{world.root}[/]: {world.n_establishment_rows:,} establishment rows, "
+        f"[green]✓[/] demo world in [bold]{world.root}[/]: "
+        f"{world.n_establishment_rows:,} establishment rows, "
         f"{world.n_centres} centres\n  config: {world.config_path}\n  truth:  {world.truth_path}"
     )
 
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the demo world and its outputs")] = Path("demo"),
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for the demo world and its outputs")
+    ] = Path("demo"),
     seed: Annotated[int, typer.Option(help="Random seed of the demo world")] = 2023,
 ) -> None:
     """Build the demo world and run the whole pipeline on it; print the estimates and the truth."""
@@ -144,15 +179,23 @@ def demo(
     planted = ", ".join(f"{k} = {v}" for k, v in truth["coefficients"].items())
     console.print(f"Planted in the demo world (truth.json): {planted}")
     console.print(
-        f"Query the outputs: .venv/bin/python -c \"from spillover.sql import connect; "
+        f'Query the outputs: .venv/bin/python -c "from spillover.sql import connect; '
         f"print(connect('{root}').sql('SELECT * FROM estimates'))\" (README, 'Outputs')"
     )
 
 
 @app.command()
 def stage(
-    name: Annotated[str, typer.Argument(help="ingest, geocode, firms, exports, neighbourhoods, exposure, panel, estimate or publish")],
-    workdir: Annotated[Path, typer.Option(help="Run directory created by an earlier `run` or the DAG")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="ingest, geocode, firms, exports, neighbourhoods, exposure, panel, estimate, "
+            "publish"
+        ),
+    ],
+    workdir: Annotated[
+        Path, typer.Option(help="Run directory created by an earlier `run` or the DAG")
+    ],
 ) -> None:
     """Re-run one stage on an existing run directory."""
     from spillover.pipeline import run_stage
@@ -167,16 +210,22 @@ def stage(
 @app.command()
 def geocode(
     input: Annotated[Path, typer.Argument(help="CSV or Parquet with columns id,address")],
-    gazetteer: Annotated[Path, typer.Option(help="Geolonia latest.csv, MLIT 位置参照情報 CSV or japan_towns.csv.gz")],
+    gazetteer: Annotated[
+        Path, typer.Option(help="Geolonia latest.csv, MLIT 位置参照情報 CSV or japan_towns.csv.gz")
+    ],
     out: Annotated[Path, typer.Option(help="Output .parquet or .csv (one row per input id)")],
     encoding: Annotated[str, typer.Option(help="Input CSV encoding, e.g. cp932")] = "utf-8",
-    cache_dir: Annotated[Path | None, typer.Option(help="Geocode cache folder (reused across runs)")] = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Geocode cache folder (reused across runs)")
+    ] = None,
 ) -> None:
     """Geocode addresses offline against a gazetteer; print the match levels."""
     from spillover.geocode import geocode_file
 
     try:
-        summary = geocode_file(input, gazetteer, out, encoding=encoding, cache_dir=cache_dir, progress=True)
+        summary = geocode_file(
+            input, gazetteer, out, encoding=encoding, cache_dir=cache_dir, progress=True
+        )
     except (*_known_errors(), FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
     console.print(summary)

@@ -179,6 +179,12 @@ class DisclosureConfig(_Strict):
     dominance_top_n: int | None = Field(None, ge=1)
     dominance_share: float | None = Field(None, gt=0, le=1)
 
+    @model_validator(mode="after")
+    def _dominance_pair(self) -> DisclosureConfig:
+        if (self.dominance_top_n is None) != (self.dominance_share is None):
+            raise ValueError("set both dominance_top_n and dominance_share, or neither")
+        return self
+
 
 class QuarantineConfig(_Strict):
     """A run fails when a source's share of rejected rows exceeds ``max_share``."""

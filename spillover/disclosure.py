@@ -54,6 +54,21 @@ def suppress_neighbourhoods(
     return out
 
 
+def describe_rule(settings: DisclosureConfig) -> str:
+    """The applied rules in one sentence (for the manifest)."""
+    small = settings.min_establishments - 1
+    text = (
+        f"cells from 1..{small} establishments suppressed (primary); rings between nested radii "
+        f"holding 1..{small} establishments suppressed (secondary)"
+    )
+    if settings.dominance_top_n and settings.dominance_share:
+        text += (
+            f"; cells whose top {settings.dominance_top_n} establishments hold more than "
+            f"{settings.dominance_share:.0%} of shipments suppressed (dominance)"
+        )
+    return text
+
+
 def disclosure_summary(public: pd.DataFrame) -> dict[str, int]:
     """Counts of published and suppressed cells by reason (for the manifest)."""
     counts = public["suppression"].replace("", "published").value_counts()

@@ -1,4 +1,4 @@
-"""Fixed-effects panel estimation with linearmodels ``PanelOLS``, and the 第II-2-4-4図 decomposition.
+"""Fixed-effects panels with linearmodels ``PanelOLS``, and the 第II-2-4-4図 decomposition.
 
 The model of a spec (DESIGN.md §1)::
 
@@ -16,12 +16,30 @@ import warnings
 
 import numpy as np
 import pandas as pd
+
 from spillover.config import ModelSpec
 
 ESTIMATE_COLUMNS = [
-    "spec_id", "family", "term", "coef", "se", "t", "p", "ci_low", "ci_high", "nobs", "n_entities",
-    "n_periods", "entity_effects", "time_effects", "cov_type", "cluster", "radius_km",
-    "transform", "r2_within", "r2_overall",
+    "spec_id",
+    "family",
+    "term",
+    "coef",
+    "se",
+    "t",
+    "p",
+    "ci_low",
+    "ci_high",
+    "nobs",
+    "n_entities",
+    "n_periods",
+    "entity_effects",
+    "time_effects",
+    "cov_type",
+    "cluster",
+    "radius_km",
+    "transform",
+    "r2_within",
+    "r2_overall",
 ]
 
 

@@ -33,7 +33,8 @@ def establishment_exports(
         if rule == "firm_ratio":
             ratio_table = firms.assign(year=firms["year"] - firm_year_offset)
             ratio_table = ratio_table.assign(
-                firm_ratio=ratio_table["exports"] / ratio_table["sales"].where(ratio_table["sales"] > 0)
+                firm_ratio=ratio_table["exports"]
+                / ratio_table["sales"].where(ratio_table["sales"] > 0)
             )[["year", "firm_id", "firm_ratio"]]
             ratio = out[["year", "firm_id"]].merge(ratio_table, on=["year", "firm_id"], how="left")
             candidate = out["shipments"] * ratio["firm_ratio"].to_numpy()
@@ -64,7 +65,9 @@ def classify_plants(
 
     threshold = config.definitions.capital_threshold_million_yen
     out = plants.merge(
-        capital.rename(columns={"capital": "firm_capital"})[["year", "firm_id", "firm_capital", "capital_source"]],
+        capital.rename(columns={"capital": "firm_capital"})[
+            ["year", "firm_id", "firm_capital", "capital_source"]
+        ],
         on=["year", "firm_id"],
         how="left",
     )

@@ -56,7 +56,9 @@ def global_firms(
     capital = firm_capital(firms, parents, offset=offset)
     affiliates = _accounts_year(affiliates, offset)
     parents = _accounts_year(parents, offset)
-    manufacturing = affiliates[is_manufacturing(affiliates["industry"], definitions.manufacturing_jsic_majors)]
+    manufacturing = affiliates[
+        is_manufacturing(affiliates["industry"], definitions.manufacturing_jsic_majors)
+    ]
     overseas = (
         manufacturing.groupby(["year", "parent_firm_id"])["sales"]
         .agg(overseas_manufacturing_sales="sum", n_manufacturing_affiliates="size")
@@ -74,5 +76,7 @@ def global_firms(
     with np.errstate(invalid="ignore", divide="ignore"):
         opr = 100 * out["overseas_manufacturing_sales"] / denominator
     out["opr"] = opr.where(denominator > 0, 0.0).fillna(0.0)
-    out["is_global"] = (out["capital"] >= definitions.capital_threshold_million_yen) & (out["opr"] > 0)
+    out["is_global"] = (out["capital"] >= definitions.capital_threshold_million_yen) & (
+        out["opr"] > 0
+    )
     return out.sort_values(["year", "firm_id"]).reset_index(drop=True)

@@ -21,7 +21,9 @@ from spillover.config import Config, Source
 from spillover.schemas import DTYPES, TABLES, empty_frame, schema
 
 #: Raw tokens that mean "no value" in METI files (blank, dash, suppressed χ/X, 不明).
-NULL_TOKENS = frozenset({"", "-", "－", "―", "‐", "…", "...", "χ", "Χ", "X", "x", "不明", "NA", "nan"})
+NULL_TOKENS = frozenset(
+    {"", "-", "－", "―", "‐", "…", "...", "χ", "Χ", "X", "x", "不明", "NA", "nan"}
+)
 QUARANTINE_COLUMNS = ["stage", "table", "source", "file", "line", "column", "reason", "raw"]
 
 
@@ -84,7 +86,10 @@ def read_raw(path: Path, source: Source) -> tuple[pd.DataFrame, pd.Series]:
             return frame, lines
         if fmt == "fwf":
             frame = pd.read_fwf(
-                path, colspecs=source.colspecs, dtype=str, encoding=source.encoding,
+                path,
+                colspecs=source.colspecs,
+                dtype=str,
+                encoding=source.encoding,
                 keep_default_na=False,
             )
             return frame, pd.Series(np.arange(len(frame)) + 2, index=frame.index)
@@ -217,7 +222,9 @@ def _quarantine_rows(
             "line": lines[mask].astype("int64").to_numpy(),
             "column": reasons[mask].map(lambda r: r[0]).to_numpy(),
             "reason": reasons[mask].map(lambda r: r[1]).to_numpy(),
-            "raw": [json.dumps(rec, ensure_ascii=False, default=str) for rec in rows.to_dict("records")],
+            "raw": [
+                json.dumps(rec, ensure_ascii=False, default=str) for rec in rows.to_dict("records")
+            ],
         }
     )
 
@@ -259,7 +266,11 @@ def map_source_frame(
     def flag(mask: pd.Series, column: str, message: pd.Series | str) -> None:
         hit = mask & reason.isna()
         if hit.any():
-            texts = message.reindex(hit.index)[hit] if isinstance(message, pd.Series) else [message] * int(hit.sum())
+            texts = (
+                message.reindex(hit.index)[hit]
+                if isinstance(message, pd.Series)
+                else [message] * int(hit.sum())
+            )
             reason[hit] = [(column, text) for text in texts]
 
     inverse = {canonical: raw_name for raw_name, canonical in source.columns.items()}
@@ -303,7 +314,10 @@ def map_source_frame(
         for row in cases.itertuples():
             index = row.index
             if index in reason.index and reason[index] is None:
-                reason[index] = (row.column, f"check {row.check} failed for value {row.failure_case}")
+                reason[index] = (
+                    row.column,
+                    f"check {row.check} failed for value {row.failure_case}",
+                )
 
     bad = reason.notna()
     quarantined = _quarantine_rows(
@@ -345,7 +359,9 @@ def _drop_duplicate_keys(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame,
     return frame.loc[~repeated], quarantined
 
 
-def ingest_table(table: str, config: Config) -> tuple[pd.DataFrame, pd.DataFrame, list[SourceReport]]:
+def ingest_table(
+    table: str, config: Config
+) -> tuple[pd.DataFrame, pd.DataFrame, list[SourceReport]]:
     """Read every source of ``table``; return canonical rows, quarantine and accounting."""
     frames, quarantine, reports = [], [], []
     for source in config.sources.get(table, []):
@@ -367,7 +383,9 @@ def ingest_table(table: str, config: Config) -> tuple[pd.DataFrame, pd.DataFrame
             frames.append(good)
             quarantine.append(bad)
             reports.append(
-                SourceReport(table, source.name, str(path), len(raw), len(good), len(bad), _sha256(path))
+                SourceReport(
+                    table, source.name, str(path), len(raw), len(good), len(bad), _sha256(path)
+                )
             )
     if not frames:
         return empty_frame(table), pd.DataFrame(columns=QUARANTINE_COLUMNS), reports
@@ -381,7 +399,11 @@ def ingest_table(table: str, config: Config) -> tuple[pd.DataFrame, pd.DataFrame
             report.rows_quarantined += lost
     canonical = combined[list(TABLES[table].columns)].reset_index(drop=True)
     non_empty = [frame for frame in quarantine if len(frame)]
-    bad_rows = pd.concat(non_empty, ignore_index=True) if non_empty else pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    bad_rows = (
+        pd.concat(non_empty, ignore_index=True)
+        if non_empty
+        else pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    )
     return canonical, bad_rows, reports
 
 
@@ -396,5 +418,9 @@ def ingest_all(config: Config) -> IngestResult:
         quarantine.append(bad)
         reports.extend(table_reports)
     non_empty = [frame for frame in quarantine if len(frame)]
-    bad_rows = pd.concat(non_empty, ignore_index=True) if non_empty else pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    bad_rows = (
+        pd.concat(non_empty, ignore_index=True)
+        if non_empty
+        else pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    )
     return IngestResult(tables, bad_rows.astype({"line": "int64"}), reports)

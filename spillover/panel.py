@@ -74,8 +74,12 @@ def build_panel(
     return panel.sort_values(["radius_km", "centre_id", "year"]).reset_index(drop=True)
 
 
-def _external_demand_column(frame: pd.DataFrame, demand: pd.DataFrame, settings: ExternalDemandConfig,
-                            tankan_industry: pd.Series | None) -> pd.DataFrame:
+def _external_demand_column(
+    frame: pd.DataFrame,
+    demand: pd.DataFrame,
+    settings: ExternalDemandConfig,
+    tankan_industry: pd.Series | None,
+) -> pd.DataFrame:
     """Attach the annual DI series chosen by ``settings`` to rows with ``year, industry``."""
     if settings.by_centre_industry and tankan_industry is not None:
         series = frame["industry"].str[:2].map(tankan_industry).fillna(settings.industry)
@@ -99,7 +103,18 @@ def build_plant_panel(
     One row per (radius_km, establishment_id, year) of ``exposure`` (non-excluded,
     non-centre establishments) with the establishment's own exports, shipments and employees.
     """
-    own = plants[["year", "establishment_id", "firm_id", "pref_code", "industry", "exports", "shipments", "employees"]]
+    own = plants[
+        [
+            "year",
+            "establishment_id",
+            "firm_id",
+            "pref_code",
+            "industry",
+            "exports",
+            "shipments",
+            "employees",
+        ]
+    ]
     table = exposure.merge(own, on=["year", "establishment_id"], how="left", validate="many_to_one")
     table = _external_demand_column(table, demand, settings, tankan_industry)
     return table.sort_values(["radius_km", "establishment_id", "year"]).reset_index(drop=True)

@@ -24,10 +24,24 @@ from spillover import aggregate, disclosure, estimate, exports, firms, panel
 from spillover.config import Config, ModelSpec, dump_config, load_config, parse_config
 from spillover.ingest import QUARANTINE_COLUMNS, ingest_all
 from spillover.schemas import validate
-from spillover.storage import package_versions, publish, read_dataset, write_dataset, write_json_atomic
+from spillover.storage import (
+    package_versions,
+    publish,
+    read_dataset,
+    write_dataset,
+    write_json_atomic,
+)
 
 STAGES = (
-    "ingest", "geocode", "firms", "exports", "neighbourhoods", "exposure", "panel", "estimate", "publish"
+    "ingest",
+    "geocode",
+    "firms",
+    "exports",
+    "neighbourhoods",
+    "exposure",
+    "panel",
+    "estimate",
+    "publish",
 )
 
 #: Datasets of the output root and whether they may leave the secure environment.
@@ -75,7 +89,9 @@ class Run:
         """Write the rows a stage rejected (an empty file when there are none)."""
         path = self.workdir / "quarantine" / f"{stage}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
-        frame.reindex(columns=QUARANTINE_COLUMNS).astype({"line": "Int64"}).to_parquet(path, index=False)
+        frame.reindex(columns=QUARANTINE_COLUMNS).astype({"line": "Int64"}).to_parquet(
+            path, index=False
+        )
 
 
 # ---------------------------------------------------------------- runs
@@ -93,8 +109,12 @@ def start_run(config_path: str | Path, *, run_id: str | None = None) -> Path:
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.json").write_text(dump_config(config), encoding="utf-8")
     write_json_atomic(
-        {"run_id": run_id, "config_path": str(Path(config_path).resolve()), "config_sha256": config.digest(),
-         "started": datetime.now(UTC).isoformat()},
+        {
+            "run_id": run_id,
+            "config_path": str(Path(config_path).resolve()),
+            "config_sha256": config.digest(),
+            "started": datetime.now(UTC).isoformat(),
+        },
         workdir / "run.json",
     )
     return workdir
@@ -104,7 +124,9 @@ def open_run(workdir: str | Path) -> Run:
     """Load a run directory created by :func:`start_run`."""
     workdir = Path(workdir)
     data = json.loads((workdir / "config.json").read_text(encoding="utf-8"))
-    config = parse_config(data, base_dir=Path(data["base_dir"]), origin=str(workdir / "config.json"))
+    config = parse_config(
+        data, base_dir=Path(data["base_dir"]), origin=str(workdir / "config.json")
+    )
     run_info = json.loads((workdir / "run.json").read_text(encoding="utf-8"))
     return Run(workdir, run_info["run_id"], config)
 
@@ -132,7 +154,9 @@ def stage_ingest(run: Run, progress: Callable[[str], None] | None = None) -> dic
     run.quarantine("ingest", result.quarantine)
     sources = [vars(report) for report in result.reports]
     return _report(
-        run, "ingest", started,
+        run,
+        "ingest",
+        started,
         rows_in=sum(s["rows_in"] for s in sources),
         rows_out=sum(s["rows_out"] for s in sources),
         rows_quarantined=sum(s["rows_quarantined"] for s in sources),
@@ -140,7 +164,9 @@ def stage_ingest(run: Run, progress: Callable[[str], None] | None = None) -> dic
     )
 
 
-def locate_establishments(establishments: pd.DataFrame, gazetteer, *, cache_dir: Path | None, progress: bool) -> pd.DataFrame:
+def locate_establishments(
+    establishments: pd.DataFrame, gazetteer, *, cache_dir: Path | None, progress: bool
+) -> pd.DataFrame:
     """Coordinates for every establishment row: given lat/lon, else address, else mesh.
 
     ``geocode_level`` is ``latlon`` (given and inside Japan), a geocoder level
@@ -151,8 +177,12 @@ def locate_establishments(establishments: pd.DataFrame, gazetteer, *, cache_dir:
 
     out = establishments.copy()
     given = out["lat"].notna() & out["lon"].notna()
-    given &= pd.Series(validate_latlon(out["lat"].to_numpy(), out["lon"].to_numpy()), index=out.index)
-    coded = geocode_addresses(out["address"].fillna(""), gazetteer, cache_dir=cache_dir, progress=progress)
+    given &= pd.Series(
+        validate_latlon(out["lat"].to_numpy(), out["lon"].to_numpy()), index=out.index
+    )
+    coded = geocode_addresses(
+        out["address"].fillna(""), gazetteer, cache_dir=cache_dir, progress=progress
+    )
     out["geocode_level"] = coded["level"].where(~given, "latlon")
     out["lat"] = out["lat"].where(given, coded["lat"])
     out["lon"] = out["lon"].where(given, coded["lon"])
@@ -183,27 +213,39 @@ def stage_geocode(run: Run, progress: bool = False) -> dict:
     index_dir = config.resolve(config.gazetteer.index_dir) if config.gazetteer.index_dir else None
     gazetteer = load_gazetteer(config.resolve(config.gazetteer.path), index_dir=index_dir)
     cache_dir = config.resolve(config.cache_dir) / "geocode" if config.cache_dir else None
-    located = locate_establishments(establishments, gazetteer, cache_dir=cache_dir, progress=progress)
+    located = locate_establishments(
+        establishments, gazetteer, cache_dir=cache_dir, progress=progress
+    )
     unplaced = located["lat"].isna()
     rejected = located.loc[unplaced]
     run.quarantine(
         "geocode",
         pd.DataFrame(
             {
-                "stage": "geocode", "table": "establishments", "source": "", "file": "",
+                "stage": "geocode",
+                "table": "establishments",
+                "source": "",
+                "file": "",
                 "line": pd.array([pd.NA] * len(rejected), dtype="Int64"),
                 "column": "address",
                 "reason": "address not resolved by the gazetteer and no usable mesh/lat-lon: "
                 + rejected["address"].fillna("(empty)").astype("str"),
-                "raw": [json.dumps({"year": int(y), "establishment_id": e}, ensure_ascii=False)
-                        for y, e in zip(rejected["year"], rejected["establishment_id"], strict=True)],
+                "raw": [
+                    json.dumps({"year": int(y), "establishment_id": e}, ensure_ascii=False)
+                    for y, e in zip(rejected["year"], rejected["establishment_id"], strict=True)
+                ],
             }
         ),
     )
     run.write("plants_located", located.loc[~unplaced])
     return _report(
-        run, "geocode", started, rows_in=len(located), rows_out=int((~unplaced).sum()),
-        rows_quarantined=int(unplaced.sum()), levels=_counts(located["geocode_level"].value_counts()),
+        run,
+        "geocode",
+        started,
+        rows_in=len(located),
+        rows_out=int((~unplaced).sum()),
+        rows_quarantined=int(unplaced.sum()),
+        levels=_counts(located["geocode_level"].value_counts()),
         pref_mismatch=int(located["pref_mismatch"].sum()),
         ambiguous=int(located["geocode_ambiguous"].sum()),
     )
@@ -213,12 +255,19 @@ def stage_firms(run: Run) -> dict:
     """Capital, OPR and the global-firm flag per firm and year."""
     started = time.perf_counter()
     table = firms.global_firms(
-        run.table("firms"), run.table("affiliates"), run.table("parents"),
+        run.table("firms"),
+        run.table("affiliates"),
+        run.table("parents"),
         definitions=run.config.definitions,
     )
     run.write("global_firms", table)
     return _report(
-        run, "firms", started, rows_in=len(table), rows_out=len(table), rows_quarantined=0,
+        run,
+        "firms",
+        started,
+        rows_in=len(table),
+        rows_out=len(table),
+        rows_quarantined=0,
         global_firms_by_year=_counts(table[table["is_global"]].groupby("year").size()),
     )
 
@@ -230,19 +279,32 @@ def stage_exports(run: Run) -> dict:
     located = run.table("plants_located")
     in_years = located["year"].between(*config.years)
     located = located[in_years]
-    capital = firms.firm_capital(run.table("firms"), run.table("parents"), offset=config.definitions.firm_year_offset)
+    capital = firms.firm_capital(
+        run.table("firms"), run.table("parents"), offset=config.definitions.firm_year_offset
+    )
     plants = exports.classify_plants(located, capital, run.table("global_firms"), config=config)
     ratios = run.table("export_ratios") if config.sources.get("export_ratios") else None
     concordance = (
-        run.table("export_ratio_concordance") if config.sources.get("export_ratio_concordance") else None
+        run.table("export_ratio_concordance")
+        if config.sources.get("export_ratio_concordance")
+        else None
     )
     plants = exports.establishment_exports(
-        plants, run.table("firms"), ratios, concordance,
-        fallback=list(config.exports.fallback), firm_year_offset=config.definitions.firm_year_offset,
+        plants,
+        run.table("firms"),
+        ratios,
+        concordance,
+        fallback=list(config.exports.fallback),
+        firm_year_offset=config.definitions.firm_year_offset,
     )
     run.write("plants", plants)
     return _report(
-        run, "exports", started, rows_in=len(in_years), rows_out=len(plants), rows_quarantined=0,
+        run,
+        "exports",
+        started,
+        rows_in=len(in_years),
+        rows_out=len(plants),
+        rows_quarantined=0,
         rows_outside_years=int((~in_years).sum()),
         export_methods=_counts(plants["export_method"].value_counts()),
         centres_by_year=_counts(plants[plants["is_centre"]].groupby("year").size()),
@@ -259,7 +321,12 @@ def stage_neighbourhoods(run: Run) -> dict:
     run.write("neighbourhoods", table)
     run.write("overlap", overlap)
     return _report(
-        run, "neighbourhoods", started, rows_in=len(plants), rows_out=len(table), rows_quarantined=0,
+        run,
+        "neighbourhoods",
+        started,
+        rows_in=len(plants),
+        rows_out=len(table),
+        rows_quarantined=0,
         cells_by_radius=_counts(table.groupby("radius_km").size()),
         empty_neighbourhoods=int((table["n_neighbours"] == 0).sum()),
         mean_share_exports_repeat_counted={
@@ -276,8 +343,15 @@ def stage_exposure(run: Run) -> dict:
     table = aggregate.exposure_table(plants, run.table("global_firms"), run.config.neighbourhoods)
     run.write("exposure", table)
     return _report(
-        run, "exposure", started, rows_in=len(plants), rows_out=len(table), rows_quarantined=0,
-        exposed_establishment_years=_counts(table[table["n_centres"] > 0].groupby("radius_km").size()),
+        run,
+        "exposure",
+        started,
+        rows_in=len(plants),
+        rows_out=len(table),
+        rows_quarantined=0,
+        exposed_establishment_years=_counts(
+            table[table["n_centres"] > 0].groupby("radius_km").size()
+        ),
     )
 
 
@@ -288,7 +362,10 @@ def stage_panel(run: Run) -> dict:
     demand = panel.annual_external_demand(run.table("external_demand"), settings)
     plants = run.table("plants")
     table = panel.build_panel(
-        run.table("neighbourhoods"), plants[plants["is_centre"]], run.table("global_firms"), demand,
+        run.table("neighbourhoods"),
+        plants[plants["is_centre"]],
+        run.table("global_firms"),
+        demand,
         settings=settings,
     )
     plant_table = panel.build_plant_panel(run.table("exposure"), plants, demand, settings=settings)
@@ -296,9 +373,14 @@ def stage_panel(run: Run) -> dict:
     run.write("plant_panel", plant_table)
     run.write("external_demand_annual", demand)
     return _report(
-        run, "panel", started, rows_in=len(table) + len(plant_table),
-        rows_out=len(table) + len(plant_table), rows_quarantined=0,
-        neighbourhood_rows=len(table), plant_rows=len(plant_table),
+        run,
+        "panel",
+        started,
+        rows_in=len(table) + len(plant_table),
+        rows_out=len(table) + len(plant_table),
+        rows_quarantined=0,
+        neighbourhood_rows=len(table),
+        plant_rows=len(plant_table),
         missing_opr=int(table["opr"].isna().sum()),
         missing_external_demand=int(table["external_demand"].isna().sum()),
     )
@@ -325,9 +407,15 @@ def stage_estimate(run: Run, only: list[str] | None = None) -> dict:
         run.write(f"estimates/{spec.id}", rows)
         run.write(f"decomposition/{spec.id}", estimate.decomposition(table, spec, rows))
         fitted[spec.id] = int(result.nobs)
-    return _report(run, "estimate" if only is None else f"estimate-{'-'.join(only)}", started,
-                   rows_in=sum(len(t) for t in tables.values()), rows_out=sum(fitted.values()),
-                   rows_quarantined=0, nobs=fitted)
+    return _report(
+        run,
+        "estimate" if only is None else f"estimate-{'-'.join(only)}",
+        started,
+        rows_in=sum(len(t) for t in tables.values()),
+        rows_out=sum(fitted.values()),
+        rows_quarantined=0,
+        nobs=fitted,
+    )
 
 
 def _collect(run: Run, folder: str) -> pd.DataFrame:
@@ -335,12 +423,25 @@ def _collect(run: Run, folder: str) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _public_neighbourhoods(table: pd.DataFrame, plants: pd.DataFrame, config: Config) -> pd.DataFrame:
+def _public_neighbourhoods(
+    table: pd.DataFrame, plants: pd.DataFrame, config: Config
+) -> pd.DataFrame:
     centres = plants[plants["is_centre"]][["year", "establishment_id", "pref_code"]]
     cells = table.merge(
-        centres.rename(columns={"establishment_id": "centre_id"}), on=["year", "centre_id"], how="left"
+        centres.rename(columns={"establishment_id": "centre_id"}),
+        on=["year", "centre_id"],
+        how="left",
     )
-    public = disclosure.suppress_neighbourhoods(cells, aggregate.VALUE_COLUMNS, config.disclosure)
+    rule = config.disclosure
+    top_column = None
+    if rule.dominance_top_n and rule.dominance_share:
+        shares = aggregate.top_shares(plants, config.neighbourhoods, rule.dominance_top_n)
+        cells = cells.merge(shares, on=["radius_km", "year", "centre_id"], how="left")
+        cells["top_share"] = cells["top_share"].fillna(0.0)
+        top_column = "top_share"
+    public = disclosure.suppress_neighbourhoods(
+        cells, aggregate.VALUE_COLUMNS, rule, top_share_column=top_column
+    )
     # centre identifiers are confidential: replace them with an opaque cell number
     codes = pd.factorize(public["centre_id"])[0]
     return public.drop(columns="centre_id").assign(neighbourhood_no=codes + 1)
@@ -349,7 +450,9 @@ def _public_neighbourhoods(table: pd.DataFrame, plants: pd.DataFrame, config: Co
 def _quarantine_all(run: Run) -> pd.DataFrame:
     frames = [pd.read_parquet(p) for p in sorted((run.workdir / "quarantine").glob("*.parquet"))]
     frames = [f for f in frames if len(f)]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    return (
+        pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    )
 
 
 def stage_publish(run: Run) -> dict:
@@ -377,7 +480,10 @@ def stage_publish(run: Run) -> dict:
     }
     for name, (frame, partitions) in datasets.items():
         write_dataset(frame, staging / name, partition_cols=partitions)
-    reports = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted((run.workdir / "reports").glob("*.json"))}
+    reports = {
+        p.stem: json.loads(p.read_text(encoding="utf-8"))
+        for p in sorted((run.workdir / "reports").glob("*.json"))
+    }
     run_info = json.loads((run.workdir / "run.json").read_text(encoding="utf-8"))
     manifest = {
         "run_id": run.run_id,
@@ -393,26 +499,41 @@ def stage_publish(run: Run) -> dict:
         ],
         "packages": package_versions(),
         "stages": {
-            name: {k: v for k, v in report.items() if k in ("rows_in", "rows_out", "rows_quarantined", "seconds")}
+            name: {
+                k: v
+                for k, v in report.items()
+                if k in ("rows_in", "rows_out", "rows_quarantined", "seconds")
+            }
             for name, report in reports.items()
         },
         "stage_details": reports,
-        "datasets": {name: {"rows": len(frame), "class": DATASETS[name]} for name, (frame, _) in datasets.items()},
+        "datasets": {
+            name: {"rows": len(frame), "class": DATASETS[name]}
+            for name, (frame, _) in datasets.items()
+        },
         "disclosure": {
-            "rule": f"cells from 1..{config.disclosure.min_establishments - 1} establishments suppressed (primary);"
-            " nested-radius rings of 1..{0} establishments suppressed (secondary)".format(config.disclosure.min_establishments - 1),
+            "rule": disclosure.describe_rule(config.disclosure),
             "applied_to": ["public/neighbourhoods"],
             "cells": disclosure.disclosure_summary(public),
             "not_for_release": [n for n, c in DATASETS.items() if c == "confidential"],
         },
     }
     published = publish(staging, output_root, manifest)
-    return _report(run, "publish", started, rows_in=sum(len(f) for f, _ in datasets.values()),
-                   rows_out=sum(len(f) for f, _ in datasets.values()), rows_quarantined=0,
-                   output_root=str(output_root), datasets=published)
+    return _report(
+        run,
+        "publish",
+        started,
+        rows_in=sum(len(f) for f, _ in datasets.values()),
+        rows_out=sum(len(f) for f, _ in datasets.values()),
+        rows_quarantined=0,
+        output_root=str(output_root),
+        datasets=published,
+    )
 
 
-def run_stage(stage: str, workdir: str | Path, *, progress: bool = False, spec_ids: list[str] | None = None) -> str:
+def run_stage(
+    stage: str, workdir: str | Path, *, progress: bool = False, spec_ids: list[str] | None = None
+) -> str:
     """Run one stage on a run directory; return the run directory (for the next task)."""
     run = open_run(workdir)
     if stage == "ingest":
@@ -467,6 +588,14 @@ def read_output(root: str | Path, dataset: str) -> pd.DataFrame:
 
 
 __all__ = [
-    "STAGES", "PipelineError", "Run", "start_run", "open_run", "run_stage", "run_pipeline",
-    "spec_ids", "output_root", "read_output",
+    "STAGES",
+    "PipelineError",
+    "Run",
+    "start_run",
+    "open_run",
+    "run_stage",
+    "run_pipeline",
+    "spec_ids",
+    "output_root",
+    "read_output",
 ]

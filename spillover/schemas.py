@@ -77,7 +77,16 @@ TABLES: dict[str, TableSpec] = {
         },
         key=("year", "establishment_id"),
         optional=frozenset(
-            {"firm_id", "city_code", "address", "lat", "lon", "mesh_code", "export_share", "capital"}
+            {
+                "firm_id",
+                "city_code",
+                "address",
+                "lat",
+                "lon",
+                "mesh_code",
+                "export_share",
+                "capital",
+            }
         ),
     ),
     "firms": TableSpec(
@@ -112,7 +121,9 @@ TABLES: dict[str, TableSpec] = {
             "year": _YEAR,
             "firm_id": ColumnSpec("str"),
             "capital": ColumnSpec("float", checks=_MONEY, description="million yen"),
-            "sales": ColumnSpec("float", checks=_MONEY, description="domestic corporation, million yen"),
+            "sales": ColumnSpec(
+                "float", checks=_MONEY, description="domestic corporation, million yen"
+            ),
             "industry": ColumnSpec("str", nullable=True, checks=_JSIC),
         },
         key=("year", "firm_id"),
@@ -123,7 +134,9 @@ TABLES: dict[str, TableSpec] = {
         {
             "year": _YEAR,
             "industry_group": ColumnSpec("str"),
-            "export_ratio": ColumnSpec("float", checks=_PERCENT, description="percent of shipments"),
+            "export_ratio": ColumnSpec(
+                "float", checks=_PERCENT, description="percent of shipments"
+            ),
         },
         key=("year", "industry_group"),
     ),
@@ -180,9 +193,7 @@ def validate(table: str, frame: pd.DataFrame) -> pd.DataFrame:
         checked = schema(table).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases
-        summary = (
-            cases.groupby(["column", "check"], dropna=False).size().reset_index(name="rows")
-        )
+        summary = cases.groupby(["column", "check"], dropna=False).size().reset_index(name="rows")
         detail = "; ".join(
             f"{row.column}: {row.check} ({row.rows} rows)" for row in summary.itertuples()
         )

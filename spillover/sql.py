@@ -17,7 +17,9 @@ def connect(output_root: str | Path, *, sql_dir: Path = SQL_DIR) -> duckdb.DuckD
     return connection
 
 
-def query_file(connection: duckdb.DuckDBPyConnection, name: str, *, sql_dir: Path = SQL_DIR, **params):
+def query_file(
+    connection: duckdb.DuckDBPyConnection, name: str, *, sql_dir: Path = SQL_DIR, **params
+):
     """Run ``sql/<name>.sql`` with named parameters (``$radius_km`` …); return a DataFrame."""
     text = (sql_dir / f"{name}.sql").read_text(encoding="utf-8")
     return connection.execute(text, params or None).df()

@@ -20,10 +20,23 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-PACKAGES = ("spillover", "pandas", "numpy", "pyarrow", "linearmodels", "geopandas", "shapely", "scipy", "duckdb", "apache-airflow")
+PACKAGES = (
+    "spillover",
+    "pandas",
+    "numpy",
+    "pyarrow",
+    "linearmodels",
+    "geopandas",
+    "shapely",
+    "scipy",
+    "duckdb",
+    "apache-airflow",
+)
 
 
-def write_dataset(frame: pd.DataFrame, directory: Path, *, partition_cols: list[str] | None = None) -> None:
+def write_dataset(
+    frame: pd.DataFrame, directory: Path, *, partition_cols: list[str] | None = None
+) -> None:
     """Write ``frame`` as a (hive-partitioned) Parquet dataset, replacing ``directory``."""
     if directory.exists():
         shutil.rmtree(directory)
@@ -31,8 +44,11 @@ def write_dataset(frame: pd.DataFrame, directory: Path, *, partition_cols: list[
     table = pa.Table.from_pandas(frame, preserve_index=False)
     if partition_cols:
         pq.write_to_dataset(
-            table, directory, partition_cols=partition_cols,
-            basename_template="part-{i}.parquet", existing_data_behavior="overwrite_or_ignore",
+            table,
+            directory,
+            partition_cols=partition_cols,
+            basename_template="part-{i}.parquet",
+            existing_data_behavior="overwrite_or_ignore",
         )
     else:
         pq.write_table(table, directory / "part-0.parquet")
@@ -42,7 +58,9 @@ def read_dataset(directory: Path) -> pd.DataFrame:
     """Read a dataset written by :func:`write_dataset` (partition columns restored)."""
     partitioning = ds.HivePartitioning.discover(infer_dictionary=False)
     table = pq.read_table(directory, partitioning=partitioning)
-    written = {c["name"]: c["numpy_type"] for c in (table.schema.pandas_metadata or {}).get("columns", [])}
+    written = {
+        c["name"]: c["numpy_type"] for c in (table.schema.pandas_metadata or {}).get("columns", [])
+    }
     frame = table.to_pandas()
     # hive partition values come back as inferred types ("5.0" -> int): restore the written ones
     for name in frame.columns:
@@ -54,7 +72,9 @@ def read_dataset(directory: Path) -> pd.DataFrame:
 def write_json_atomic(payload: dict, path: Path) -> None:
     """Write JSON to a temporary file in the same folder and rename it over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp", encoding="utf-8") as handle:
+    with tempfile.NamedTemporaryFile(
+        "w", dir=path.parent, delete=False, suffix=".tmp", encoding="utf-8"
+    ) as handle:
         json.dump(payload, handle, ensure_ascii=False, indent=2, default=str)
         temporary = Path(handle.name)
     os.replace(temporary, path)

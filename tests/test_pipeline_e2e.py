@@ -31,14 +31,25 @@ def test_every_raw_row_is_accounted_for(demo_run):
     manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
     stages = manifest["stages"]
     for name in ("ingest", "geocode"):
-        assert stages[name]["rows_in"] == stages[name]["rows_out"] + stages[name]["rows_quarantined"], name
+        assert (
+            stages[name]["rows_in"] == stages[name]["rows_out"] + stages[name]["rows_quarantined"]
+        ), name
     sources = manifest["stage_details"]["ingest"]["sources"]
-    raw_rows = sum(len(pd.read_csv(s["file"], encoding="cp932" if "kogyo" in s["file"] or "kaigai" in s["file"] else "utf-8"))
-                   for s in sources)
+    raw_rows = sum(
+        len(
+            pd.read_csv(
+                s["file"],
+                encoding="cp932" if "kogyo" in s["file"] or "kaigai" in s["file"] else "utf-8",
+            )
+        )
+        for s in sources
+    )
     assert stages["ingest"]["rows_in"] == raw_rows
     establishments_out = sum(s["rows_out"] for s in sources if s["table"] == "establishments")
     assert stages["geocode"]["rows_in"] == establishments_out
-    assert len(manifest["inputs"]) == len(sources) and all(len(i["sha256"]) == 64 for i in manifest["inputs"])
+    assert len(manifest["inputs"]) == len(sources) and all(
+        len(i["sha256"]) == 64 for i in manifest["inputs"]
+    )
     assert manifest["datasets"]["public/neighbourhoods"]["class"] == "disclosure-controlled"
 
 
@@ -47,7 +58,13 @@ def test_broken_rows_land_in_quarantine_with_reasons(demo_run):
     quarantine = read_output(root, "quarantine")
     assert len(quarantine) == 9
     assert set(quarantine["column"]) == {
-        "shipments", "export_share", "pref_code", "employees", "industry", "year", "establishment_id",
+        "shipments",
+        "export_share",
+        "pref_code",
+        "employees",
+        "industry",
+        "year",
+        "establishment_id",
         "year,establishment_id",
     }
     assert quarantine["reason"].str.len().min() > 10
@@ -57,7 +74,10 @@ def test_broken_rows_land_in_quarantine_with_reasons(demo_run):
 
 def _haversine(lat1, lon1, lat2, lon2):
     p1, p2 = np.radians(lat1), np.radians(lat2)
-    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
+    a = (
+        np.sin((p2 - p1) / 2) ** 2
+        + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
+    )
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(a))
 
 
@@ -71,10 +91,15 @@ def test_neighbourhood_sums_equal_all_pairs_brute_force(demo_run, year):
     centres = plants[plants["is_centre"]]
     eligible = plants[~plants["large_firm"]]
     distance = _haversine(
-        centres["lat"].to_numpy()[:, None], centres["lon"].to_numpy()[:, None],
-        eligible["lat"].to_numpy()[None, :], eligible["lon"].to_numpy()[None, :],
+        centres["lat"].to_numpy()[:, None],
+        centres["lon"].to_numpy()[:, None],
+        eligible["lat"].to_numpy()[None, :],
+        eligible["lon"].to_numpy()[None, :],
     )
-    not_self = centres["establishment_id"].to_numpy()[:, None] != eligible["establishment_id"].to_numpy()[None, :]
+    not_self = (
+        centres["establishment_id"].to_numpy()[:, None]
+        != eligible["establishment_id"].to_numpy()[None, :]
+    )
     for radius in (5.0, 10.0):
         inside = (distance <= radius) & not_self
         expected = pd.DataFrame(
@@ -89,7 +114,9 @@ def test_neighbourhood_sums_equal_all_pairs_brute_force(demo_run, year):
         got = published.loc[radius].loc[expected.index]
         assert got["n_neighbours"].to_numpy() == pytest.approx(expected["n_neighbours"].to_numpy())
         for column in ("shipments", "exports", "employees"):
-            assert got[column].to_numpy(dtype=float) == pytest.approx(expected[column].to_numpy(), rel=1e-9)
+            assert got[column].to_numpy(dtype=float) == pytest.approx(
+                expected[column].to_numpy(), rel=1e-9
+            )
 
 
 def test_public_table_hides_small_cells_and_identifiers(demo_run):
@@ -109,7 +136,9 @@ def test_duckdb_views_read_the_outputs(demo_run):
     growth = query_file(connection, "mart_neighbourhood_growth", radius_km=5.0)
     panel = read_output(root, "panel")
     expected = panel[panel["radius_km"] == 5.0].groupby("year")["exports"].sum().round(1)
-    assert growth.set_index("year")["exports_million_yen"].to_numpy() == pytest.approx(expected.to_numpy())
+    assert growth.set_index("year")["exports_million_yen"].to_numpy() == pytest.approx(
+        expected.to_numpy()
+    )
 
 
 def test_demo_neighbourhoods_do_not_overlap_at_5_km_but_do_at_10(demo_run):
@@ -131,8 +160,10 @@ def test_plant_exposure_equals_brute_force(demo_run):
     centres = plants[plants["is_centre"]]
     exposed = plants[~plants["is_centre"] & ~plants["large_firm"]]
     distance = _haversine(
-        exposed["lat"].to_numpy()[:, None], exposed["lon"].to_numpy()[:, None],
-        centres["lat"].to_numpy()[None, :], centres["lon"].to_numpy()[None, :],
+        exposed["lat"].to_numpy()[:, None],
+        exposed["lon"].to_numpy()[:, None],
+        centres["lat"].to_numpy()[None, :],
+        centres["lon"].to_numpy()[None, :],
     )
     exposure = read_output(root, "exposure")
     exposure = exposure[(exposure["year"] == 2016) & (exposure["radius_km"] == 10.0)]

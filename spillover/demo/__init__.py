@@ -1,0 +1,1 @@
+"""Synthetic demo world: raw files in the surveys' layouts with planted effects."""

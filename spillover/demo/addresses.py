@@ -24,8 +24,19 @@ def kanji_number(n: int) -> str:
     return head + (_KANJI[ones] if ones else "")
 
 
-def _render(style: int, pref: str, county: str, city: str, ward: str, stem: str, chome: int,
-            ban: int, go: int, extra: str, zipcode: str) -> str:
+def _render(
+    style: int,
+    pref: str,
+    county: str,
+    city: str,
+    ward: str,
+    stem: str,
+    chome: int,
+    ban: int,
+    go: int,
+    extra: str,
+    zipcode: str,
+) -> str:
     city_full = county + city + ward
     kanji_town = f"{stem}{kanji_number(chome)}丁目" if chome else stem
     if style == 0:  # the canonical form
@@ -37,7 +48,8 @@ def _render(style: int, pref: str, county: str, city: str, ward: str, stem: str,
         town = f"{stem}{chome}丁目{ban}-{go}" if chome else f"{stem}{ban}番地{go}"
         return f"{pref}{city_full}{town}".translate(_FULL_WIDTH) + f"　{extra}"
     if style == 3:  # postal code, 番地
-        return f"〒{zipcode} {pref}{city_full}{stem}{chome or ''}{'丁目' if chome else ''}{ban}番地{go}"
+        chome_text = f"{chome}丁目" if chome else ""
+        return f"〒{zipcode} {pref}{city_full}{stem}{chome_text}{ban}番地{go}"
     if style == 4:  # 番地の
         return f"{pref}{city_full}{kanji_town}{ban}番地の{go}"
     if style == 5:  # 政令市 without its ward, 郡 omitted
@@ -52,7 +64,10 @@ def _render(style: int, pref: str, county: str, city: str, ward: str, stem: str,
 
 
 def write_addresses(est: pd.DataFrame, towns: pd.DataFrame, rng: np.random.Generator) -> list[str]:
-    """One written address per establishment-year row of ``est`` (columns ``town``, ``establishment_id``)."""
+    """One written address per establishment-year row of ``est``.
+
+    ``est`` has ``town`` (row of ``towns``) and ``establishment_id`` (``E`` + serial).
+    """
     ids = est["establishment_id"].to_numpy()
     serial = np.array([int(i[1:]) for i in ids])
     ban = 1 + serial * 7 % 29
@@ -69,8 +84,17 @@ def write_addresses(est: pd.DataFrame, towns: pd.DataFrame, rng: np.random.Gener
         zipcode = f"{muni.city_code[:3]}-{serial[row] % 10000:04d}"
         out.append(
             _render(
-                int(styles[row]), muni.pref, muni.county, muni.city, muni.ward, stems[town],
-                int(chomes[town]), int(ban[row]), int(go[row]), extras[row], zipcode,
+                int(styles[row]),
+                muni.pref,
+                muni.county,
+                muni.city,
+                muni.ward,
+                stems[town],
+                int(chomes[town]),
+                int(ban[row]),
+                int(go[row]),
+                extras[row],
+                zipcode,
             )
         )
     return out

@@ -141,7 +141,11 @@ def site_centres(
     chosen: list[int] = []
     lat, lon = towns["lat"].to_numpy(), towns["lon"].to_numpy()
     for index in order:
-        if chosen and haversine_km(lat[index], lon[index], lat[chosen], lon[chosen]).min() < min_separation_km:
+        if (
+            chosen
+            and haversine_km(lat[index], lon[index], lat[chosen], lon[chosen]).min()
+            < min_separation_km
+        ):
             continue
         chosen.append(int(index))
         if len(chosen) == n_plants:
@@ -219,11 +223,15 @@ def build_world_frames(params: WorldParams) -> dict[str, pd.DataFrame | dict]:
     centre_towns = site_centres(rng, towns, n_centres, 2 * params.radius_km + 0.5)
     if len(centre_towns) < n_centres:  # not enough room: shed plants from multi-plant firms
         n_centres = len(centre_towns)
-    centre_firm = np.repeat(global_firms["firm_id"].to_numpy(), global_firms["n_plants"].to_numpy())[:n_centres]
+    centre_firm = np.repeat(
+        global_firms["firm_id"].to_numpy(), global_firms["n_plants"].to_numpy()
+    )[:n_centres]
 
     # --- other plants: towns weighted by district size, boosted near centres (suppliers)
     lat, lon = towns["lat"].to_numpy(), towns["lon"].to_numpy()
-    near = haversine_km(lat[:, None], lon[:, None], lat[centre_towns][None, :], lon[centre_towns][None, :])
+    near = haversine_km(
+        lat[:, None], lon[:, None], lat[centre_towns][None, :], lon[centre_towns][None, :]
+    )
     town_weight = towns["weight"].to_numpy() * (1 + 2.0 * (near <= params.radius_km).any(axis=1))
     others = firms[firms["kind"] != "global"]
     linked_owner = np.repeat(others["firm_id"].to_numpy(), others["n_plants"].to_numpy())
@@ -288,7 +296,9 @@ def build_world_frames(params: WorldParams) -> dict[str, pd.DataFrame | dict]:
     opr_start = rng.uniform(8, 40, len(global_firms))
     opr_slope = rng.normal(1.2, 0.9, len(global_firms))
     opr_path = np.clip(
-        opr_start[:, None] + opr_slope[:, None] * np.arange(n_years) + rng.normal(0, 1.5, (len(global_firms), n_years)),
+        opr_start[:, None]
+        + opr_slope[:, None] * np.arange(n_years)
+        + rng.normal(0, 1.5, (len(global_firms), n_years)),
         1.0,
         85.0,
     )
@@ -308,8 +318,10 @@ def build_world_frames(params: WorldParams) -> dict[str, pd.DataFrame | dict]:
     centre_fe = rng.uniform(200, 2000, len(centres))
     eligible_base = ~est["large_owner"].to_numpy() & ~est["is_centre"].to_numpy()
     dist = haversine_km(
-        centres["lat"].to_numpy()[:, None], centres["lon"].to_numpy()[:, None],
-        est["lat"].to_numpy()[None, :], est["lon"].to_numpy()[None, :],
+        centres["lat"].to_numpy()[:, None],
+        centres["lon"].to_numpy()[:, None],
+        est["lat"].to_numpy()[None, :],
+        est["lon"].to_numpy()[None, :],
     )
     inside = dist <= params.radius_km
     # every centre gets at least three exporting neighbours present in every year
@@ -412,11 +424,19 @@ def _overseas_tables(rng, firms, global_firms, opr_path, years):
                         "parent_firm_id": firm.firm_id,
                         "country": countries[i],
                         "industry": firm.industry[:2] if is_mfg else rng.choice(["50", "51", "52"]),
-                        "sales": float(mfg_sales[i]) if is_mfg else round(domestic * rng.uniform(0.02, 0.2), 0),
+                        "sales": float(mfg_sales[i])
+                        if is_mfg
+                        else round(domestic * rng.uniform(0.02, 0.2), 0),
                     }
                 )
             parents.append(
-                {"year": year, "firm_id": firm.firm_id, "capital": firm.capital, "sales": domestic, "industry": firm.industry[:2]}
+                {
+                    "year": year,
+                    "firm_id": firm.firm_id,
+                    "capital": firm.capital,
+                    "sales": domestic,
+                    "industry": firm.industry[:2],
+                }
             )
             written = mfg_sales.sum()
             opr_rows.append((firm.firm_id, year, 100 * written / (written + domestic)))
@@ -431,9 +451,16 @@ def _tankan(rng, years) -> pd.DataFrame:
     quarters = [f"{y}Q{q}" for y in range(years[0] - 1, years[-1] + 2) for q in range(1, 5)]
     cycle = np.cumsum(rng.normal(0, 2.5, len(quarters))) - 8
     rows = []
-    for industry, offset in (("製造業", 0.0), ("輸送用機械", 3.0), ("電気機械", -2.0), ("金属製品", -5.0)):
+    for industry, offset in (
+        ("製造業", 0.0),
+        ("輸送用機械", 3.0),
+        ("電気機械", -2.0),
+        ("金属製品", -5.0),
+    ):
         for size, s_off in (("大企業", 0.0), ("中堅企業", -2.0), ("中小企業", -4.0)):
-            noise = rng.normal(0, 1.5, len(quarters)) if industry != "製造業" or size != "大企業" else 0
+            noise = (
+                rng.normal(0, 1.5, len(quarters)) if industry != "製造業" or size != "大企業" else 0
+            )
             values = np.clip(np.round(cycle + offset + s_off + noise), -60, 60)
             rows.extend(
                 {"period": p, "industry": industry, "size_class": size, "di": float(v)}
@@ -564,9 +591,13 @@ def build_demo_world(out: str | Path, params: WorldParams | None = None) -> Demo
         _write_csv(
             frame.rename(
                 columns={
-                    "year": "調査年度", "firm_id": "企業番号", "capital": "資本金（百万円）",
-                    "sales": "売上高（百万円）", "exports": "直接輸出額（百万円）",
-                    "employees": "常時従業者数", "industry": "主業種",
+                    "year": "調査年度",
+                    "firm_id": "企業番号",
+                    "capital": "資本金（百万円）",
+                    "sales": "売上高（百万円）",
+                    "exports": "直接輸出額（百万円）",
+                    "employees": "常時従業者数",
+                    "industry": "主業種",
                 }
             ),
             out / "raw" / "kikatsu" / f"kigyou_katsudou_{year}.csv",
@@ -575,8 +606,12 @@ def build_demo_world(out: str | Path, params: WorldParams | None = None) -> Demo
         _write_csv(
             frame.rename(
                 columns={
-                    "year": "調査年度", "affiliate_id": "現地法人番号", "parent_firm_id": "本社企業番号",
-                    "country": "所在国コード", "industry": "業種コード", "sales": "売上高（百万円）",
+                    "year": "調査年度",
+                    "affiliate_id": "現地法人番号",
+                    "parent_firm_id": "本社企業番号",
+                    "country": "所在国コード",
+                    "industry": "業種コード",
+                    "sales": "売上高（百万円）",
                 }
             ),
             out / "raw" / "kaigai" / f"genchi_houjin_{year}.csv",
@@ -586,32 +621,50 @@ def build_demo_world(out: str | Path, params: WorldParams | None = None) -> Demo
         _write_csv(
             frame.rename(
                 columns={
-                    "year": "調査年度", "firm_id": "企業番号", "capital": "資本金（百万円）",
-                    "sales": "売上高（百万円）", "industry": "業種コード",
+                    "year": "調査年度",
+                    "firm_id": "企業番号",
+                    "capital": "資本金（百万円）",
+                    "sales": "売上高（百万円）",
+                    "industry": "業種コード",
                 }
             ),
             out / "raw" / "kaigai" / f"honsha_kigyou_{year}.csv",
             "cp932",
         )
     tankan = world["tankan"].assign(
-        period=lambda d: d["period"].str[:4] + "年" + (d["period"].str[-1].astype(int) * 3).astype(str) + "月"
+        period=lambda d: (
+            d["period"].str[:4] + "年" + (d["period"].str[-1].astype(int) * 3).astype(str) + "月"
+        )
     )
     _write_csv(
         tankan.rename(
-            columns={"period": "調査時点", "industry": "業種", "size_class": "規模", "di": "海外での製商品需給判断DI（最近）"}
+            columns={
+                "period": "調査時点",
+                "industry": "業種",
+                "size_class": "規模",
+                "di": "海外での製商品需給判断DI（最近）",
+            }
         ),
         out / "raw" / "tankan" / "tankan_overseas_supply_demand_di.csv",
     )
     ratios = pd.DataFrame(
         [
-            {"年": year, "業種グループ": group, "輸出比率（％）": round(base + 0.3 * (year - params.first_year), 1)}
-            for group, base in zip(INDUSTRY_GROUPS.values(), rng.uniform(3, 30, len(INDUSTRY_GROUPS)), strict=True)
+            {
+                "年": year,
+                "業種グループ": group,
+                "輸出比率（％）": round(base + 0.3 * (year - params.first_year), 1),
+            }
+            for group, base in zip(
+                INDUSTRY_GROUPS.values(), rng.uniform(3, 30, len(INDUSTRY_GROUPS)), strict=True
+            )
             for year in range(params.first_year, params.last_year + 1)
         ]
     )
     _write_csv(ratios, out / "raw" / "kougyou" / "export_ratios.csv")
     _write_csv(
-        pd.DataFrame({"中分類": list(INDUSTRY_GROUPS), "業種グループ": list(INDUSTRY_GROUPS.values())}),
+        pd.DataFrame(
+            {"中分類": list(INDUSTRY_GROUPS), "業種グループ": list(INDUSTRY_GROUPS.values())}
+        ),
         out / "raw" / "kougyou" / "jsic_concordance.csv",
     )
     config_path = out / "config.yaml"
@@ -619,7 +672,9 @@ def build_demo_world(out: str | Path, params: WorldParams | None = None) -> Demo
         yaml.safe_dump(demo_config(params), allow_unicode=True, sort_keys=False), encoding="utf-8"
     )
     truth_path = out / "truth.json"
-    truth_path.write_text(json.dumps(world["truth"], ensure_ascii=False, indent=2), encoding="utf-8")
+    truth_path.write_text(
+        json.dumps(world["truth"], ensure_ascii=False, indent=2), encoding="utf-8"
+    )
     return DemoWorld(out, config_path, truth_path, n_rows, world["truth"]["n_centres"])
 
 
@@ -643,10 +698,16 @@ def demo_config(params: WorldParams) -> dict:
                     "survey_year_offset": 1,
                     "encoding": "cp932",
                     "columns": {
-                        "調査年": "year", "事業所番号": "establishment_id", "企業番号": "firm_id",
-                        "都道府県コード": "pref_code", "市区町村コード": "city_code", "所在地": "address",
-                        "産業分類番号": "industry", "従業者数": "employees",
-                        "製造品出荷額等（万円）": "shipments", "直接輸出額の割合（％）": "export_share",
+                        "調査年": "year",
+                        "事業所番号": "establishment_id",
+                        "企業番号": "firm_id",
+                        "都道府県コード": "pref_code",
+                        "市区町村コード": "city_code",
+                        "所在地": "address",
+                        "産業分類番号": "industry",
+                        "従業者数": "employees",
+                        "製造品出荷額等（万円）": "shipments",
+                        "直接輸出額の割合（％）": "export_share",
                         "資本金額（万円）": "capital",
                     },
                     "scale": {"shipments": 0.01, "capital": 0.01},
@@ -656,10 +717,16 @@ def demo_config(params: WorldParams) -> dict:
                     "path": "raw/establishments/keizai_census_2016.csv",
                     "years": [2015],
                     "columns": {
-                        "事業所ID": "establishment_id", "企業ID": "firm_id", "都道府県": "pref_code",
-                        "市区町村": "city_code", "事業所の所在地": "address", "産業細分類": "industry",
-                        "従業者数合計": "employees", "製造品出荷額等（百万円）": "shipments",
-                        "輸出比率（％）": "export_share", "資本金（百万円）": "capital",
+                        "事業所ID": "establishment_id",
+                        "企業ID": "firm_id",
+                        "都道府県": "pref_code",
+                        "市区町村": "city_code",
+                        "事業所の所在地": "address",
+                        "産業細分類": "industry",
+                        "従業者数合計": "employees",
+                        "製造品出荷額等（百万円）": "shipments",
+                        "輸出比率（％）": "export_share",
+                        "資本金（百万円）": "capital",
                     },
                 },
             ],
@@ -669,9 +736,13 @@ def demo_config(params: WorldParams) -> dict:
                     "path": "raw/kikatsu/kigyou_katsudou_{year}.csv",
                     "years": years,
                     "columns": {
-                        "調査年度": "year", "企業番号": "firm_id", "資本金（百万円）": "capital",
-                        "売上高（百万円）": "sales", "直接輸出額（百万円）": "exports",
-                        "常時従業者数": "employees", "主業種": "industry",
+                        "調査年度": "year",
+                        "企業番号": "firm_id",
+                        "資本金（百万円）": "capital",
+                        "売上高（百万円）": "sales",
+                        "直接輸出額（百万円）": "exports",
+                        "常時従業者数": "employees",
+                        "主業種": "industry",
                     },
                 }
             ],
@@ -682,8 +753,12 @@ def demo_config(params: WorldParams) -> dict:
                     "years": years,
                     "encoding": "cp932",
                     "columns": {
-                        "調査年度": "year", "現地法人番号": "affiliate_id", "本社企業番号": "parent_firm_id",
-                        "所在国コード": "country", "業種コード": "industry", "売上高（百万円）": "sales",
+                        "調査年度": "year",
+                        "現地法人番号": "affiliate_id",
+                        "本社企業番号": "parent_firm_id",
+                        "所在国コード": "country",
+                        "業種コード": "industry",
+                        "売上高（百万円）": "sales",
                     },
                 }
             ],
@@ -694,8 +769,11 @@ def demo_config(params: WorldParams) -> dict:
                     "years": years,
                     "encoding": "cp932",
                     "columns": {
-                        "調査年度": "year", "企業番号": "firm_id", "資本金（百万円）": "capital",
-                        "売上高（百万円）": "sales", "業種コード": "industry",
+                        "調査年度": "year",
+                        "企業番号": "firm_id",
+                        "資本金（百万円）": "capital",
+                        "売上高（百万円）": "sales",
+                        "業種コード": "industry",
                     },
                 }
             ],
@@ -703,7 +781,11 @@ def demo_config(params: WorldParams) -> dict:
                 {
                     "name": "kougyou_export_ratios",
                     "path": "raw/kougyou/export_ratios.csv",
-                    "columns": {"年": "year", "業種グループ": "industry_group", "輸出比率（％）": "export_ratio"},
+                    "columns": {
+                        "年": "year",
+                        "業種グループ": "industry_group",
+                        "輸出比率（％）": "export_ratio",
+                    },
                 }
             ],
             "export_ratio_concordance": [
@@ -718,7 +800,9 @@ def demo_config(params: WorldParams) -> dict:
                     "name": "tankan",
                     "path": "raw/tankan/tankan_overseas_supply_demand_di.csv",
                     "columns": {
-                        "調査時点": "period", "業種": "industry", "規模": "size_class",
+                        "調査時点": "period",
+                        "業種": "industry",
+                        "規模": "size_class",
                         "海外での製商品需給判断DI（最近）": "di",
                     },
                 }

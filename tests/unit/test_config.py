@@ -28,7 +28,9 @@ def test_demo_config_is_valid(tmp_path):
 
 def test_bad_literal_names_key_and_allowed_values(tmp_path):
     with pytest.raises(ConfigError) as error:
-        parse_config(_config(**{"models.0.cov_type": "cluster"}), base_dir=tmp_path, origin="c.yaml")
+        parse_config(
+            _config(**{"models.0.cov_type": "cluster"}), base_dir=tmp_path, origin="c.yaml"
+        )
     message = str(error.value)
     assert "models.0.cov_type" in message
     assert "'clustered'" in message and "'robust'" in message and "got 'cluster'" in message
@@ -54,7 +56,9 @@ def test_time_effects_absorb_the_aggregate_di(tmp_path):
 def test_unknown_encoding_is_explained(tmp_path):
     data = _config()
     data["sources"]["firms"][0]["encoding"] = "sjis-x"
-    with pytest.raises(ConfigError, match=r"sources\.firms\.0\.encoding: unknown encoding 'sjis-x'"):
+    with pytest.raises(
+        ConfigError, match=r"sources\.firms\.0\.encoding: unknown encoding 'sjis-x'"
+    ):
         parse_config(data, base_dir=tmp_path)
 
 
@@ -78,10 +82,14 @@ def test_missing_file_and_bad_yaml(tmp_path):
 
 
 def test_regressors_must_belong_to_the_model_family(tmp_path):
-    with pytest.raises(ConfigError, match=r"regressors \['opr'\] belong to family 'neighbourhood', not 'plant'"):
+    with pytest.raises(
+        ConfigError, match=r"regressors \['opr'\] belong to family 'neighbourhood', not 'plant'"
+    ):
         parse_config(_config(**{"models.0.family": "plant"}), base_dir=tmp_path)
 
 
 def test_unknown_exposure_kernel_lists_the_kernels(tmp_path):
-    with pytest.raises(ConfigError, match=r"neighbourhoods.exposure_kernel: .*'gaussian'.*got 'cosine'"):
+    with pytest.raises(
+        ConfigError, match=r"neighbourhoods.exposure_kernel: .*'gaussian'.*got 'cosine'"
+    ):
         parse_config(_config(**{"neighbourhoods.exposure_kernel": "cosine"}), base_dir=tmp_path)

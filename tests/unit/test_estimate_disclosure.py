@@ -12,13 +12,26 @@ def _panel(seed=0, n=120, years=8, beta=(25.0, 15.0, 0.05)):
     centre = np.repeat([f"c{i}" for i in range(n)], years)
     year = np.tile(np.arange(2012, 2012 + years), n)
     alpha = np.repeat(rng.normal(1000, 300, n), years)
-    opr = np.repeat(rng.uniform(5, 40, n), years) + np.tile(np.arange(years), n) * np.repeat(rng.normal(1, 0.5, n), years)
+    opr = np.repeat(rng.uniform(5, 40, n), years) + np.tile(np.arange(years), n) * np.repeat(
+        rng.normal(1, 0.5, n), years
+    )
     di = np.tile(rng.normal(-5, 5, years), n)
     shipments = rng.lognormal(8, 0.3, n * years)
-    exports = alpha + beta[0] * opr + beta[1] * di + beta[2] * shipments + rng.normal(0, 20, n * years)
+    exports = (
+        alpha + beta[0] * opr + beta[1] * di + beta[2] * shipments + rng.normal(0, 20, n * years)
+    )
     return pd.DataFrame(
-        {"radius_km": 5.0, "centre_id": centre, "year": year, "firm_id": centre, "pref_code": 23,
-         "exports": exports, "opr": opr, "external_demand": di, "shipments": shipments}
+        {
+            "radius_km": 5.0,
+            "centre_id": centre,
+            "year": year,
+            "firm_id": centre,
+            "pref_code": 23,
+            "exports": exports,
+            "opr": opr,
+            "external_demand": di,
+            "shipments": shipments,
+        }
     )
 
 
@@ -34,7 +47,9 @@ def test_panelols_matches_within_ols_and_recovers_planted_coefficients():
     spec = ModelSpec(id="b")
     result = fit_spec(panel, spec)
     table = estimates_table(spec, result).set_index("term")
-    assert table["coef"].to_numpy() == pytest.approx(_within_ols(panel, "exports", list(spec.regressors)), rel=1e-8)
+    assert table["coef"].to_numpy() == pytest.approx(
+        _within_ols(panel, "exports", list(spec.regressors)), rel=1e-8
+    )
     for term, truth in {"opr": 25.0, "external_demand": 15.0, "shipments": 0.05}.items():
         assert table.loc[term, "ci_low"] < truth < table.loc[term, "ci_high"]
     assert table["nobs"].iloc[0] == 960 and table["n_entities"].iloc[0] == 120
@@ -51,9 +66,15 @@ def test_cluster_choices_change_standard_errors_not_coefficients():
 
 def test_decomposition_by_hand():
     panel = pd.DataFrame(
-        {"radius_km": 5.0, "centre_id": ["a", "a", "a", "b", "b", "b"], "year": [2012, 2013, 2014] * 2,
-         "firm_id": ["a"] * 3 + ["b"] * 3, "pref_code": 1,
-         "exports": [10.0, 14.0, 18.0, 5.0, 5.0, 11.0], "opr": [1.0, 2.0, 3.0, 4.0, 4.0, 6.0]}
+        {
+            "radius_km": 5.0,
+            "centre_id": ["a", "a", "a", "b", "b", "b"],
+            "year": [2012, 2013, 2014] * 2,
+            "firm_id": ["a"] * 3 + ["b"] * 3,
+            "pref_code": 1,
+            "exports": [10.0, 14.0, 18.0, 5.0, 5.0, 11.0],
+            "opr": [1.0, 2.0, 3.0, 4.0, 4.0, 6.0],
+        }
     )
     spec = ModelSpec(id="d", regressors=["opr"])
     estimates = pd.DataFrame({"term": ["opr"], "coef": [3.0]})
@@ -79,3 +100,47 @@ def test_primary_and_secondary_suppression():
     # b@10: ring of one plant next to a published b@5 -> secondary ; c@5 is empty -> published
     assert out["suppression"].tolist() == ["primary", "", "", "secondary", "", ""]
     assert out["exports"].isna().tolist() == [True, False, False, True, False, False]
+
+
+def test_dominance_rule_suppresses_cells_held_by_few_plants():
+    cells = pd.DataFrame(
+        {
+            "centre_id": ["a", "b"],
+            "year": 2015,
+            "radius_km": 5.0,
+            "n_neighbours": [10, 10],
+            "exports": [1.0, 2.0],
+            "top_share": [0.9, 0.5],
+        }
+    )
+    settings = DisclosureConfig(dominance_top_n=2, dominance_share=0.8)
+    out = suppress_neighbourhoods(cells, ["exports"], settings, top_share_column="top_share")
+    assert out["suppression"].tolist() == ["dominance", ""]
+    assert out["exports"].isna().tolist() == [True, False]
+
+
+def test_top_shares_by_hand():
+    from spillover.aggregate import top_shares
+    from spillover.config import NeighbourhoodConfig
+
+    # one centre and five plants due north, 1..5 km away (1 km ≈ 0.008993 degrees of latitude)
+    step = 1 / 111.19492664455873
+    plants = pd.DataFrame(
+        {
+            "year": 2015,
+            "establishment_id": ["c", "p1", "p2", "p3", "p4", "big"],
+            "lat": [35.0, 35 + step, 35 + 2 * step, 35 + 3 * step, 35 + 4.5 * step, 35 + step],
+            "lon": 135.0,
+            "is_centre": [True, False, False, False, False, False],
+            "large_firm": [True, False, False, False, False, True],
+            "shipments": [999.0, 20.0, 100.0, 30.0, 50.0, 5000.0],
+            "employees": 1,
+            "exports": 0.0,
+            "export_method": "direct_share",
+        }
+    )
+    shares = top_shares(plants, NeighbourhoodConfig(radii_km=[2.5, 5.0]), top_n=2)
+    by_radius = shares.set_index("radius_km")["top_share"]
+    # 2.5 km: p1 (20) and p2 (100) only -> 120 / 120; 5 km: (100 + 50) / 200; "big" is excluded
+    assert by_radius[2.5] == pytest.approx(1.0)
+    assert by_radius[5.0] == pytest.approx(0.75)

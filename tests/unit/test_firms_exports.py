@@ -19,12 +19,22 @@ def _tables():
         }
     )
     parents = pd.DataFrame(
-        {"year": [2015, 2015], "firm_id": ["A", "B"], "capital": [1500.0, 500.0], "sales": [600.0, 450.0], "industry": ["31", "24"]}
+        {
+            "year": [2015, 2015],
+            "firm_id": ["A", "B"],
+            "capital": [1500.0, 500.0],
+            "sales": [600.0, 450.0],
+            "industry": ["31", "24"],
+        }
     )
     firms = pd.DataFrame(
         {
-            "year": [2015, 2015, 2015], "firm_id": ["A", "B", "C"], "capital": [1400.0, 500.0, 2000.0],
-            "sales": [900.0, 500.0, 1000.0], "exports": [90.0, 100.0, 0.0], "employees": [900, 80, 300],
+            "year": [2015, 2015, 2015],
+            "firm_id": ["A", "B", "C"],
+            "capital": [1400.0, 500.0, 2000.0],
+            "sales": [900.0, 500.0, 1000.0],
+            "exports": [90.0, 100.0, 0.0],
+            "employees": [900, 80, 300],
             "industry": ["31", "24", "29"],
         }
     )
@@ -63,10 +73,15 @@ def test_export_fallback_chain_by_hand():
         }
     )
     firms, _, _ = _tables()
-    ratios = pd.DataFrame({"year": [2015], "industry_group": ["輸送機械工業"], "export_ratio": [30.0]})
+    ratios = pd.DataFrame(
+        {"year": [2015], "industry_group": ["輸送機械工業"], "export_ratio": [30.0]}
+    )
     concordance = pd.DataFrame({"jsic": ["31"], "industry_group": ["輸送機械工業"]})
-    out = establishment_exports(plants, firms, ratios, concordance, fallback=["firm_ratio", "industry_ratio"])
-    # e1: 200 × 25 % ; e2: firm B exports/sales = 100/500 ; e3: industry 31 at 30 % ; e4: no rule applies
+    out = establishment_exports(
+        plants, firms, ratios, concordance, fallback=["firm_ratio", "industry_ratio"]
+    )
+    # e1: 200 × 25 %; e2: firm B exports/sales = 100/500; e3: industry 31 at 30 %;
+    # e4: no rule applies
     assert out["exports"].tolist()[:3] == pytest.approx([50.0, 40.0, 30.0])
     assert pd.isna(out["exports"].iloc[3])
     assert out["export_method"].tolist() == ["direct_share", "firm_ratio", "industry_ratio", "none"]
@@ -85,10 +100,25 @@ def test_centres_and_exclusions(tmp_path):
         }
     )
     out = classify_plants(
-        plants, firm_capital(firms, parents), global_firms(firms, affiliates, parents, definitions=config.definitions),
+        plants,
+        firm_capital(firms, parents),
+        global_firms(firms, affiliates, parents, definitions=config.definitions),
         config=config,
     ).set_index("establishment_id")
-    assert out["is_centre"].to_dict() == {"p1": True, "p2": False, "p3": False, "p4": False, "p5": False}
-    # large: A and C by firm capital, p4 by its own reported capital; p5 unlinked and unreported -> small
-    assert out["large_firm"].to_dict() == {"p1": True, "p2": False, "p3": True, "p4": True, "p5": False}
+    assert out["is_centre"].to_dict() == {
+        "p1": True,
+        "p2": False,
+        "p3": False,
+        "p4": False,
+        "p5": False,
+    }
+    # large: A and C by firm capital, p4 by its own reported capital;
+    # p5 is unlinked and reports no capital -> small
+    assert out["large_firm"].to_dict() == {
+        "p1": True,
+        "p2": False,
+        "p3": True,
+        "p4": True,
+        "p5": False,
+    }
     assert out.loc["p4", "capital_source"] == "establishment"

@@ -5,16 +5,21 @@ from spillover.config import Source, parse_config
 from spillover.demo.world import WorldParams, demo_config
 from spillover.ingest import IngestError, ingest_table, read_raw
 
-HEADER = "調査年,事業所番号,企業番号,都道府県コード,市区町村コード,所在地,産業分類番号,従業者数,製造品出荷額等（万円）,直接輸出額の割合（％）,資本金額（万円）\n"
+HEADER = (
+    "調査年,事業所番号,企業番号,都道府県コード,市区町村コード,所在地,産業分類番号,従業者数,"
+    "製造品出荷額等（万円）,直接輸出額の割合（％）,資本金額（万円）\n"
+)
 ROWS = [
-    "2013,E1,F1,23,23211,愛知県豊田市元町一丁目1番1号,3113,120,\"1,234,500\",12,500000\n",  # good, comma number
+    # good, with a thousands separator
+    '2013,E1,F1,23,23211,愛知県豊田市元町一丁目1番1号,3113,120,"1,234,500",12,500000\n',
     "2013,E2,,23,23211,豊田市元町１－２,２４４１,８,５００００,,\n",  # good, full-width digits
     "2013,E3,,23,23211,豊田市元町1-3,2441,5,-3000,0,\n",  # negative shipments
     "2013,E4,,99,23211,豊田市元町1-4,2441,5,3000,0,\n",  # unknown prefecture
     "2013,E5,,23,23211,豊田市元町1-5,2441,不明,3000,0,\n",  # employees unknown
     "2013,E6,,23,23211,豊田市元町1-6,2441,5,3000,101,\n",  # share above 100 %
     "2010,E7,,23,23211,豊田市元町1-7,2441,5,3000,0,\n",  # wrong survey year for the file
-    "2013,E1,F1,23,23211,愛知県豊田市元町一丁目1番1号,3113,120,1234500,12,500000\n",  # duplicate key
+    # duplicate key
+    "2013,E1,F1,23,23211,愛知県豊田市元町一丁目1番1号,3113,120,1234500,12,500000\n",
 ]
 
 
@@ -36,8 +41,14 @@ def _write(tmp_path, rows=ROWS, encoding="cp932"):
 
 def test_bad_rows_go_to_quarantine_with_line_column_and_reason(tmp_path):
     _write(tmp_path)
-    table, quarantine, reports = ingest_table("establishments", _config(tmp_path).model_copy(
-        update={"quarantine": _config(tmp_path).quarantine.model_copy(update={"max_share": 1.0})}))
+    table, quarantine, reports = ingest_table(
+        "establishments",
+        _config(tmp_path).model_copy(
+            update={
+                "quarantine": _config(tmp_path).quarantine.model_copy(update={"max_share": 1.0})
+            }
+        ),
+    )
     assert list(table["establishment_id"]) == ["E1", "E2"]
     assert table["year"].tolist() == [2012, 2012]  # accounts year = survey year - 1
     assert table["shipments"].tolist() == pytest.approx([12345.0, 500.0])  # 万円 → million yen
@@ -51,7 +62,9 @@ def test_bad_rows_go_to_quarantine_with_line_column_and_reason(tmp_path):
     assert by_line.loc[6, "column"] == "employees" and "missing" in by_line.loc[6, "reason"]
     assert by_line.loc[7, "column"] == "export_share"
     assert by_line.loc[8, "column"] == "year" and "says 2010" in by_line.loc[8, "reason"]
-    assert by_line.loc[9, "reason"].startswith("duplicate key; first seen at") and by_line.loc[9, "reason"].endswith(":2")
+    assert by_line.loc[9, "reason"].startswith("duplicate key; first seen at") and by_line.loc[
+        9, "reason"
+    ].endswith(":2")
     assert '"事業所番号": "E3"' in by_line.loc[4, "raw"]
     report = reports[0]
     assert (report.rows_in, report.rows_out, report.rows_quarantined) == (8, 2, 6)
@@ -73,7 +86,9 @@ def test_wrong_encoding_is_explained(tmp_path):
 def test_mapping_to_a_missing_raw_column_is_named(tmp_path):
     _write(tmp_path, ROWS[:2])
     columns = {"調査年": "year", "事業所番号X": "establishment_id"}
-    with pytest.raises(IngestError, match=r"columns \['事業所番号X'\] named in sources.establishments"):
+    with pytest.raises(
+        IngestError, match=r"columns \['事業所番号X'\] named in sources.establishments"
+    ):
         ingest_table("establishments", _config(tmp_path, columns=columns))
 
 
@@ -84,12 +99,21 @@ def test_missing_source_file_names_the_year(tmp_path):
 
 def test_tankan_periods_are_normalised(tmp_path):
     path = tmp_path / "di.csv"
-    path.write_text("時点,業種,規模,DI\n2015年6月,製造業,大企業,-3\n2015/12,製造業,大企業,4\n2016Q1,製造業,大企業,５\n", encoding="utf-8")
-    source = Source(name="t", path=str(path), columns={"時点": "period", "業種": "industry", "規模": "size_class", "DI": "di"})
+    path.write_text(
+        "時点,業種,規模,DI\n2015年6月,製造業,大企業,-3\n2015/12,製造業,大企業,4\n2016Q1,製造業,大企業,５\n",
+        encoding="utf-8",
+    )
+    source = Source(
+        name="t",
+        path=str(path),
+        columns={"時点": "period", "業種": "industry", "規模": "size_class", "DI": "di"},
+    )
     raw, lines = read_raw(path, source)
     from spillover.ingest import map_source_frame
 
-    good, bad = map_source_frame(raw, lines, table="external_demand", source=source, path=path, year=None)
+    good, bad = map_source_frame(
+        raw, lines, table="external_demand", source=source, path=path, year=None
+    )
     assert good["period"].tolist() == ["2015Q2", "2015Q4", "2016Q1"]
     assert good["di"].tolist() == [-3.0, 4.0, 5.0]
     assert bad.empty
