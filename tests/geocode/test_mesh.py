@@ -34,6 +34,10 @@ def test_mesh_centres(code, lat, lon):
 def test_mesh_accepts_integers_and_separators():
     la, lo = mesh_to_latlon(pd.Series([53394611, "5339-46-11"]))
     assert la.tolist() == pytest.approx([35.675 + 15 / 3600] * 2)
+    la, lo = mesh_to_latlon(pd.Series([53394611, None], dtype="Int64", index=[5, 9]))
+    assert la[0] == pytest.approx(35.675 + 15 / 3600) and np.isnan(la[1])
+    la, lo = mesh_to_latlon(pd.Series([53394611.0, float("nan")]))
+    assert lo[0] == pytest.approx(139.7625 + 22.5 / 3600) and np.isnan(lo[1])
 
 
 @pytest.mark.parametrize(
