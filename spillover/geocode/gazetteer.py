@@ -533,9 +533,23 @@ class GazetteerIndex:
         }
 
         keys, groups = tables["keys"], tables["groups"]
+        # A key's value is the town id itself when it names exactly one town (kind 0),
+        # else -1 - i for entry i of `multi`: (kind, town ids).
+        kind = groups["kind"].to_numpy(dtype=np.int64)
+        start = groups["start"].to_numpy(dtype=np.int64)
+        stop = groups["stop"].to_numpy(dtype=np.int64)
+        members = tables["members"]["tid"].to_numpy(dtype=np.int64)
+        single = (kind == 0) & (stop - start == 1)
+        value = np.empty(len(groups), dtype=np.int64)
+        value[single] = members[start[single]]
+        multi = np.flatnonzero(~single)
+        value[multi] = -1 - np.arange(len(multi))
+        self.multi = [
+            (int(kind[g]), tuple(members[start[g]:stop[g]].tolist())) for g in multi.tolist()
+        ]
         scope = keys["scope"].to_numpy(dtype=np.int64)
         key_list = keys["key"].to_numpy(dtype=object).tolist()
-        group_list = keys["group"].to_numpy(dtype=np.int64).tolist()
+        group_list = value[keys["group"].to_numpy(dtype=np.int64)].tolist()
         # One dict per municipality; rows are sorted by scope.
         bounds = np.flatnonzero(np.r_[True, scope[1:] != scope[:-1], True]).tolist()
         self.town_keys = {
@@ -550,10 +564,6 @@ class GazetteerIndex:
         self.town_lengths = {sc: tuple(v) for sc, v in town_lengths.items()}
         oz = tables["oaza_names"]
         self.oaza_name = dict(zip(oz["stem"].tolist(), oz["name"].tolist(), strict=True))
-        self.group_kind = groups["kind"].to_numpy(dtype=np.int64).tolist()
-        self.group_start = groups["start"].to_numpy(dtype=np.int64).tolist()
-        self.group_stop = groups["stop"].to_numpy(dtype=np.int64).tolist()
-        self.member_tid = tables["members"]["tid"].to_numpy(dtype=np.int64).tolist()
         self.pref_cities: dict[int, list[int]] = {}
         for cid, pc in enumerate(self.city_pref):
             self.pref_cities.setdefault(pc, []).append(cid)
@@ -572,9 +582,9 @@ class GazetteerIndex:
         self.block_lon = self.blocks["lon"].to_numpy(dtype=np.float64)
         self.has_blocks = bool(len(self.block_keys))
 
-    def group_towns(self, group: int) -> tuple[int, ...]:
-        """Town ids sharing one lookup key."""
-        return tuple(self.member_tid[self.group_start[group]:self.group_stop[group]])
+    def key_towns(self, value: int) -> tuple[int, tuple[int, ...]]:
+        """Kind and town ids of a town-key value (see ``_build_lookups``)."""
+        return (0, (value,)) if value >= 0 else self.multi[-1 - value]
 
     def block_point(self, town_id: int, block: int) -> tuple[float, float] | None:
         """Return the (lat, lon) of a 街区, or None if the gazetteer lacks it."""

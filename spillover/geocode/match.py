@@ -100,7 +100,7 @@ def _longest_in_city(index: GazetteerIndex, cid: int, text: str):
         return None
     lengths = index.town_lengths[cid]
     hit = _longest(table, lengths, text)
-    while hit is not None and index.group_kind[hit[1]] == 1:
+    while hit is not None and hit[1] < 0 and index.multi[-1 - hit[1]][0] == 1:
         size = hit[0]
         if size == len(text) or text[size].isdigit() or text[size] == "-":
             return hit
@@ -180,17 +180,15 @@ class _Matcher:
     def _town_result(self, hits: list, size: int, rest: str) -> MatchResult:
         """Resolve town hits into a result; `size` is the matched key length."""
         ix = self.ix
-        if len(hits) == 1:
-            g = hits[0][1]
-            start = ix.group_start[g]
-            if ix.group_stop[g] == start + 1 and ix.group_kind[g] == 0:
-                return self._one_town(ix.member_tid[start], size, rest)
-        kinds = {ix.group_kind[g] for _, g in hits}
+        if len(hits) == 1 and hits[0][1] >= 0:
+            return self._one_town(hits[0][1], size, rest)
+        groups = [ix.key_towns(v) for _, v in hits]
+        kinds = {k for k, _ in groups}
         if len(hits) > 1 and len(kinds) > 1:
-            exact = [h for h in hits if ix.group_kind[h[1]] == 0]
+            exact = [i for i, (k, _) in enumerate(groups) if k == 0]
             if len(exact) == 1:
-                hits, kinds = exact, {0}
-        town_ids = tuple(dict.fromkeys(t for _, g in hits for t in ix.group_towns(g)))
+                hits, groups, kinds = [hits[exact[0]]], [groups[exact[0]]], {0}
+        town_ids = tuple(dict.fromkeys(t for _, tids in groups for t in tids))
         cids = tuple(dict.fromkeys(ix.town_city[t] for t in town_ids))
         kind = kinds.pop() if len(kinds) == 1 else -1
         lats = [ix.town_lat[t] for t in town_ids]
