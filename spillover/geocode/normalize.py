@@ -44,6 +44,14 @@ _CHAR_MAP.update({ord(c): "ノ" for c in "の之"})
 # Dash-like characters (NFKC already maps the full-width hyphen-minus 「－」).
 _CHAR_MAP.update({ord(c): "-" for c in "‐‑‒–—―−﹣"})
 
+# A regex over the mapped characters is several times faster than str.translate.
+_CHAR_RE = re.compile("[" + re.escape("".join(map(chr, _CHAR_MAP))) + "]")
+
+
+def _char_repl(m: re.Match[str]) -> str:
+    return _CHAR_MAP[ord(m.group())]
+
+
 _NUM = "〇一二三四五六七八九十百千壱弐参拾"
 _DIGIT = {c: i for i, c in enumerate("〇一二三四五六七八九")}
 _DIGIT.update({"壱": 1, "弐": 2, "参": 3})
@@ -158,7 +166,8 @@ def canonical_text(text: str) -> str:
     >>> canonical_text("大字高丘字北ヶ谷 二番地の三")
     '高丘北ケ谷2番地ノ3'
     """
-    s = unicodedata.normalize("NFKC", text).translate(_CHAR_MAP)
+    s = text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
+    s = _CHAR_RE.sub(_char_repl, s)
     if "日本" in s:
         s = _LEADING_COUNTRY.sub("", s.lstrip())
     if "〒" in s or s[:1].isdigit():
