@@ -201,7 +201,7 @@ def detect_format(header: Iterable[str], *, label: str = "<file>") -> str:
 
 def _numeric(frame: pd.DataFrame, col: str, label: str) -> np.ndarray:
     """Parse a coordinate column; empty cells become NaN, anything else non-numeric raises."""
-    text = frame[col].fillna("").astype(str).str.strip()
+    text = _text(frame, col)
     values = pd.to_numeric(text.mask(text == ""), errors="coerce").to_numpy(dtype=np.float64)
     bad = np.flatnonzero(np.isnan(values) & (text != "").to_numpy())
     if bad.size:
@@ -224,6 +224,7 @@ def _check_not_truncated(label: str, text: str, n_columns: int) -> None:
 
 
 def _read_one(label: str, raw: bytes) -> tuple[str, pd.DataFrame, pd.DataFrame]:
+    """Parse one CSV into ``(layout, town rows, block rows)``."""
     text = _decode(label, raw)
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
@@ -236,70 +237,78 @@ def _read_one(label: str, raw: bytes) -> tuple[str, pd.DataFrame, pd.DataFrame]:
     if frame.empty:
         raise GazetteerFormatError(f"{label}: header only, no rows")
     _check_not_truncated(label, text, len(frame.columns))
-    col = {c: _nfkc(c) for c in FORMATS[fmt].columns}
-    empty_blocks = pd.DataFrame(columns=[*_TOWN_COLS, "block"])
-
-    def text_col(name: str) -> pd.Series:
-        s = frame[col[name]] if col[name] in frame.columns else pd.Series("", index=frame.index)
-        return s.fillna("").astype(str).str.strip()
-
     if fmt == "mlit_gaiku":
-        pref = text_col("都道府県名")
-        codes = pref.map(PREF_CODE)
-        if codes.isna().any():
-            unknown = sorted(set(pref[codes.isna()]))[:5]
-            raise GazetteerFormatError(f"{label}: unknown prefecture name(s) {unknown}")
-        rows = pd.DataFrame(
-            {
-                "pref_code": codes.astype("int64"),
-                "pref": pref,
-                "city": text_col("市区町村名"),
-                "town": text_col("大字・丁目名"),
-                "koaza": text_col("小字・通称名"),
-                "lat": _numeric(frame, col["緯度"], label),
-                "lon": _numeric(frame, col["経度"], label),
-                "block": pd.to_numeric(
-                    text_col("街区符号・地番").str.extract(_LEADING_INT, expand=False),
-                    errors="coerce",
-                ),
-                "rep": text_col("代表フラグ"),
-            }
-        )
-        if (rows["rep"] == "1").any():
-            rows = rows[rows["rep"] == "1"]
-        rows = rows.drop(columns="rep")
-        rows = rows[
-            (rows["town"] != "") & rows["block"].notna() & rows["lat"].notna() & rows["lon"].notna()
-        ]
-        return fmt, pd.DataFrame(columns=_TOWN_COLS), rows.reset_index(drop=True)
+        return fmt, pd.DataFrame(columns=_TOWN_COLS), _gaiku_rows(frame, label)
+    return fmt, _town_rows(frame, fmt, label), pd.DataFrame(columns=[*_TOWN_COLS, "block"])
 
+
+def _text(frame: pd.DataFrame, name: str) -> pd.Series:
+    """A text column by its documented name (NFKC), or empty strings if absent."""
+    col = _nfkc(name)
+    if col not in frame.columns:
+        return pd.Series("", index=frame.index, dtype="str")
+    return frame[col].fillna("").astype(str).str.strip()
+
+
+def _gaiku_rows(frame: pd.DataFrame, label: str) -> pd.DataFrame:
+    """Block rows of an MLIT 街区レベル file (representative rows only, if flagged)."""
+    pref = _text(frame, "都道府県名")
+    codes = pref.map(PREF_CODE)
+    if codes.isna().any():
+        unknown = sorted(set(pref[codes.isna()]))[:5]
+        raise GazetteerFormatError(f"{label}: unknown prefecture name(s) {unknown}")
+    rows = pd.DataFrame(
+        {
+            "pref_code": codes.astype("int64"),
+            "pref": pref,
+            "city": _text(frame, "市区町村名"),
+            "town": _text(frame, "大字・丁目名"),
+            "koaza": _text(frame, "小字・通称名"),
+            "lat": _numeric(frame, "緯度", label),
+            "lon": _numeric(frame, "経度", label),
+            "block": pd.to_numeric(
+                _text(frame, "街区符号・地番").str.extract(_LEADING_INT, expand=False),
+                errors="coerce",
+            ),
+        }
+    )
+    representative = _text(frame, "代表フラグ") == "1"
+    if representative.any():
+        rows = rows[representative]
+    keep = (rows["town"] != "") & rows["block"].notna() & rows["lat"].notna()
+    return rows[keep & rows["lon"].notna()].reset_index(drop=True)
+
+
+def _town_rows(frame: pd.DataFrame, fmt: str, label: str) -> pd.DataFrame:
+    """Town rows of a Geolonia, shared-layout or MLIT 大字・町丁目 file."""
     if fmt == "towns":
         names = {"pref_code": "pref_code", "pref": "pref", "city": "city", "town": "town",
                  "koaza": "koaza", "lat": "lat", "lon": "lng"}
     else:
         names = {"pref_code": "都道府県コード", "pref": "都道府県名", "city": "市区町村名",
                  "town": "大字町丁目名", "koaza": "小字・通称名", "lat": "緯度", "lon": "経度"}
-    codes = pd.to_numeric(frame[col[names["pref_code"]]], errors="coerce")
-    if codes.isna().any() or not codes.between(1, 47).all():
-        bad = int(np.flatnonzero(~codes.between(1, 47).fillna(False).to_numpy())[0]) + 1
+    codes = pd.to_numeric(frame[names["pref_code"]], errors="coerce")
+    valid = codes.between(1, 47).fillna(False).to_numpy(dtype=bool)
+    if not valid.all():
+        bad = int(np.flatnonzero(~valid)[0]) + 1
         raise GazetteerFormatError(
             f"{label}: invalid {names['pref_code']!r} (JIS 1-47 expected) at data row {bad}"
         )
     towns = pd.DataFrame(
         {
             "pref_code": codes.astype("int64"),
-            "pref": text_col(names["pref"]),
-            "city": text_col(names["city"]),
-            "town": text_col(names["town"]),
-            "koaza": text_col(names["koaza"]) if fmt != "mlit_oaza" else "",
-            "lat": _numeric(frame, col[names["lat"]], label),
-            "lon": _numeric(frame, col[names["lon"]], label),
+            "pref": _text(frame, names["pref"]),
+            "city": _text(frame, names["city"]),
+            "town": _text(frame, names["town"]),
+            "koaza": _text(frame, names["koaza"]),
+            "lat": _numeric(frame, names["lat"], label),
+            "lon": _numeric(frame, names["lon"], label),
         }
     )
     # Rows without a representative point (new towns, in the real data) cannot be
     # located; dropping them lets such addresses fall back to their municipality.
     keep = (towns["town"] != "") & towns["lat"].notna() & towns["lon"].notna()
-    return fmt, towns[keep].reset_index(drop=True), empty_blocks
+    return towns[keep].reset_index(drop=True)
 
 
 def _gazetteer_files(path: Path) -> list[Path]:

@@ -193,7 +193,8 @@ class _Matcher:
         kind = kinds.pop() if len(kinds) == 1 else -1
         lats = [ix.town_lat[t] for t in town_ids]
         lons = [ix.town_lon[t] for t in town_ids]
-        if kind == -1 or (
+        other_city = len(cids) > 1 and len({ix.seirei_base.get(c) for c in cids} - {None}) != 1
+        if kind == -1 or other_city or (
             len(town_ids) > 1 and (kind == 0 or len(cids) > 1)
             and _spread_km(lats, lons) > SAME_PLACE_KM
         ):
@@ -206,8 +207,8 @@ class _Matcher:
         pref = self.pref_names[pc]
         if len(cids) == 1:
             city, city_key = ix.city_name[cid], ix.city_key[cid]
-        else:
-            city = city_key = ix.seirei_base.get(cid, ix.city_name[cid])
+        else:  # wards of one 政令市 (checked above)
+            city = city_key = ix.seirei_base[cid]
         tail = rest[size:]
         lat, lon = sum(lats) / len(lats), sum(lons) / len(lons)
         if kind == 1:

@@ -154,8 +154,21 @@ def test_truncated_gzip(tmp_path):
 
 
 def test_non_numeric_coordinate(tmp_path):
+    path = write(tmp_path / "t.csv", TOWNS_CSV.replace("35.082000", "北緯35度"))
+    with pytest.raises(GazetteerFormatError, match=r"t\.csv: 1 row\(s\) with a non-numeric 'lat' "
+                       r"\(first at data row 2: '北緯35度'\)"):
+        load_gazetteer(path)
+
+
+def test_extra_fields_are_malformed(tmp_path):
     path = write(tmp_path / "t.csv", TOWNS_CSV.replace("35.082000", "35,082"))
-    with pytest.raises(GazetteerFormatError, match=r"t\.csv"):
+    with pytest.raises(GazetteerFormatError, match=r"t\.csv: malformed CSV"):
+        load_gazetteer(path)
+
+
+def test_invalid_prefecture_code(tmp_path):
+    path = write(tmp_path / "t.csv", TOWNS_CSV.replace("\n7,福島県", "\n48,福島県", 1))
+    with pytest.raises(GazetteerFormatError, match=r"t\.csv: invalid 'pref_code'.*data row 3"):
         load_gazetteer(path)
 
 
