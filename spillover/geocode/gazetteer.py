@@ -553,8 +553,11 @@ class GazetteerIndex:
         value[single] = members[start[single]]
         multi = np.flatnonzero(~single)
         value[multi] = -1 - np.arange(len(multi))
+        member_list = members.tolist()
         self.multi = [
-            (int(kind[g]), tuple(members[start[g]:stop[g]].tolist())) for g in multi.tolist()
+            (k, tuple(member_list[a:b]))
+            for k, a, b in zip(kind[multi].tolist(), start[multi].tolist(), stop[multi].tolist(),
+                               strict=True)
         ]
         scope = keys["scope"].to_numpy(dtype=np.int64)
         key_list = keys["key"].to_numpy(dtype=object).tolist()
@@ -577,13 +580,15 @@ class GazetteerIndex:
         for cid, pc in enumerate(self.city_pref):
             self.pref_cities.setdefault(pc, []).append(cid)
 
-        kz = self.koaza
-        self.koaza_keys = dict(
-            zip(zip(kz["town_id"].to_numpy(dtype=np.int64).tolist(),
-                    kz["koaza_key"].to_numpy(dtype=object).tolist(), strict=True),
-                range(len(kz)), strict=True)
-        )
-        self.koaza_towns = frozenset(kz["town_id"].to_numpy(dtype=np.int64).tolist())
+        kz = self.koaza  # sorted by town_id
+        kz_town = kz["town_id"].to_numpy(dtype=np.int64)
+        kz_key = kz["koaza_key"].to_numpy(dtype=object).tolist()
+        rows = range(len(kz))
+        bounds = np.flatnonzero(np.r_[True, kz_town[1:] != kz_town[:-1], True]).tolist()
+        self.koaza_keys: dict[int, dict[str, int]] = {
+            int(kz_town[a]): dict(zip(kz_key[a:b], rows[a:b], strict=True))
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+        } if len(kz) else {}
         self.koaza_lat = kz["lat"].to_numpy(dtype=np.float64).tolist()
         self.koaza_lon = kz["lon"].to_numpy(dtype=np.float64).tolist()
         self.block_keys = self.blocks["key"].to_numpy(dtype=np.int64)

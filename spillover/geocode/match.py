@@ -216,8 +216,7 @@ class _Matcher:
             town = ix.oaza_name.get(key, key)
         else:  # several gazetteer towns with one key, within SAME_PLACE_KM: one place
             level, town, key = "town", ix.town_name[tid], ix.town_key[tid]
-            found = [(t, k) for t in town_ids if t in ix.koaza_towns
-                     and (k := self._koaza(t, tail)) is not None]
+            found = [(t, k) for t in town_ids if (k := self._koaza(t, tail)) is not None]
             if found:
                 t, (row, n) = max(found, key=lambda f: f[1][1])
                 lat, lon = ix.koaza_lat[row], ix.koaza_lon[row]
@@ -234,9 +233,11 @@ class _Matcher:
         A 小字 may start with a number (「22地割」, 「10号」, 「5丁目」 in the real
         data) but must not be a bare number, which would be a 番地.
         """
-        keys = self.ix.koaza_keys
+        keys = self.ix.koaza_keys.get(tid)
+        if keys is None:
+            return None
         for n in range(min(len(tail), 16), 0, -1):
-            k = keys.get((tid, tail[:n]))
+            k = keys.get(tail[:n])
             if k is not None and not tail[:n].isdigit():
                 return k, n
         return None
@@ -251,7 +252,7 @@ class _Matcher:
         key = ix.town_key[tid]
         level = "town"
         tail = rest[size:]
-        if tail and tid in ix.koaza_towns:
+        if tail and tid in ix.koaza_keys:
             k = self._koaza(tid, tail)
             if k is not None:
                 lat, lon = ix.koaza_lat[k[0]], ix.koaza_lon[k[0]]
