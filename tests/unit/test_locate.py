@@ -1,0 +1,54 @@
+"""The geocode stage's choice of coordinate source: given lat/lon, address, mesh, none."""
+
+import pandas as pd
+import pytest
+
+from spillover.geocode import load_gazetteer
+from spillover.pipeline import locate_establishments
+
+GEOLONIA_HEADER = (
+    "都道府県コード,都道府県名,都道府県名カナ,都道府県名ローマ字,市区町村コード,市区町村名,"
+    "市区町村名カナ,市区町村名ローマ字,大字町丁目名,大字町丁目名カナ,大字町丁目名ローマ字,"
+    "小字・通称名,緯度,経度\n"
+)
+
+
+@pytest.fixture
+def gazetteer(tmp_path):
+    path = tmp_path / "latest.csv"
+    path.write_text(
+        GEOLONIA_HEADER
+        + "23,愛知県,,,23211,豊田市,,,元町一丁目,,,,35.0800,137.1500\n"
+        + "23,愛知県,,,23211,豊田市,,,高丘,,,,35.0500,137.1800\n",
+        encoding="utf-8",
+    )
+    return load_gazetteer(path)
+
+
+def test_each_row_gets_the_best_available_source(gazetteer):
+    establishments = pd.DataFrame(
+        {
+            "year": 2015,
+            "establishment_id": ["a", "b", "c", "d", "e"],
+            "pref_code": pd.array([23, 23, 23, 23, 13], dtype="Int64"),
+            "address": ["豊田市元町1-2-3", "どこか", "不明な住所", None, "愛知県豊田市高丘5番地"],
+            "lat": [None, 35.1, None, None, None],
+            "lon": [None, 137.2, None, None, None],
+            "mesh_code": [None, None, "52374017", None, None],
+        }
+    )
+    out = locate_establishments(establishments, gazetteer, cache_dir=None, progress=False)
+    out = out.set_index("establishment_id")
+    assert out["geocode_level"].to_dict() == {
+        "a": "town", "b": "latlon", "c": "mesh", "d": "none", "e": "town",
+    }
+    assert (out.loc["a", "lat"], out.loc["a", "lon"]) == pytest.approx((35.08, 137.15))
+    assert (out.loc["b", "lat"], out.loc["b", "lon"]) == pytest.approx((35.1, 137.2))
+    # 3rd-order mesh 5237-40-17: south edge 52/1.5 + 4/12 + 1/120 degrees, centre half a cell up
+    assert out.loc["c", "lat"] == pytest.approx(52 / 1.5 + 4 / 12 + 1 / 120 + 1 / 240)
+    assert out.loc["c", "lon"] == pytest.approx(137 + 0 / 8 + 7 / 80 + 1 / 160)
+    assert pd.isna(out.loc["d", "lat"])
+    # the survey says Tokyo (13) but the address is in Aichi: kept, and flagged
+    assert out["pref_mismatch"].to_dict() == {
+        "a": False, "b": False, "c": False, "d": False, "e": True,
+    }
