@@ -505,49 +505,117 @@ def _man_yen(values: pd.Series) -> pd.Series:
     return (values * 100).round().astype("Int64")
 
 
+#: Raw column names of each demo source, canonical → raw. Files are written with these
+#: names and :func:`demo_config` maps them back, so each layout is stated once.
+RAW_COLUMNS: dict[str, dict[str, str]] = {
+    "kogyo_toukei": {
+        "year": "調査年",
+        "establishment_id": "事業所番号",
+        "firm_id": "企業番号",
+        "pref_code": "都道府県コード",
+        "city_code": "市区町村コード",
+        "address": "所在地",
+        "industry": "産業分類番号",
+        "employees": "従業者数",
+        "shipments": "製造品出荷額等（万円）",
+        "export_share": "直接輸出額の割合（％）",
+        "capital": "資本金額（万円）",
+    },
+    "keizai_census": {
+        "establishment_id": "事業所ID",
+        "firm_id": "企業ID",
+        "pref_code": "都道府県",
+        "city_code": "市区町村",
+        "address": "事業所の所在地",
+        "industry": "産業細分類",
+        "employees": "従業者数合計",
+        "shipments": "製造品出荷額等（百万円）",
+        "export_share": "輸出比率（％）",
+        "capital": "資本金（百万円）",
+    },
+    "kigyou_katsudou": {
+        "year": "調査年度",
+        "firm_id": "企業番号",
+        "capital": "資本金（百万円）",
+        "sales": "売上高（百万円）",
+        "exports": "直接輸出額（百万円）",
+        "employees": "常時従業者数",
+        "industry": "主業種",
+    },
+    "genchi_houjin": {
+        "year": "調査年度",
+        "affiliate_id": "現地法人番号",
+        "parent_firm_id": "本社企業番号",
+        "country": "所在国コード",
+        "industry": "業種コード",
+        "sales": "売上高（百万円）",
+    },
+    "honsha_kigyou": {
+        "year": "調査年度",
+        "firm_id": "企業番号",
+        "capital": "資本金（百万円）",
+        "sales": "売上高（百万円）",
+        "industry": "業種コード",
+    },
+    "kougyou_export_ratios": {
+        "year": "年",
+        "industry_group": "業種グループ",
+        "export_ratio": "輸出比率（％）",
+    },
+    "jsic_to_group": {"jsic": "中分類", "industry_group": "業種グループ"},
+    "tankan": {
+        "period": "調査時点",
+        "industry": "業種",
+        "size_class": "規模",
+        "di": "海外での製商品需給判断DI（最近）",
+    },
+}
+
+
+def _raw(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """``frame`` (canonical names) with the raw column names of ``source``."""
+    return frame.rename(columns=RAW_COLUMNS[source])
+
+
 def _write_establishments(world, towns, out: Path, params: WorldParams, rng) -> int:
     est = world["establishments"]
     est = est.assign(address=write_addresses(est, towns, rng))
     munis = [MUNICIPALITIES[towns.at[t, "muni"]] for t in est["town"]]
     est["pref_code"] = [m.pref_code for m in munis]
     est["city_code"] = [m.city_code for m in munis]
-    est["reported_capital"] = est["own_capital"].where(est["reports_capital"])
+    est["capital"] = est["own_capital"].where(est["reports_capital"])
+    est["export_share"] = est["export_share"].astype("Int64")
+    columns = [
+        "establishment_id",
+        "firm_id",
+        "pref_code",
+        "city_code",
+        "address",
+        "industry",
+        "employees",
+        "shipments",
+        "export_share",
+        "capital",
+    ]
     n_rows = 0
     for year, frame in est.groupby("year"):
         if year == 2015:  # accounts year 2015 comes from 経済センサス‐活動調査 2016 (UTF-8, 百万円)
-            raw = pd.DataFrame(
-                {
-                    "事業所ID": frame["establishment_id"],
-                    "企業ID": frame["firm_id"],
-                    "都道府県": frame["pref_code"],
-                    "市区町村": frame["city_code"],
-                    "事業所の所在地": frame["address"],
-                    "産業小分類": frame["industry"].str[:3],
-                    "産業細分類": frame["industry"],
-                    "従業者数合計": frame["employees"],
-                    "製造品出荷額等（百万円）": [f"{v:,.2f}" for v in frame["shipments"]],
-                    "輸出比率（％）": frame["export_share"].astype("Int64"),
-                    "資本金（百万円）": frame["reported_capital"],
+            raw = _raw(frame[columns], "keizai_census").assign(
+                **{
+                    RAW_COLUMNS["keizai_census"]["shipments"]: [
+                        f"{v:,.2f}" for v in frame["shipments"]
+                    ]
                 }
             )
+            raw.insert(5, "産業小分類", frame["industry"].str[:3].to_numpy())  # an unmapped extra
             path = out / "raw" / "establishments" / "keizai_census_2016.csv"
             _write_csv(raw, path, "utf-8")
         else:  # 工業統計調査: survey year = accounts year + 1, CP932, 万円
-            raw = pd.DataFrame(
-                {
-                    "調査年": year + 1,
-                    "事業所番号": frame["establishment_id"],
-                    "企業番号": frame["firm_id"],
-                    "都道府県コード": frame["pref_code"],
-                    "市区町村コード": frame["city_code"],
-                    "所在地": frame["address"],
-                    "産業分類番号": frame["industry"],
-                    "従業者数": frame["employees"],
-                    "製造品出荷額等（万円）": _man_yen(frame["shipments"]),
-                    "直接輸出額の割合（％）": frame["export_share"].astype("Int64"),
-                    "資本金額（万円）": _man_yen(frame["reported_capital"]),
-                }
+            canonical = frame[columns].assign(
+                shipments=_man_yen(frame["shipments"]), capital=_man_yen(frame["capital"])
             )
+            canonical.insert(0, "year", year + 1)
+            raw = _raw(canonical, "kogyo_toukei")
             if params.broken_rows and year == params.first_year + 1:
                 raw = pd.concat([raw, _broken_rows(raw, year + 1)], ignore_index=True)
             path = out / "raw" / "establishments" / f"kogyo_{year + 1}.csv"
@@ -558,22 +626,22 @@ def _write_establishments(world, towns, out: Path, params: WorldParams, rng) -> 
 
 def _broken_rows(raw: pd.DataFrame, survey_year: int) -> pd.DataFrame:
     """Rows a real file contains: bad codes, impossible values, unknown fields, a duplicate."""
+    name = RAW_COLUMNS["kogyo_toukei"]
     template = raw.iloc[0].to_dict()
     broken = []
-    for i, change in enumerate(
+    for i, (column, value) in enumerate(
         [
-            {"製造品出荷額等（万円）": -5000},
-            {"直接輸出額の割合（％）": 150},
-            {"都道府県コード": 99},
-            {"従業者数": "不明"},
-            {"製造品出荷額等（万円）": "約500"},
-            {"産業分類番号": "ABCD"},
-            {"調査年": survey_year - 3},
-            {"事業所番号": ""},
+            ("shipments", -5000),
+            ("export_share", 150),
+            ("pref_code", 99),
+            ("employees", "不明"),
+            ("shipments", "約500"),
+            ("industry", "ABCD"),
+            ("year", survey_year - 3),
+            ("establishment_id", ""),
         ]
     ):
-        row = {**template, "事業所番号": f"X{i:07d}", **change}
-        broken.append(row)
+        broken.append({**template, name["establishment_id"]: f"X{i:07d}", name[column]: value})
     broken.append(raw.iloc[1].to_dict())  # exact duplicate of an existing establishment
     return pd.DataFrame(broken).astype(raw.dtypes.to_dict() | {c: object for c in raw.columns})
 
@@ -587,86 +655,39 @@ def build_demo_world(out: str | Path, params: WorldParams | None = None) -> Demo
     towns = world["towns"]
     n_rows = _write_establishments(world, towns, out, params, rng)
     _write_csv(gazetteer_frame(towns), out / "gazetteer" / "latest.csv")
-    for year, frame in world["firms"].groupby("year"):
-        _write_csv(
-            frame.rename(
-                columns={
-                    "year": "調査年度",
-                    "firm_id": "企業番号",
-                    "capital": "資本金（百万円）",
-                    "sales": "売上高（百万円）",
-                    "exports": "直接輸出額（百万円）",
-                    "employees": "常時従業者数",
-                    "industry": "主業種",
-                }
-            ),
-            out / "raw" / "kikatsu" / f"kigyou_katsudou_{year}.csv",
-        )
-    for year, frame in world["affiliates"].groupby("year"):
-        _write_csv(
-            frame.rename(
-                columns={
-                    "year": "調査年度",
-                    "affiliate_id": "現地法人番号",
-                    "parent_firm_id": "本社企業番号",
-                    "country": "所在国コード",
-                    "industry": "業種コード",
-                    "sales": "売上高（百万円）",
-                }
-            ),
-            out / "raw" / "kaigai" / f"genchi_houjin_{year}.csv",
-            "cp932",
-        )
-    for year, frame in world["parents"].groupby("year"):
-        _write_csv(
-            frame.rename(
-                columns={
-                    "year": "調査年度",
-                    "firm_id": "企業番号",
-                    "capital": "資本金（百万円）",
-                    "sales": "売上高（百万円）",
-                    "industry": "業種コード",
-                }
-            ),
-            out / "raw" / "kaigai" / f"honsha_kigyou_{year}.csv",
-            "cp932",
-        )
+    yearly = (
+        ("firms", "kigyou_katsudou", "kikatsu/kigyou_katsudou", "utf-8"),
+        ("affiliates", "genchi_houjin", "kaigai/genchi_houjin", "cp932"),
+        ("parents", "honsha_kigyou", "kaigai/honsha_kigyou", "cp932"),
+    )
+    for table, source, stem, encoding in yearly:
+        for year, frame in world[table].groupby("year"):
+            _write_csv(_raw(frame, source), out / "raw" / f"{stem}_{year}.csv", encoding)
     tankan = world["tankan"].assign(
         period=lambda d: (
             d["period"].str[:4] + "年" + (d["period"].str[-1].astype(int) * 3).astype(str) + "月"
         )
     )
     _write_csv(
-        tankan.rename(
-            columns={
-                "period": "調査時点",
-                "industry": "業種",
-                "size_class": "規模",
-                "di": "海外での製商品需給判断DI（最近）",
-            }
-        ),
-        out / "raw" / "tankan" / "tankan_overseas_supply_demand_di.csv",
+        _raw(tankan, "tankan"), out / "raw" / "tankan" / "tankan_overseas_supply_demand_di.csv"
     )
+    bases = rng.uniform(3, 30, len(INDUSTRY_GROUPS))
     ratios = pd.DataFrame(
         [
             {
-                "年": year,
-                "業種グループ": group,
-                "輸出比率（％）": round(base + 0.3 * (year - params.first_year), 1),
+                "year": year,
+                "industry_group": group,
+                "export_ratio": round(base + 0.3 * (year - params.first_year), 1),
             }
-            for group, base in zip(
-                INDUSTRY_GROUPS.values(), rng.uniform(3, 30, len(INDUSTRY_GROUPS)), strict=True
-            )
+            for group, base in zip(INDUSTRY_GROUPS.values(), bases, strict=True)
             for year in range(params.first_year, params.last_year + 1)
         ]
     )
-    _write_csv(ratios, out / "raw" / "kougyou" / "export_ratios.csv")
-    _write_csv(
-        pd.DataFrame(
-            {"中分類": list(INDUSTRY_GROUPS), "業種グループ": list(INDUSTRY_GROUPS.values())}
-        ),
-        out / "raw" / "kougyou" / "jsic_concordance.csv",
+    _write_csv(_raw(ratios, "kougyou_export_ratios"), out / "raw" / "kougyou" / "export_ratios.csv")
+    concordance = pd.DataFrame(
+        {"jsic": list(INDUSTRY_GROUPS), "industry_group": list(INDUSTRY_GROUPS.values())}
     )
+    _write_csv(_raw(concordance, "jsic_to_group"), out / "raw" / "kougyou" / "jsic_concordance.csv")
     config_path = out / "config.yaml"
     config_path.write_text(
         yaml.safe_dump(demo_config(params), allow_unicode=True, sort_keys=False), encoding="utf-8"
@@ -682,6 +703,12 @@ def demo_config(params: WorldParams) -> dict:
     """The config mapping the demo world's raw files (paths relative to the config file)."""
     years = list(range(params.first_year, params.last_year + 1))
     kogyo_years = [y for y in years if y != 2015]
+
+    def source(name: str, path: str, source_years: list[int] | None = None, **options) -> dict:
+        columns = {raw: canonical for canonical, raw in RAW_COLUMNS[name].items()}
+        entry = {"name": name, "path": f"raw/{path}", "columns": columns, **options}
+        return entry if source_years is None else {**entry, "years": source_years}
+
     return {
         "project": "spillover-demo",
         "years": [params.first_year, params.last_year],
@@ -691,122 +718,26 @@ def demo_config(params: WorldParams) -> dict:
         "gazetteer": {"path": "gazetteer/latest.csv", "index_dir": "cache/gazetteer"},
         "sources": {
             "establishments": [
-                {
-                    "name": "kogyo_toukei",
-                    "path": "raw/establishments/kogyo_{survey_year}.csv",
-                    "years": kogyo_years,
-                    "survey_year_offset": 1,
-                    "encoding": "cp932",
-                    "columns": {
-                        "調査年": "year",
-                        "事業所番号": "establishment_id",
-                        "企業番号": "firm_id",
-                        "都道府県コード": "pref_code",
-                        "市区町村コード": "city_code",
-                        "所在地": "address",
-                        "産業分類番号": "industry",
-                        "従業者数": "employees",
-                        "製造品出荷額等（万円）": "shipments",
-                        "直接輸出額の割合（％）": "export_share",
-                        "資本金額（万円）": "capital",
-                    },
-                    "scale": {"shipments": 0.01, "capital": 0.01},
-                },
-                {
-                    "name": "keizai_census",
-                    "path": "raw/establishments/keizai_census_2016.csv",
-                    "years": [2015],
-                    "columns": {
-                        "事業所ID": "establishment_id",
-                        "企業ID": "firm_id",
-                        "都道府県": "pref_code",
-                        "市区町村": "city_code",
-                        "事業所の所在地": "address",
-                        "産業細分類": "industry",
-                        "従業者数合計": "employees",
-                        "製造品出荷額等（百万円）": "shipments",
-                        "輸出比率（％）": "export_share",
-                        "資本金（百万円）": "capital",
-                    },
-                },
+                source(
+                    "kogyo_toukei",
+                    "establishments/kogyo_{survey_year}.csv",
+                    kogyo_years,
+                    survey_year_offset=1,
+                    encoding="cp932",
+                    scale={"shipments": 0.01, "capital": 0.01},
+                ),
+                source("keizai_census", "establishments/keizai_census_2016.csv", [2015]),
             ],
-            "firms": [
-                {
-                    "name": "kigyou_katsudou",
-                    "path": "raw/kikatsu/kigyou_katsudou_{year}.csv",
-                    "years": years,
-                    "columns": {
-                        "調査年度": "year",
-                        "企業番号": "firm_id",
-                        "資本金（百万円）": "capital",
-                        "売上高（百万円）": "sales",
-                        "直接輸出額（百万円）": "exports",
-                        "常時従業者数": "employees",
-                        "主業種": "industry",
-                    },
-                }
-            ],
+            "firms": [source("kigyou_katsudou", "kikatsu/kigyou_katsudou_{year}.csv", years)],
             "affiliates": [
-                {
-                    "name": "genchi_houjin",
-                    "path": "raw/kaigai/genchi_houjin_{year}.csv",
-                    "years": years,
-                    "encoding": "cp932",
-                    "columns": {
-                        "調査年度": "year",
-                        "現地法人番号": "affiliate_id",
-                        "本社企業番号": "parent_firm_id",
-                        "所在国コード": "country",
-                        "業種コード": "industry",
-                        "売上高（百万円）": "sales",
-                    },
-                }
+                source("genchi_houjin", "kaigai/genchi_houjin_{year}.csv", years, encoding="cp932")
             ],
             "parents": [
-                {
-                    "name": "honsha_kigyou",
-                    "path": "raw/kaigai/honsha_kigyou_{year}.csv",
-                    "years": years,
-                    "encoding": "cp932",
-                    "columns": {
-                        "調査年度": "year",
-                        "企業番号": "firm_id",
-                        "資本金（百万円）": "capital",
-                        "売上高（百万円）": "sales",
-                        "業種コード": "industry",
-                    },
-                }
+                source("honsha_kigyou", "kaigai/honsha_kigyou_{year}.csv", years, encoding="cp932")
             ],
-            "export_ratios": [
-                {
-                    "name": "kougyou_export_ratios",
-                    "path": "raw/kougyou/export_ratios.csv",
-                    "columns": {
-                        "年": "year",
-                        "業種グループ": "industry_group",
-                        "輸出比率（％）": "export_ratio",
-                    },
-                }
-            ],
-            "export_ratio_concordance": [
-                {
-                    "name": "jsic_to_group",
-                    "path": "raw/kougyou/jsic_concordance.csv",
-                    "columns": {"中分類": "jsic", "業種グループ": "industry_group"},
-                }
-            ],
-            "external_demand": [
-                {
-                    "name": "tankan",
-                    "path": "raw/tankan/tankan_overseas_supply_demand_di.csv",
-                    "columns": {
-                        "調査時点": "period",
-                        "業種": "industry",
-                        "規模": "size_class",
-                        "海外での製商品需給判断DI（最近）": "di",
-                    },
-                }
-            ],
+            "export_ratios": [source("kougyou_export_ratios", "kougyou/export_ratios.csv")],
+            "export_ratio_concordance": [source("jsic_to_group", "kougyou/jsic_concordance.csv")],
+            "external_demand": [source("tankan", "tankan/tankan_overseas_supply_demand_di.csv")],
         },
         "neighbourhoods": {"radii_km": [params.radius_km, 10.0]},
         "models": [
