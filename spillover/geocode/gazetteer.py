@@ -15,6 +15,7 @@ Coordinates are WGS84 / JGD2011 degrees throughout.
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import hashlib
 import io
@@ -452,6 +453,15 @@ def _build_tables(towns_raw: pd.DataFrame, blocks_raw: pd.DataFrame) -> dict[str
 # --------------------------------------------------------------------------- index
 
 
+def _slices(sorted_ids: np.ndarray) -> dict[int, tuple[int, int]]:
+    """Row range ``(start, stop)`` of each id in an array sorted by id."""
+    if not len(sorted_ids):
+        return {}
+    bounds = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1], True])
+    return dict(zip(sorted_ids[bounds[:-1]].tolist(),
+                    zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True), strict=True))
+
+
 class GazetteerIndex:
     """An in-memory gazetteer with the lookup tables the matcher needs.
 
@@ -498,14 +508,9 @@ class GazetteerIndex:
         )
 
     def _build_lookups(self, tables: dict[str, pd.DataFrame]) -> None:
-        # Plain Python lists: the matcher reads single elements, which is several
-        # times faster from a list than from a NumPy array.
+        # Plain Python lists where the matcher reads single elements (several times
+        # faster than from a NumPy array); the per-town ones are cached properties.
         towns, cities = self.towns, self.cities
-        self.town_city = towns["city_id"].to_numpy(dtype=np.int64).tolist()
-        self.town_lat = towns["lat"].to_numpy(dtype=np.float64).tolist()
-        self.town_lon = towns["lon"].to_numpy(dtype=np.float64).tolist()
-        self.town_name = towns["town"].to_numpy(dtype=object).tolist()
-        self.town_key = towns["town_key"].to_numpy(dtype=object).tolist()
         self.city_lat = cities["lat"].to_numpy(dtype=np.float64).tolist()
         self.city_lon = cities["lon"].to_numpy(dtype=np.float64).tolist()
         self.city_pref = cities["pref_code"].to_numpy(dtype=np.int64).tolist()
@@ -543,7 +548,7 @@ class GazetteerIndex:
 
         keys, groups = tables["keys"], tables["groups"]
         # A key's value is the town id itself when it names exactly one town (kind 0),
-        # else -1 - i for entry i of `multi`: (kind, town ids).
+        # else -1 - i for the i-th other group (see key_towns).
         kind = groups["kind"].to_numpy(dtype=np.int64)
         start = groups["start"].to_numpy(dtype=np.int64)
         stop = groups["stop"].to_numpy(dtype=np.int64)
@@ -553,21 +558,15 @@ class GazetteerIndex:
         value[single] = members[start[single]]
         multi = np.flatnonzero(~single)
         value[multi] = -1 - np.arange(len(multi))
-        member_list = members.tolist()
-        self.multi = [
-            (k, tuple(member_list[a:b]))
-            for k, a, b in zip(kind[multi].tolist(), start[multi].tolist(), stop[multi].tolist(),
-                               strict=True)
-        ]
-        scope = keys["scope"].to_numpy(dtype=np.int64)
-        key_list = keys["key"].to_numpy(dtype=object).tolist()
-        group_list = value[keys["group"].to_numpy(dtype=np.int64)].tolist()
-        # One dict per municipality; rows are sorted by scope.
-        bounds = np.flatnonzero(np.r_[True, scope[1:] != scope[:-1], True]).tolist()
-        self.town_keys = {
-            int(scope[a]): dict(zip(key_list[a:b], group_list[a:b], strict=True))
-            for a, b in zip(bounds[:-1], bounds[1:], strict=True)
-        }
+        self._multi_group = multi
+        self._group_kind, self._group_start, self._group_stop = kind, start, stop
+        self._members = members
+        # One dict per municipality, built on first use (rows are sorted by scope):
+        # loading stays proportional to reading the Parquet files.
+        self._town_key_text = keys["key"].array
+        self._town_key_value = value[keys["group"].to_numpy(dtype=np.int64)]
+        self._town_key_rows = _slices(keys["scope"].to_numpy(dtype=np.int64))
+        self._town_tables: dict[int, dict[str, int]] = {}
         lengths = tables["lengths"]
         ls, ll = lengths["scope"].to_numpy().tolist(), lengths["length"].to_numpy().tolist()
         town_lengths: dict[int, list[int]] = {}
@@ -581,24 +580,80 @@ class GazetteerIndex:
             self.pref_cities.setdefault(pc, []).append(cid)
 
         kz = self.koaza  # sorted by town_id
-        kz_town = kz["town_id"].to_numpy(dtype=np.int64)
-        kz_key = kz["koaza_key"].to_numpy(dtype=object).tolist()
-        rows = range(len(kz))
-        bounds = np.flatnonzero(np.r_[True, kz_town[1:] != kz_town[:-1], True]).tolist()
-        self.koaza_keys: dict[int, dict[str, int]] = {
-            int(kz_town[a]): dict(zip(kz_key[a:b], rows[a:b], strict=True))
-            for a, b in zip(bounds[:-1], bounds[1:], strict=True)
-        } if len(kz) else {}
-        self.koaza_lat = kz["lat"].to_numpy(dtype=np.float64).tolist()
-        self.koaza_lon = kz["lon"].to_numpy(dtype=np.float64).tolist()
+        self._koaza_text = kz["koaza_key"].array
+        self.koaza_rows = _slices(kz["town_id"].to_numpy(dtype=np.int64))
+        self._koaza_tables: dict[int, dict[str, int]] = {}
         self.block_keys = self.blocks["key"].to_numpy(dtype=np.int64)
         self.block_lat = self.blocks["lat"].to_numpy(dtype=np.float64)
         self.block_lon = self.blocks["lon"].to_numpy(dtype=np.float64)
         self.has_blocks = bool(len(self.block_keys))
 
+    @functools.cached_property
+    def town_city(self) -> list[int]:
+        """City id of each town."""
+        return self.towns["city_id"].to_numpy(dtype=np.int64).tolist()
+
+    @functools.cached_property
+    def town_lat(self) -> list[float]:
+        """Latitude (degrees) of each town."""
+        return self.towns["lat"].to_numpy(dtype=np.float64).tolist()
+
+    @functools.cached_property
+    def town_lon(self) -> list[float]:
+        """Longitude (degrees) of each town."""
+        return self.towns["lon"].to_numpy(dtype=np.float64).tolist()
+
+    @functools.cached_property
+    def koaza_lat(self) -> list[float]:
+        """Latitude (degrees) of each 小字 row."""
+        return self.koaza["lat"].to_numpy(dtype=np.float64).tolist()
+
+    @functools.cached_property
+    def koaza_lon(self) -> list[float]:
+        """Longitude (degrees) of each 小字 row."""
+        return self.koaza["lon"].to_numpy(dtype=np.float64).tolist()
+
+    @functools.cached_property
+    def town_name(self) -> list[str]:
+        """Town names by town id (a list: fast single-element reads)."""
+        return self.towns["town"].to_numpy(dtype=object).tolist()
+
+    @functools.cached_property
+    def town_key(self) -> list[str]:
+        """Canonical town keys by town id."""
+        return self.towns["town_key"].to_numpy(dtype=object).tolist()
+
+    def town_table(self, city_id: int) -> dict[str, int]:
+        """Town keys of one municipality → key value (see ``_build_lookups``)."""
+        table = self._town_tables.get(city_id)
+        if table is None:
+            a, b = self._town_key_rows.get(city_id, (0, 0))
+            table = dict(zip(np.asarray(self._town_key_text[a:b], dtype=object).tolist(),
+                             self._town_key_value[a:b].tolist(), strict=True))
+            self._town_tables[city_id] = table
+        return table
+
+    def koaza_table(self, town_id: int) -> dict[str, int]:
+        """小字 keys of one town → row of :attr:`koaza` (empty if it has none)."""
+        table = self._koaza_tables.get(town_id)
+        if table is None:
+            a, b = self.koaza_rows.get(town_id, (0, 0))
+            table = dict(zip(np.asarray(self._koaza_text[a:b], dtype=object).tolist(),
+                             range(a, b), strict=True))
+            self._koaza_tables[town_id] = table
+        return table
+
     def key_towns(self, value: int) -> tuple[int, tuple[int, ...]]:
-        """Kind and town ids of a town-key value (see ``_build_lookups``)."""
-        return (0, (value,)) if value >= 0 else self.multi[-1 - value]
+        """Kind (0 town, 1 大字 stem) and town ids of a town-key value.
+
+        A value ≥ 0 is the id of the one town with that key; -1 - i refers to the
+        i-th key shared by several towns or standing for a 大字 stem.
+        """
+        if value >= 0:
+            return 0, (value,)
+        g = self._multi_group[-1 - value]
+        members = self._members[self._group_start[g]:self._group_stop[g]]
+        return int(self._group_kind[g]), tuple(members.tolist())
 
     def block_point(self, town_id: int, block: int) -> tuple[float, float] | None:
         """Return the (lat, lon) of a 街区, or None if the gazetteer lacks it."""

@@ -95,12 +95,12 @@ def _longest_in_city(index: GazetteerIndex, cid: int, text: str):
     a number, a dash or nothing follows: in 「成田町田15」 the town is 成田 with
     the 小字 町田, not the stem of 成田町一丁目.
     """
-    table = index.town_keys.get(cid)
-    if table is None:
+    lengths = index.town_lengths.get(cid)
+    if lengths is None:
         return None
-    lengths = index.town_lengths[cid]
+    table = index.town_table(cid)
     hit = _longest(table, lengths, text)
-    while hit is not None and hit[1] < 0 and index.multi[-1 - hit[1]][0] == 1:
+    while hit is not None and hit[1] < 0 and index.key_towns(hit[1])[0] == 1:
         size = hit[0]
         if size == len(text) or text[size].isdigit() or text[size] == "-":
             return hit
@@ -233,9 +233,9 @@ class _Matcher:
         A 小字 may start with a number (「22地割」, 「10号」, 「5丁目」 in the real
         data) but must not be a bare number, which would be a 番地.
         """
-        keys = self.ix.koaza_keys.get(tid)
-        if keys is None:
+        if tid not in self.ix.koaza_rows:
             return None
+        keys = self.ix.koaza_table(tid)
         for n in range(min(len(tail), 16), 0, -1):
             k = keys.get(tail[:n])
             if k is not None and not tail[:n].isdigit():
@@ -252,7 +252,7 @@ class _Matcher:
         key = ix.town_key[tid]
         level = "town"
         tail = rest[size:]
-        if tail and tid in ix.koaza_keys:
+        if tail and tid in ix.koaza_rows:
             k = self._koaza(tid, tail)
             if k is not None:
                 lat, lon = ix.koaza_lat[k[0]], ix.koaza_lon[k[0]]
@@ -309,7 +309,7 @@ class _Matcher:
             table: dict[str, tuple] = {}
             lengths: set[int] = set()
             for cid in ix.pref_cities.get(pc, ()):
-                for key, group in ix.town_keys.get(cid, {}).items():
+                for key, group in ix.town_table(cid).items():
                     table[key] = (*table.get(key, ()), (cid, group))
                 lengths.update(ix.town_lengths.get(cid, ()))
             cached = self._pref_tables[pc] = (table, tuple(sorted(lengths, reverse=True)))
