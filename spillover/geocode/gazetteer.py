@@ -623,13 +623,21 @@ class GazetteerIndex:
         """Canonical town keys by town id."""
         return self.towns["town_key"].to_numpy(dtype=object).tolist()
 
+    @functools.cached_property
+    def _town_key_list(self) -> list[str]:
+        return np.asarray(self._town_key_text, dtype=object).tolist()
+
+    @functools.cached_property
+    def _koaza_list(self) -> list[str]:
+        return np.asarray(self._koaza_text, dtype=object).tolist()
+
     def town_table(self, city_id: int) -> dict[str, int]:
         """Town keys of one municipality → key value (see ``_build_lookups``)."""
         table = self._town_tables.get(city_id)
         if table is None:
             a, b = self._town_key_rows.get(city_id, (0, 0))
-            table = dict(zip(np.asarray(self._town_key_text[a:b], dtype=object).tolist(),
-                             self._town_key_value[a:b].tolist(), strict=True))
+            table = dict(zip(self._town_key_list[a:b], self._town_key_value[a:b].tolist(),
+                             strict=True))
             self._town_tables[city_id] = table
         return table
 
@@ -638,8 +646,7 @@ class GazetteerIndex:
         table = self._koaza_tables.get(town_id)
         if table is None:
             a, b = self.koaza_rows.get(town_id, (0, 0))
-            table = dict(zip(np.asarray(self._koaza_text[a:b], dtype=object).tolist(),
-                             range(a, b), strict=True))
+            table = dict(zip(self._koaza_list[a:b], range(a, b), strict=True))
             self._koaza_tables[town_id] = table
         return table
 
