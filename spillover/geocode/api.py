@@ -10,7 +10,7 @@ import pandas as pd
 
 from spillover.geocode.cache import cache_path, read_cache, write_cache
 from spillover.geocode.gazetteer import GazetteerIndex
-from spillover.geocode.match import MatchResult, _Matcher
+from spillover.geocode.match import Matcher, MatchResult
 from spillover.geocode.normalize import canonical_text
 
 __all__ = ["geocode_addresses", "normalize_address"]
@@ -43,7 +43,7 @@ def _match_all(keys: list[str], index: GazetteerIndex, *, cache_dir: Path | None
     path = cache_path(cache_dir, index.checksum) if cache_dir is not None else None
     cache = read_cache(path) if path is not None else {}
     todo = [k for k in dict.fromkeys(keys) if k not in cache]
-    matcher = _Matcher(index)
+    matcher = Matcher(index)
     bar = None
     if progress and len(todo) > _PROGRESS_THRESHOLD:
         from rich.progress import Progress
@@ -189,4 +189,4 @@ def normalize_address(address: str | pd.Series, *, index: GazetteerIndex | None 
         return geocode_addresses(address, index)["normalized"]
     if index is None:
         return canonical_text(address)
-    return _Matcher(index).match(canonical_text(address))[-1]
+    return Matcher(index).match(canonical_text(address))[-1]

@@ -40,7 +40,7 @@ import re
 
 from spillover.geocode.gazetteer import GazetteerIndex
 
-__all__ = ["LEVELS", "SAME_PLACE_KM", "MatchResult", "match_canonical"]
+__all__ = ["LEVELS", "SAME_PLACE_KM", "MatchResult", "Matcher"]
 
 LEVELS = ("block", "town", "oaza", "city", "pref", "none")
 """Match levels, most to least precise."""
@@ -139,8 +139,15 @@ def _town_in_cities(index: GazetteerIndex, city_ids: tuple[int, ...], rest: str)
     return best, hits
 
 
-class _Matcher:
-    """Matching over one index (holds only references to its tables)."""
+class Matcher:
+    """Match canonical addresses against one gazetteer index.
+
+    Parameters
+    ----------
+    index : GazetteerIndex
+        The gazetteer. The matcher keeps prefecture-wide town tables it builds
+        for the merged-municipality search, so reuse one matcher for a batch.
+    """
 
     def __init__(self, index: GazetteerIndex) -> None:
         self.ix = index
@@ -273,7 +280,20 @@ class _Matcher:
     # -- the ladder -----------------------------------------------------------------
 
     def match(self, s: str) -> MatchResult:
-        """Match one canonical address (see module docstring)."""
+        """Match one canonical address (see the module docstring for the ladder).
+
+        Parameters
+        ----------
+        s : str
+            Output of :func:`spillover.geocode.normalize.canonical_text`.
+
+        Returns
+        -------
+        MatchResult
+            ``(level, pref_code, pref, city, town, lat, lon, ambiguous,
+            normalized)``; ``pref_code`` is 0 and lat/lon (degrees) NaN for level
+            ``"none"``.
+        """
         ix = self.ix
         pc = ix.pref_keys.get(s[:3]) or ix.pref_keys.get(s[:4])
         rest = s[len(self.pref_names[pc]):] if pc else s
@@ -332,25 +352,3 @@ class _Matcher:
         if result[0] in ("city", "pref") and result[7]:
             return self._pref_result(pc, pref + rest, ambiguous=True)
         return result
-
-
-def match_canonical(keys: list[str], index: GazetteerIndex) -> list[MatchResult]:
-    """Match canonical addresses against the index.
-
-    Parameters
-    ----------
-    keys : list of str
-        Addresses already passed through
-        :func:`spillover.geocode.normalize.canonical_text`.
-    index : GazetteerIndex
-        The gazetteer.
-
-    Returns
-    -------
-    list of MatchResult
-        One tuple per key: ``(level, pref_code, pref, city, town, lat, lon,
-        ambiguous, normalized)``; ``pref_code`` is 0 and lat/lon NaN for
-        level ``"none"``.
-    """
-    matcher = _Matcher(index)
-    return [matcher.match(k) for k in keys]

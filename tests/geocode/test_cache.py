@@ -14,13 +14,13 @@ def test_cache_round_trip_and_reuse(index, tmp_path, monkeypatch):
     assert set(cached) == {"豊田市元町1-2-3", "府中市本町1-1", "nowhere", ""}
 
     calls = []
-    real = api._Matcher.match
+    real = api.Matcher.match
 
     def counting(self, key):
         calls.append(key)
         return real(self, key)
 
-    monkeypatch.setattr(api._Matcher, "match", counting)
+    monkeypatch.setattr(api.Matcher, "match", counting)
     again = geocode_addresses(s, index, cache_dir=tmp_path)
     pd.testing.assert_frame_equal(first, again)
     assert calls == []
@@ -64,14 +64,14 @@ def test_write_cache_preserves_missing_values(tmp_path):
 def test_crash_midway_keeps_flushed_results(index, tmp_path, monkeypatch):
     monkeypatch.setattr(api, "_PROGRESS_EVERY", 2)
     monkeypatch.setattr(api, "_FLUSH_EVERY", 2)
-    real = api._Matcher.match
+    real = api.Matcher.match
 
     def dies_on_third(self, key):
         if key.startswith("愛知県豊田市トヨタ町"):
             raise RuntimeError("power cut")
         return real(self, key)
 
-    monkeypatch.setattr(api._Matcher, "match", dies_on_third)
+    monkeypatch.setattr(api.Matcher, "match", dies_on_third)
     s = pd.Series(["豊田市元町1-2-3", "東大阪市荒本2", "愛知県豊田市トヨタ町1", "東京都どこか"])
     with pytest.raises(RuntimeError, match="power cut"):
         geocode_addresses(s, index, cache_dir=tmp_path)

@@ -136,3 +136,11 @@ def test_result_does_not_depend_on_row_order(index):
 def test_rejects_non_series(index):
     with pytest.raises(TypeError, match="pandas Series"):
         geocode_addresses(["愛知県"], index)
+
+
+def test_empty_input(index):
+    r = geocode_addresses(pd.Series([], dtype="str"), index)
+    assert r.empty
+    assert list(r.columns) == ["lat", "lon", "level", "pref", "city", "town", "pref_code",
+                               "normalized", "ambiguous"]
+    assert str(r["pref_code"].dtype) == "Int64" and r["lat"].dtype == "float64"
