@@ -480,8 +480,8 @@ class GazetteerIndex:
     blocks : pandas.DataFrame
         街区 points keyed by ``town_id * 1_000_000 + block``: ``key, lat, lon``.
     checksum : str
-        SHA-256 over the source file(s) and the index version; keys persisted
-        indexes and the geocode cache.
+        SHA-256 over the source file(s), the index layout version and the
+        normalisation rules version; keys persisted indexes and the geocode cache.
     formats : tuple of str
         Layouts of the source files (keys of :data:`FORMATS`).
     source : str
