@@ -25,7 +25,10 @@ Ladder, for one canonical address ``s``:
 6. **Merged municipalities**: if no municipality name matches but the prefecture
    is known, the town name is searched in the whole prefecture, starting right
    after the prefecture or after any 「市」「町」「村」「郡」「区」 in the next 15
-   characters (so 「静岡県清水市…」 still finds the town in today's 静岡市清水区).
+   characters (so 「静岡県清水市…」 still finds the town in today's 静岡市清水区). If
+   only unexplained text follows every town found this way, the match was
+   probably the old municipality's name kept as a town name, and only the
+   municipality is kept.
 
 Ambiguity is flagged, never guessed: if the best town match exists in more than
 one municipality (or several gazetteer towns share the key and lie more than
@@ -336,19 +339,40 @@ class Matcher:
         return cached
 
     def _merged_municipality(self, pc: int, rest: str) -> MatchResult:
-        """Search the town name prefecture-wide (old municipality names)."""
+        """Search the town name prefecture-wide (old municipality names).
+
+        Candidates start right after the prefecture or after any 市/町/村/郡/区 in
+        the next 15 characters. A candidate followed by a number, a dash, the end
+        or one of its 小字 is preferred (longest first). If every candidate is
+        followed by unexplained text, the match is probably the old municipality's
+        name kept as a town name (「三好町」 in みよし市 for 「西加茂郡三好町大字福谷…」),
+        so only the municipality is returned.
+        """
         table, lengths = self._pref_table(pc)
         starts = [0] + [i + 1 for i, ch in enumerate(rest[:15]) if ch in _MUNICIPAL_END]
-        best = None
+        cands = []
         for st in starts:
             found = _longest(table, lengths, rest[st:], min_len=2)
-            if found is not None and (best is None or found[0] > best[0]):
-                best = (found[0], st, found[1])
+            if found is not None:
+                towns = {t for _, v in found[1] for t in self.ix.key_towns(v)[1]}
+                cands.append((found[0], -st, towns, found[1]))
         pref = self.pref_names[pc]
-        if best is None:
+        if not cands:
             return self._pref_result(pc, pref + rest)
-        size, st, hits = best
-        result = self._town_result(list(hits), size, rest[st:])
-        if result[0] in ("city", "pref") and result[7]:
+        explained = [c for c in cands if self._explains(c[2], rest[c[0] - c[1]:])]
+        if explained:
+            size, neg_st, _, hits = max(explained, key=lambda c: c[:2])
+            result = self._town_result(list(hits), size, rest[-neg_st:])
+        else:
+            size, neg_st, towns, _ = max(cands, key=lambda c: c[:2])
+            cids = tuple(dict.fromkeys(self.ix.town_city[t] for t in towns))
+            result = self._cities_result(cids, rest[-neg_st:], ambiguous=len(cids) > 1)
+        if result[0] in ("city", "pref", "none") and result[7]:
             return self._pref_result(pc, pref + rest, ambiguous=True)
         return result
+
+    def _explains(self, towns: set[int], tail: str) -> bool:
+        """Whether `tail` reads as the rest of an address in one of `towns`."""
+        if not tail or tail[0].isdigit() or tail[0] == "-":
+            return True
+        return any(self._koaza(t, tail) is not None for t in towns)

@@ -49,8 +49,8 @@ def write(path, text, encoding="utf-8"):
 
 def test_geolonia_layout(index):
     assert index.formats == ("geolonia",)
-    assert len(index.towns) == 23  # 25 rows; 大字森山 has a base row and two 小字
-    assert len(index.cities) == 17
+    assert len(index.towns) == 25  # 27 rows; 大字森山 has a base row and two 小字
+    assert len(index.cities) == 18
     assert len(index.koaza) == 2
 
 

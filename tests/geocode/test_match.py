@@ -73,6 +73,22 @@ def test_names_that_look_like_rules(index):
     assert r["normalized"] == "宮城県仙台市青葉区郷六28-4"
 
 
+@pytest.mark.parametrize(
+    ("address", "level", "town"),
+    [
+        # 三好町 (西加茂郡) became みよし市 in 2010; its 大字福谷 is now 福谷町.
+        ("愛知県西加茂郡三好町福谷町1-2", "town", "福谷町"),
+        # 「福谷」 is not a town key: only the municipality is certain, not the town
+        # みよし市三好町 that happens to carry the old municipality's name.
+        ("愛知県西加茂郡三好町大字福谷字西ノ洞21", "city", None),
+    ],
+)
+def test_old_municipality_name_kept_as_town_name(index, address, level, town):
+    r = one(index, address)
+    assert (r["level"], r["city"], r["ambiguous"]) == (level, "みよし市", False)
+    assert (r["town"] if isinstance(r["town"], str) else None) == town
+
+
 def test_koaza_refines_point(index):
     r = one(index, "福島県伊達郡国見町大字森山字五反田12")
     assert (r["level"], r["town"]) == ("town", "大字森山")
