@@ -25,6 +25,8 @@ NULL_TOKENS = frozenset(
     {"", "-", "－", "―", "‐", "…", "...", "χ", "Χ", "X", "x", "不明", "NA", "nan"}
 )
 QUARANTINE_COLUMNS = ["stage", "table", "source", "file", "line", "column", "reason", "raw"]
+#: Provenance kept on every canonical row: the raw file and its line (header = line 1).
+PROVENANCE = ["source_file", "source_line"]
 
 
 class IngestError(RuntimeError):
@@ -324,8 +326,8 @@ def map_source_frame(
         raw, bad, reason, table=table, source=source, path=path, lines=lines
     )
     good = out.loc[~bad].copy()
-    good["_file"] = str(path)
-    good["_line"] = lines[~bad].astype("int64")
+    good["source_file"] = str(path)
+    good["source_line"] = lines[~bad].astype("int64")
     return good, quarantined
 
 
@@ -335,24 +337,26 @@ def _drop_duplicate_keys(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame,
     repeated = frame.duplicated(key, keep="first")
     if not repeated.any():
         return frame, pd.DataFrame(columns=QUARANTINE_COLUMNS)
-    first = frame.loc[~repeated].set_index(key)[["_file", "_line"]]
+    first = frame.loc[~repeated].set_index(key)[["source_file", "source_line"]]
     dups = frame.loc[repeated]
     origin = first.loc[pd.MultiIndex.from_frame(dups[key]) if len(key) > 1 else dups[key[0]]]
     quarantined = pd.DataFrame(
         {
             "stage": "ingest",
             "table": table,
-            "source": dups["_source"].to_numpy(),
-            "file": dups["_file"].to_numpy(),
-            "line": dups["_line"].to_numpy(),
+            "source": dups["source_name"].to_numpy(),
+            "file": dups["source_file"].to_numpy(),
+            "line": dups["source_line"].to_numpy(),
             "column": ",".join(key),
             "reason": [
                 f"duplicate key; first seen at {f}:{line}"
-                for f, line in zip(origin["_file"], origin["_line"], strict=True)
+                for f, line in zip(origin["source_file"], origin["source_line"], strict=True)
             ],
             "raw": [
                 json.dumps(rec, ensure_ascii=False, default=str)
-                for rec in dups.drop(columns=["_file", "_line", "_source"]).to_dict("records")
+                for rec in dups.drop(columns=["source_file", "source_line", "source_name"]).to_dict(
+                    "records"
+                )
             ],
         }
     )
@@ -379,7 +383,7 @@ def ingest_table(
                     f"{path}: {len(bad)} of {len(raw)} rows ({share:.1%}) rejected, above "
                     f"quarantine.max_share = {config.quarantine.max_share:.1%}. First: {examples}"
                 )
-            good["_source"] = source.name
+            good["source_name"] = source.name
             frames.append(good)
             quarantine.append(bad)
             reports.append(
@@ -388,7 +392,10 @@ def ingest_table(
                 )
             )
     if not frames:
-        return empty_frame(table), pd.DataFrame(columns=QUARANTINE_COLUMNS), reports
+        empty = empty_frame(table).assign(
+            source_file=pd.Series(dtype="str"), source_line=pd.Series(dtype="int64")
+        )
+        return empty, pd.DataFrame(columns=QUARANTINE_COLUMNS), reports
     combined = pd.concat(frames, ignore_index=True)
     combined, dups = _drop_duplicate_keys(table, combined)
     if len(dups):
@@ -397,7 +404,7 @@ def ingest_table(
             lost = int((dups["file"] == report.file).sum())
             report.rows_out -= lost
             report.rows_quarantined += lost
-    canonical = combined[list(TABLES[table].columns)].reset_index(drop=True)
+    canonical = combined[[*TABLES[table].columns, *PROVENANCE]].reset_index(drop=True)
     non_empty = [frame for frame in quarantine if len(frame)]
     bad_rows = (
         pd.concat(non_empty, ignore_index=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -106,6 +107,8 @@ def start_run(config_path: str | Path, *, run_id: str | None = None) -> Path:
     config = load_config(config_path)
     run_id = _safe_run_id(run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
     workdir = config.resolve(config.work_root) / run_id
+    for stale in ("tables", "quarantine", "reports"):  # a re-used run id starts clean
+        shutil.rmtree(workdir / stale, ignore_errors=True)
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.json").write_text(dump_config(config), encoding="utf-8")
     write_json_atomic(
@@ -145,7 +148,7 @@ def _report(run: Run, stage: str, started: float, **fields) -> dict:
 # ---------------------------------------------------------------- stages
 
 
-def stage_ingest(run: Run, progress: Callable[[str], None] | None = None) -> dict:
+def stage_ingest(run: Run) -> dict:
     """Read every raw source into canonical tables; quarantine rows that break the contract."""
     started = time.perf_counter()
     result = ingest_all(run.config)
@@ -225,14 +228,21 @@ def stage_geocode(run: Run, progress: bool = False) -> dict:
                 "stage": "geocode",
                 "table": "establishments",
                 "source": "",
-                "file": "",
-                "line": pd.array([pd.NA] * len(rejected), dtype="Int64"),
+                "file": rejected["source_file"].to_numpy(),
+                "line": rejected["source_line"].astype("Int64").to_numpy(),
                 "column": "address",
                 "reason": "address not resolved by the gazetteer and no usable mesh/lat-lon: "
                 + rejected["address"].fillna("(empty)").astype("str"),
                 "raw": [
-                    json.dumps({"year": int(y), "establishment_id": e}, ensure_ascii=False)
-                    for y, e in zip(rejected["year"], rejected["establishment_id"], strict=True)
+                    json.dumps(
+                        {"year": int(y), "establishment_id": e, "address": a}, ensure_ascii=False
+                    )
+                    for y, e, a in zip(
+                        rejected["year"],
+                        rejected["establishment_id"],
+                        rejected["address"].astype(object).where(rejected["address"].notna(), None),
+                        strict=True,
+                    )
                 ],
             }
         ),

@@ -174,7 +174,7 @@ def schema(table: str) -> pa.DataFrameSchema:
             for name, col in spec.columns.items()
         },
         name=table,
-        strict="filter",
+        strict=False,  # provenance columns (source_file, source_line) ride along
         coerce=False,
     )
 
