@@ -5,8 +5,11 @@
 - dominance (optional): a cell whose ``top_n`` largest establishments hold more than
   ``share`` of its shipments is suppressed;
 - secondary: for one centre and year, nested radii r1 < r2 publish two cells whose
-  difference is the ring r1 < d ≤ r2; when that ring holds 1..min-1 establishments the larger
-  cell is suppressed too, so the ring cannot be derived from the published totals.
+  difference is the ring r1 < d ≤ r2; walking the radii outwards, a cell is suppressed too
+  when the ring between it and the nearest *published* smaller cell holds 1..min-1
+  establishments, so no ring of 1..min-1 establishments can be derived from what is
+  published (counts grow with the radius, so the nearest published cell gives the smallest
+  ring).
 
 Suppressed values become NaN and ``suppression`` says why (``""`` where published).
 """
@@ -40,18 +43,57 @@ def suppress_neighbourhoods(
         dominated = (out[top_share_column] > settings.dominance_share) & (reason == "")
         reason[dominated] = "dominance"
 
-    ordered = out.assign(_reason=reason).sort_values(["centre_id", "year", "radius_km"])
-    ring = ordered.groupby(["centre_id", "year"])["n_neighbours"].diff()
-    derivable = ring.between(1, minimum - 1) & (ordered["_reason"] == "")
-    # a ring is exposed only when the smaller cell is published too
-    smaller_published = ordered.groupby(["centre_id", "year"])["_reason"].shift().eq("")
-    reason[derivable.index[derivable & smaller_published]] = "secondary"
+    order = out.sort_values(["centre_id", "year", "radius_km"]).index
+    groups = out.loc[order, ["centre_id", "year"]]
+    starts = (groups != groups.shift()).any(axis=1).to_numpy()
+    counts = out.loc[order, "n_neighbours"].to_numpy()
+    reasons = reason.loc[order].to_numpy(dtype=object)
+    published_n = None
+    for i in range(len(order)):
+        if starts[i]:
+            published_n = None
+        if reasons[i] != "":
+            continue
+        if published_n is not None and 0 < counts[i] - published_n < minimum:
+            reasons[i] = "secondary"
+            continue
+        published_n = counts[i]
+    reason.loc[order] = reasons
 
     hidden = reason != ""
     for column in value_columns:
         out[column] = out[column].astype("float64").where(~hidden, np.nan)
     out["suppression"] = reason
     return out
+
+
+def public_neighbourhoods(
+    cells: pd.DataFrame,
+    value_columns: list[str],
+    settings: DisclosureConfig,
+    *,
+    top_share_column: str | None = None,
+) -> pd.DataFrame:
+    """The releasable neighbourhood table: suppressed cells and no identifying columns.
+
+    Only ``radius_km, year, neighbourhood_no, n_neighbours``, the value columns and
+    ``suppression`` are kept: centre ids, coordinates and prefecture codes never leave.
+    ``neighbourhood_no`` numbers the centres 1..n in sorted-id order, the same across years.
+    """
+    public = suppress_neighbourhoods(
+        cells, value_columns, settings, top_share_column=top_share_column
+    )
+    numbers = {centre: i + 1 for i, centre in enumerate(sorted(public["centre_id"].unique()))}
+    public["neighbourhood_no"] = public["centre_id"].map(numbers).astype("int64")
+    columns = [
+        "radius_km",
+        "year",
+        "neighbourhood_no",
+        "n_neighbours",
+        *value_columns,
+        "suppression",
+    ]
+    return public[columns].reset_index(drop=True)
 
 
 def describe_rule(settings: DisclosureConfig) -> str:

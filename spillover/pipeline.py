@@ -50,7 +50,7 @@ DATASETS = {
     "plants": "confidential",
     "global_firms": "confidential",
     "neighbourhoods": "confidential",
-    "overlap": "releasable",
+    "overlap": "confidential",
     "exposure": "confidential",
     "panel": "confidential",
     "plant_panel": "confidential",
@@ -434,14 +434,8 @@ def _collect(run: Run, folder: str) -> pd.DataFrame:
 
 
 def _public_neighbourhoods(
-    table: pd.DataFrame, plants: pd.DataFrame, config: Config
+    cells: pd.DataFrame, plants: pd.DataFrame, config: Config
 ) -> pd.DataFrame:
-    centres = plants[plants["is_centre"]][["year", "establishment_id", "pref_code"]]
-    cells = table.merge(
-        centres.rename(columns={"establishment_id": "centre_id"}),
-        on=["year", "centre_id"],
-        how="left",
-    )
     rule = config.disclosure
     top_column = None
     if rule.dominance_top_n and rule.dominance_share:
@@ -449,12 +443,9 @@ def _public_neighbourhoods(
         cells = cells.merge(shares, on=["radius_km", "year", "centre_id"], how="left")
         cells["top_share"] = cells["top_share"].fillna(0.0)
         top_column = "top_share"
-    public = disclosure.suppress_neighbourhoods(
+    return disclosure.public_neighbourhoods(
         cells, aggregate.VALUE_COLUMNS, rule, top_share_column=top_column
     )
-    # centre identifiers are confidential: replace them with an opaque cell number
-    codes = pd.factorize(public["centre_id"])[0]
-    return public.drop(columns="centre_id").assign(neighbourhood_no=codes + 1)
 
 
 def _quarantine_all(run: Run) -> pd.DataFrame:

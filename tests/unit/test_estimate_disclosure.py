@@ -144,3 +144,50 @@ def test_top_shares_by_hand():
     # 2.5 km: p1 (20) and p2 (100) only -> 120 / 120; 5 km: (100 + 50) / 200; "big" is excluded
     assert by_radius[2.5] == pytest.approx(1.0)
     assert by_radius[5.0] == pytest.approx(0.75)
+
+
+def test_secondary_suppression_compares_with_the_nearest_published_cell():
+    # 5 / 7 / 10 km with 10 / 11 / 11 plants: 7 km hides a one-plant ring; 10 km has the
+    # same count as 7 km, so publishing it would reveal the 7 km cell (ring of 1 vs 5 km)
+    cells = pd.DataFrame(
+        {
+            "centre_id": "a",
+            "year": 2015,
+            "radius_km": [10.0, 5.0, 7.0],
+            "n_neighbours": [11, 10, 11],
+            "exports": [3.0, 1.0, 3.0],
+        }
+    )
+    out = suppress_neighbourhoods(cells, ["exports"], DisclosureConfig())
+    assert out.set_index("radius_km")["suppression"].to_dict() == {
+        10.0: "secondary",
+        5.0: "",
+        7.0: "secondary",
+    }
+
+
+def test_public_table_keeps_no_identifying_columns():
+    from spillover.disclosure import public_neighbourhoods
+
+    cells = pd.DataFrame(
+        {
+            "centre_id": ["E2", "E1"],
+            "year": 2015,
+            "radius_km": 5.0,
+            "n_neighbours": [4, 9],
+            "exports": [1.0, 2.0],
+            "lat": [35.0, 36.0],
+            "lon": [137.0, 138.0],
+            "pref_code": 23,
+        }
+    )
+    public = public_neighbourhoods(cells, ["exports"], DisclosureConfig())
+    assert list(public.columns) == [
+        "radius_km",
+        "year",
+        "neighbourhood_no",
+        "n_neighbours",
+        "exports",
+        "suppression",
+    ]
+    assert public["neighbourhood_no"].tolist() == [2, 1]
