@@ -29,6 +29,7 @@ from spillover.storage import (
     package_versions,
     publish,
     read_dataset,
+    version_dir,
     write_dataset,
     write_json_atomic,
 )
@@ -461,7 +462,7 @@ def stage_publish(run: Run) -> dict:
     started = time.perf_counter()
     config = run.config
     output_root = config.resolve(config.output_root)
-    staging = output_root / ".staging" / run.run_id
+    version = version_dir(output_root, run.run_id)
     plants = run.table("plants")
     neighbourhoods = run.table("neighbourhoods")
     public = _public_neighbourhoods(neighbourhoods, plants, config)
@@ -480,7 +481,7 @@ def stage_publish(run: Run) -> dict:
         "public/neighbourhoods": (public, ["radius_km", "year"]),
     }
     for name, (frame, partitions) in datasets.items():
-        write_dataset(frame, staging / name, partition_cols=partitions)
+        write_dataset(frame, version / name, partition_cols=partitions)
     reports = {
         p.stem: json.loads(p.read_text(encoding="utf-8"))
         for p in sorted((run.workdir / "reports").glob("*.json"))
@@ -519,7 +520,7 @@ def stage_publish(run: Run) -> dict:
             "not_for_release": [n for n, c in DATASETS.items() if c == "confidential"],
         },
     }
-    published = publish(staging, output_root, manifest)
+    published = publish(version, output_root, manifest)
     return _report(
         run,
         "publish",

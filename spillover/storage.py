@@ -1,9 +1,16 @@
-"""Parquet datasets under the output root, written atomically, and the run manifest.
+"""Parquet datasets under the output root, published atomically, and the run manifest.
 
-A run writes every dataset into ``<output_root>/.staging/<run_id>/`` first. Publishing moves
-each finished dataset into place with directory renames (the previous version is parked in
-``.previous/`` until the new one is in), then replaces ``manifest.json`` atomically, so a
-crashed run leaves the previous good version readable.
+Layout of an output root::
+
+    .versions/<run_id>.<time>/<dataset>/...   one publication: datasets and manifest.json
+    current -> .versions/<run_id>.<time>      the published version (one symlink)
+    <dataset> -> current/<dataset>     what analysts open (plants/, estimates/, ...)
+    manifest.json -> current/manifest.json
+
+A run writes its version folder completely, then replaces the ``current`` symlink in one
+``rename``: readers see either the old or the new version, never a mix, and a run that
+crashes midway leaves the previous version published. The previous version is kept (for a
+rollback: point ``current`` at it); older ones are removed.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import json
 import os
 import shutil
 import tempfile
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -42,7 +50,7 @@ def write_dataset(
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    if partition_cols:
+    if partition_cols and len(frame):
         pq.write_to_dataset(
             table,
             directory,
@@ -80,22 +88,46 @@ def write_json_atomic(payload: dict, path: Path) -> None:
     os.replace(temporary, path)
 
 
-def publish(staging: Path, output_root: Path, manifest: dict) -> list[str]:
-    """Move every dataset of ``staging`` under ``output_root``; write ``manifest.json`` last."""
-    output_root.mkdir(parents=True, exist_ok=True)
-    parked = output_root / ".previous"
-    if parked.exists():
-        shutil.rmtree(parked)
-    parked.mkdir()
-    names = sorted(p.name for p in staging.iterdir() if p.is_dir())
-    for relative in names:
-        target = output_root / relative
-        if target.exists():
-            os.replace(target, parked / relative)
-        os.replace(staging / relative, target)
-    write_json_atomic(manifest, output_root / "manifest.json")
-    shutil.rmtree(parked)
-    shutil.rmtree(staging, ignore_errors=True)
+def version_dir(output_root: Path, run_id: str) -> Path:
+    """A new, empty folder for one publication of a run (``<run_id>.<UTC time>``).
+
+    Every publication gets its own folder, so re-publishing a run never rewrites the
+    version readers are looking at.
+    """
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    folder = output_root / ".versions" / f"{run_id}.{stamp}"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def _symlink_atomic(target: str, link: Path) -> None:
+    """Point ``link`` at ``target`` (relative), replacing it in one rename."""
+    temporary = link.with_name(f".{link.name}.tmp")
+    if temporary.is_symlink() or temporary.exists():
+        temporary.unlink()
+    temporary.symlink_to(target)
+    os.replace(temporary, link)
+
+
+def publish(version: Path, output_root: Path, manifest: dict, *, keep: int = 2) -> list[str]:
+    """Write ``manifest.json`` into ``version`` and make it the published version.
+
+    Returns the dataset names (top-level folders of ``version``).
+    """
+    write_json_atomic(manifest, version / "manifest.json")
+    names = sorted(p.name for p in version.iterdir() if p.is_dir())
+    _symlink_atomic(f".versions/{version.name}", output_root / "current")
+    for name in [*names, "manifest.json"]:
+        link = output_root / name
+        if link.is_symlink():
+            continue
+        if link.exists():  # a folder from before versioned publishing
+            shutil.rmtree(link) if link.is_dir() else link.unlink()
+        link.symlink_to(f"current/{name}")
+    versions = sorted((output_root / ".versions").iterdir(), key=lambda p: p.stat().st_mtime)
+    for old in versions[:-keep]:
+        if old.name != version.name:
+            shutil.rmtree(old, ignore_errors=True)
     return names
 
 

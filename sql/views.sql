@@ -17,3 +17,9 @@ CREATE OR REPLACE VIEW quarantine AS
     SELECT * FROM read_parquet(getvariable('output_root') || '/quarantine/**/*.parquet', hive_partitioning = true);
 CREATE OR REPLACE VIEW public_neighbourhoods AS
     SELECT * FROM read_parquet(getvariable('output_root') || '/public/neighbourhoods/**/*.parquet', hive_partitioning = true);
+CREATE OR REPLACE VIEW overlap AS
+    SELECT * FROM read_parquet(getvariable('output_root') || '/overlap/*.parquet');
+CREATE OR REPLACE VIEW exposure AS
+    SELECT * FROM read_parquet(getvariable('output_root') || '/exposure/**/*.parquet', hive_partitioning = true);
+CREATE OR REPLACE VIEW plant_panel AS
+    SELECT * FROM read_parquet(getvariable('output_root') || '/plant_panel/**/*.parquet', hive_partitioning = true);

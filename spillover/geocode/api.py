@@ -24,8 +24,17 @@ _FLUSH_EVERY = 200_000
 _PROGRESS_THRESHOLD = 50_000
 """A progress bar is shown only when more distinct addresses than this need matching."""
 
-_TUPLE_COLUMNS = ("level", "pref_code", "pref", "city", "town", "lat", "lon", "ambiguous",
-                  "normalized")
+_TUPLE_COLUMNS = (
+    "level",
+    "pref_code",
+    "pref",
+    "city",
+    "town",
+    "lat",
+    "lon",
+    "ambiguous",
+    "normalized",
+)
 """Field order of :data:`spillover.geocode.match.MatchResult`."""
 
 
@@ -38,8 +47,9 @@ def _canonical_uniques(addresses: pd.Series) -> tuple[np.ndarray, list[str]]:
     return codes, [str(k) for k in key_uniques]
 
 
-def _match_all(keys: list[str], index: GazetteerIndex, *, cache_dir: Path | None,
-               progress: bool) -> list[MatchResult]:
+def _match_all(
+    keys: list[str], index: GazetteerIndex, *, cache_dir: Path | None, progress: bool
+) -> list[MatchResult]:
     path = cache_path(cache_dir, index.checksum) if cache_dir is not None else None
     cache = read_cache(path) if path is not None else {}
     todo = [k for k in dict.fromkeys(keys) if k not in cache]
@@ -53,7 +63,7 @@ def _match_all(keys: list[str], index: GazetteerIndex, *, cache_dir: Path | None
         bar.start()
     try:
         for start in range(0, len(todo), _PROGRESS_EVERY):
-            chunk = todo[start:start + _PROGRESS_EVERY]
+            chunk = todo[start : start + _PROGRESS_EVERY]
             cache.update(zip(chunk, map(matcher.match, chunk), strict=True))
             done = start + len(chunk)
             if path is not None and (done % _FLUSH_EVERY == 0 or done == len(todo)):
@@ -129,9 +139,11 @@ def geocode_addresses(
         if gc_was_enabled:
             gc.enable()
     # Typed arrays per distinct address, then one vectorised take per column.
-    cols = dict(zip(_TUPLE_COLUMNS, zip(*results, strict=True), strict=True)) if results else {
-        c: () for c in _TUPLE_COLUMNS
-    }
+    cols = (
+        dict(zip(_TUPLE_COLUMNS, zip(*results, strict=True), strict=True))
+        if results
+        else {c: () for c in _TUPLE_COLUMNS}
+    )
 
     def typed(col: str, dtype: str):
         return pd.array(list(cols[col]), dtype=dtype).take(codes)
@@ -184,8 +196,9 @@ def normalize_address(address: str | pd.Series, *, index: GazetteerIndex | None 
     if isinstance(address, pd.Series):
         if index is None:
             codes, keys = _canonical_uniques(address)
-            return pd.Series(np.asarray(keys, dtype=object)[codes], index=address.index,
-                             dtype="str")
+            return pd.Series(
+                np.asarray(keys, dtype=object)[codes], index=address.index, dtype="str"
+            )
         return geocode_addresses(address, index)["normalized"]
     if index is None:
         return canonical_text(address)

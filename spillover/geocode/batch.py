@@ -13,8 +13,18 @@ from spillover.geocode.match import LEVELS
 
 __all__ = ["geocode_file"]
 
-OUTPUT_COLUMNS = ("id", "lat", "lon", "level", "pref", "city", "town", "pref_code",
-                  "ambiguous", "normalized")
+OUTPUT_COLUMNS = (
+    "id",
+    "lat",
+    "lon",
+    "level",
+    "pref",
+    "city",
+    "town",
+    "pref_code",
+    "ambiguous",
+    "normalized",
+)
 
 
 def _read_input(path: Path, encoding: str) -> pd.DataFrame:

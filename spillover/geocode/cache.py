@@ -24,8 +24,18 @@ MATCHER_VERSION = 2
 """Bump whenever matching rules change results (normalisation changes are covered
 by the gazetteer checksum, which includes the normalisation rules version)."""
 
-COLUMNS = ("key", "level", "pref_code", "pref", "city", "town", "lat", "lon", "ambiguous",
-           "normalized")
+COLUMNS = (
+    "key",
+    "level",
+    "pref_code",
+    "pref",
+    "city",
+    "town",
+    "lat",
+    "lon",
+    "ambiguous",
+    "normalized",
+)
 
 
 def cache_path(cache_dir: Path, checksum: str) -> Path:
@@ -71,8 +81,7 @@ def write_cache(path: Path, entries: dict[str, MatchResult]) -> None:
     rows = list(entries.values())
     df = pd.DataFrame(rows, columns=list(COLUMNS[1:]))
     df.insert(0, "key", keys)
-    df = df.astype({"pref_code": "int16", "lat": "float64", "lon": "float64",
-                    "ambiguous": "bool"})
+    df = df.astype({"pref_code": "int16", "lat": "float64", "lon": "float64", "ambiguous": "bool"})
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:

@@ -74,18 +74,35 @@ FORMATS: dict[str, _Layout] = {
         _Layout(
             "geolonia",
             (
-                "都道府県コード", "都道府県名", "都道府県名カナ", "都道府県名ローマ字",
-                "市区町村コード", "市区町村名", "市区町村名カナ", "市区町村名ローマ字",
-                "大字町丁目名", "大字町丁目名カナ", "大字町丁目名ローマ字", "小字・通称名",
-                "緯度", "経度",
+                "都道府県コード",
+                "都道府県名",
+                "都道府県名カナ",
+                "都道府県名ローマ字",
+                "市区町村コード",
+                "市区町村名",
+                "市区町村名カナ",
+                "市区町村名ローマ字",
+                "大字町丁目名",
+                "大字町丁目名カナ",
+                "大字町丁目名ローマ字",
+                "小字・通称名",
+                "緯度",
+                "経度",
             ),
             ("都道府県コード", "都道府県名", "市区町村名", "大字町丁目名", "緯度", "経度"),
         ),
         _Layout(
             "mlit_oaza",
             (
-                "都道府県コード", "都道府県名", "市区町村コード", "市区町村名",
-                "大字町丁目コード", "大字町丁目名", "緯度", "経度", "原典資料コード",
+                "都道府県コード",
+                "都道府県名",
+                "市区町村コード",
+                "市区町村名",
+                "大字町丁目コード",
+                "大字町丁目名",
+                "緯度",
+                "経度",
+                "原典資料コード",
                 "大字・字・丁目区分コード",
             ),
             ("都道府県コード", "都道府県名", "市区町村名", "大字町丁目名", "緯度", "経度"),
@@ -93,9 +110,20 @@ FORMATS: dict[str, _Layout] = {
         _Layout(
             "mlit_gaiku",
             (
-                "都道府県名", "市区町村名", "大字・丁目名", "小字・通称名", "街区符号・地番",
-                "座標系番号", "Ｘ座標", "Ｙ座標", "緯度", "経度", "住居表示フラグ",
-                "代表フラグ", "更新前履歴フラグ", "更新後履歴フラグ",
+                "都道府県名",
+                "市区町村名",
+                "大字・丁目名",
+                "小字・通称名",
+                "街区符号・地番",
+                "座標系番号",
+                "Ｘ座標",
+                "Ｙ座標",
+                "緯度",
+                "経度",
+                "住居表示フラグ",
+                "代表フラグ",
+                "更新前履歴フラグ",
+                "更新後履歴フラグ",
             ),
             ("都道府県名", "市区町村名", "大字・丁目名", "街区符号・地番", "緯度", "経度"),
         ),
@@ -283,11 +311,25 @@ def _gaiku_rows(frame: pd.DataFrame, label: str) -> pd.DataFrame:
 def _town_rows(frame: pd.DataFrame, fmt: str, label: str) -> pd.DataFrame:
     """Town rows of a Geolonia, shared-layout or MLIT 大字・町丁目 file."""
     if fmt == "towns":
-        names = {"pref_code": "pref_code", "pref": "pref", "city": "city", "town": "town",
-                 "koaza": "koaza", "lat": "lat", "lon": "lng"}
+        names = {
+            "pref_code": "pref_code",
+            "pref": "pref",
+            "city": "city",
+            "town": "town",
+            "koaza": "koaza",
+            "lat": "lat",
+            "lon": "lng",
+        }
     else:
-        names = {"pref_code": "都道府県コード", "pref": "都道府県名", "city": "市区町村名",
-                 "town": "大字町丁目名", "koaza": "小字・通称名", "lat": "緯度", "lon": "経度"}
+        names = {
+            "pref_code": "都道府県コード",
+            "pref": "都道府県名",
+            "city": "市区町村名",
+            "town": "大字町丁目名",
+            "koaza": "小字・通称名",
+            "lat": "緯度",
+            "lon": "経度",
+        }
     codes = pd.to_numeric(frame[names["pref_code"]], errors="coerce")
     valid = codes.between(1, 47).fillna(False).to_numpy(dtype=bool)
     if not valid.all():
@@ -315,7 +357,8 @@ def _town_rows(frame: pd.DataFrame, fmt: str, label: str) -> pd.DataFrame:
 def _gazetteer_files(path: Path) -> list[Path]:
     if path.is_dir():
         files = sorted(
-            p for p in path.iterdir()
+            p
+            for p in path.iterdir()
             if p.is_file() and p.name.lower().endswith((".csv", ".csv.gz", ".zip"))
         )
         if not files:
@@ -363,8 +406,9 @@ def _key_tables(towns: pd.DataFrame) -> dict[str, pd.DataFrame]:
     by chome towns (「元町」), used only where no town has that key.
     """
     tid = np.arange(len(towns), dtype=np.int64)
-    base = pd.DataFrame({"scope": towns["city_id"].astype("int64"), "key": towns["town_key"],
-                         "tid": tid, "kind": 0})
+    base = pd.DataFrame(
+        {"scope": towns["city_id"].astype("int64"), "key": towns["town_key"], "tid": tid, "kind": 0}
+    )
     chome = towns["town_key"].str.extract(_CHOME_KEY)
     has = chome[0].notna().to_numpy()
     stem = chome[0][has]
@@ -378,22 +422,43 @@ def _key_tables(towns: pd.DataFrame) -> dict[str, pd.DataFrame]:
     keys = rows.loc[first, ["scope", "key", "kind"]].reset_index(drop=True)
     counts = np.bincount(group, minlength=len(keys))
     stops = np.cumsum(counts)
-    groups = pd.DataFrame({"kind": keys["kind"].astype("int8"), "start": stops - counts,
-                           "stop": stops})
-    keys = pd.DataFrame({"scope": keys["scope"].astype("int32"), "key": keys["key"],
-                         "group": np.arange(len(keys), dtype=np.int32)})
+    groups = pd.DataFrame(
+        {"kind": keys["kind"].astype("int8"), "start": stops - counts, "stop": stops}
+    )
+    keys = pd.DataFrame(
+        {
+            "scope": keys["scope"].astype("int32"),
+            "key": keys["key"],
+            "group": np.arange(len(keys), dtype=np.int32),
+        }
+    )
     members = pd.DataFrame({"tid": rows["tid"].astype("int32")})
-    oaza_names = pd.DataFrame(
-        {"stem": stem.to_numpy(), "name": towns["town"][has].str.extract(_CHOME_TAIL)[0]}
-    ).drop_duplicates("stem").reset_index(drop=True)
+    oaza_names = (
+        pd.DataFrame(
+            {"stem": stem.to_numpy(), "name": towns["town"][has].str.extract(_CHOME_TAIL)[0]}
+        )
+        .drop_duplicates("stem")
+        .reset_index(drop=True)
+    )
     key_len = keys["key"].str.len().to_numpy(dtype=np.int64)
     is_chome = keys["key"].str.endswith("丁目").to_numpy(dtype=bool)
-    lengths = pd.DataFrame({
-        "scope": np.r_[keys["scope"].to_numpy(), keys["scope"].to_numpy()[is_chome]],
-        "length": np.r_[key_len, key_len[is_chome] - 1],
-    }).drop_duplicates().sort_values(["scope", "length"], ascending=[True, False])
-    return {"keys": keys, "groups": groups, "members": members, "oaza_names": oaza_names,
-            "lengths": lengths.reset_index(drop=True)}
+    lengths = (
+        pd.DataFrame(
+            {
+                "scope": np.r_[keys["scope"].to_numpy(), keys["scope"].to_numpy()[is_chome]],
+                "length": np.r_[key_len, key_len[is_chome] - 1],
+            }
+        )
+        .drop_duplicates()
+        .sort_values(["scope", "length"], ascending=[True, False])
+    )
+    return {
+        "keys": keys,
+        "groups": groups,
+        "members": members,
+        "oaza_names": oaza_names,
+        "lengths": lengths.reset_index(drop=True),
+    }
 
 
 def _build_tables(towns_raw: pd.DataFrame, blocks_raw: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -446,8 +511,13 @@ def _build_tables(towns_raw: pd.DataFrame, blocks_raw: pd.DataFrame) -> dict[str
         blocks = blocks[spread <= _SAME_BLOCK_DEG].reset_index()
     else:
         blocks = pd.DataFrame({"key": np.array([], "int64"), "lat": [], "lon": []})
-    return {"towns": towns, "cities": cities, "koaza": koaza, "blocks": blocks,
-            **_key_tables(towns)}
+    return {
+        "towns": towns,
+        "cities": cities,
+        "koaza": koaza,
+        "blocks": blocks,
+        **_key_tables(towns),
+    }
 
 
 # --------------------------------------------------------------------------- index
@@ -458,8 +528,13 @@ def _slices(sorted_ids: np.ndarray) -> dict[int, tuple[int, int]]:
     if not len(sorted_ids):
         return {}
     bounds = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1], True])
-    return dict(zip(sorted_ids[bounds[:-1]].tolist(),
-                    zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True), strict=True))
+    return dict(
+        zip(
+            sorted_ids[bounds[:-1]].tolist(),
+            zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True),
+            strict=True,
+        )
+    )
 
 
 class GazetteerIndex:
@@ -489,7 +564,11 @@ class GazetteerIndex:
     """
 
     def __init__(
-        self, tables: dict[str, pd.DataFrame], *, checksum: str, formats: tuple[str, ...],
+        self,
+        tables: dict[str, pd.DataFrame],
+        *,
+        checksum: str,
+        formats: tuple[str, ...],
         source: str,
     ) -> None:
         self.towns = tables["towns"]
@@ -636,8 +715,9 @@ class GazetteerIndex:
         table = self._town_tables.get(city_id)
         if table is None:
             a, b = self._town_key_rows.get(city_id, (0, 0))
-            table = dict(zip(self._town_key_list[a:b], self._town_key_value[a:b].tolist(),
-                             strict=True))
+            table = dict(
+                zip(self._town_key_list[a:b], self._town_key_value[a:b].tolist(), strict=True)
+            )
             self._town_tables[city_id] = table
         return table
 
@@ -659,7 +739,7 @@ class GazetteerIndex:
         if value >= 0:
             return 0, (value,)
         g = self._multi_group[-1 - value]
-        members = self._members[self._group_start[g]:self._group_stop[g]]
+        members = self._members[self._group_start[g] : self._group_stop[g]]
         return int(self._group_kind[g]), tuple(members.tolist())
 
     def block_point(self, town_id: int, block: int) -> tuple[float, float] | None:
@@ -675,8 +755,17 @@ class GazetteerIndex:
 
 # --------------------------------------------------------------------------- persistence
 
-_TABLES = ("towns", "cities", "koaza", "blocks", "keys", "groups", "members", "oaza_names",
-           "lengths")
+_TABLES = (
+    "towns",
+    "cities",
+    "koaza",
+    "blocks",
+    "keys",
+    "groups",
+    "members",
+    "oaza_names",
+    "lengths",
+)
 
 
 def _write_index(directory: Path, tables: dict[str, pd.DataFrame], meta: dict) -> None:
@@ -735,8 +824,9 @@ def load_gazetteer(path: str | os.PathLike, *, index_dir: Path | None = None) ->
     cached_dir = Path(index_dir) / f"gazetteer-{checksum[:24]}" if index_dir is not None else None
     if cached_dir is not None and (loaded := _read_index(cached_dir)) is not None:
         tables, meta = loaded
-        return GazetteerIndex(tables, checksum=checksum, formats=tuple(meta["formats"]),
-                              source=str(path))
+        return GazetteerIndex(
+            tables, checksum=checksum, formats=tuple(meta["formats"]), source=str(path)
+        )
     formats, town_parts, block_parts = [], [], []
     for f in files:
         for label, raw in _read_bytes(f):
@@ -750,6 +840,9 @@ def load_gazetteer(path: str | os.PathLike, *, index_dir: Path | None = None) ->
     tables = _build_tables(towns_raw, blocks_raw)
     fmts = tuple(dict.fromkeys(formats))
     if cached_dir is not None:
-        _write_index(cached_dir, tables,
-                     {"formats": list(fmts), "source": str(path), "version": INDEX_VERSION})
+        _write_index(
+            cached_dir,
+            tables,
+            {"formats": list(fmts), "source": str(path), "version": INDEX_VERSION},
+        )
     return GazetteerIndex(tables, checksum=checksum, formats=fmts, source=str(path))

@@ -136,8 +136,7 @@ def _town_in_cities(index: GazetteerIndex, city_ids: tuple[int, ...], rest: str)
         return None
     best = max(size for size, _, _ in found)
     hits = [
-        (cid, group) for size, cid, group in found
-        if size == best or rest[size] in "0123456789-"
+        (cid, group) for size, cid, group in found if size == best or rest[size] in "0123456789-"
     ]
     return best, hits
 
@@ -204,9 +203,14 @@ class Matcher:
         lats = [ix.town_lat[t] for t in town_ids]
         lons = [ix.town_lon[t] for t in town_ids]
         other_city = len(cids) > 1 and len({ix.seirei_base.get(c) for c in cids} - {None}) != 1
-        if kind == -1 or other_city or (
-            len(town_ids) > 1 and (kind == 0 or len(cids) > 1)
-            and _spread_km(lats, lons) > SAME_PLACE_KM
+        if (
+            kind == -1
+            or other_city
+            or (
+                len(town_ids) > 1
+                and (kind == 0 or len(cids) > 1)
+                and _spread_km(lats, lons) > SAME_PLACE_KM
+            )
         ):
             hit_cities = tuple(dict.fromkeys(c for c, _ in hits))
             return self._cities_result(hit_cities, rest, ambiguous=True)
@@ -266,8 +270,8 @@ class Matcher:
             k = self._koaza(tid, tail)
             if k is not None:
                 lat, lon = ix.koaza_lat[k[0]], ix.koaza_lon[k[0]]
-                key += tail[:k[1]]
-                tail = tail[k[1]:]
+                key += tail[: k[1]]
+                tail = tail[k[1] :]
         nums = []
         if tail:
             m = _BLOCK.match(tail)
@@ -299,7 +303,7 @@ class Matcher:
         """
         ix = self.ix
         pc = ix.pref_keys.get(s[:3]) or ix.pref_keys.get(s[:4])
-        rest = s[len(self.pref_names[pc]):] if pc else s
+        rest = s[len(self.pref_names[pc]) :] if pc else s
         scope = pc or 0
         n = len(rest)
         cands = []
@@ -313,7 +317,7 @@ class Matcher:
             tail = rest[size:]
             found = _town_in_cities(ix, cids, tail)
             if found is None and (m := _KYOTO_STREET.match(tail)):
-                tail = tail[m.end():]
+                tail = tail[m.end() :]
                 found = _town_in_cities(ix, cids, tail)
             if found is not None:
                 return self._town_result(found[1], found[0], tail)
@@ -359,7 +363,7 @@ class Matcher:
         pref = self.pref_names[pc]
         if not cands:
             return self._pref_result(pc, pref + rest)
-        explained = [c for c in cands if self._explains(c[2], rest[c[0] - c[1]:])]
+        explained = [c for c in cands if self._explains(c[2], rest[c[0] - c[1] :])]
         if explained:
             size, neg_st, _, hits = max(explained, key=lambda c: c[:2])
             result = self._town_result(list(hits), size, rest[-neg_st:])

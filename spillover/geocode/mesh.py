@@ -44,8 +44,9 @@ def mesh_to_latlon(codes: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     (35.6667, 139.5)
     """
     text = pd.Series(codes, copy=False).astype(object).where(pd.Series(codes).notna(), "")
-    text = text.map(lambda v: str(int(v)) if isinstance(v, (int, np.integer, float)) and v == v
-                    else str(v)).str.replace(r"[\s\-_]", "", regex=True)
+    text = text.map(
+        lambda v: str(int(v)) if isinstance(v, (int, np.integer, float)) and v == v else str(v)
+    ).str.replace(r"[\s\-_]", "", regex=True)
     n = len(text)
     lat = np.full(n, np.nan)
     lon = np.full(n, np.nan)
@@ -110,7 +111,10 @@ def validate_latlon(lat, lon) -> np.ndarray:
     b = JAPAN_BOUNDS
     with np.errstate(invalid="ignore"):
         return (
-            np.isfinite(la) & np.isfinite(lo)
-            & (la >= b["lat_min"]) & (la <= b["lat_max"])
-            & (lo >= b["lon_min"]) & (lo <= b["lon_max"])
+            np.isfinite(la)
+            & np.isfinite(lo)
+            & (la >= b["lat_min"])
+            & (la <= b["lat_max"])
+            & (lo >= b["lon_min"])
+            & (lo <= b["lon_max"])
         )

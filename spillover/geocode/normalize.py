@@ -66,9 +66,7 @@ _LEADING_COUNTRY = re.compile(rf"^日本国?(?={'|'.join(PREFECTURES)})")
 _LONG_DASH = re.compile(rf"(?<=[\d{_NUM}])[ー─━](?=[\d{_NUM}])")
 # 漢数字 followed by an address unit (丁目, 番地, 号, 条, 線, 地割, or a dash/ノ before
 # another number) ...
-_NUM_BEFORE_UNIT = re.compile(
-    rf"[{_NUM}]+(?=丁目|丁|番地|番|号|条|線|地割|[-ノ][{_NUM}\d])"
-)
+_NUM_BEFORE_UNIT = re.compile(rf"[{_NUM}]+(?=丁目|丁|番地|番|号|条|線|地割|[-ノ][{_NUM}\d])")
 # ... or following one (「二番地の三」 → the 三).
 _NUM_AFTER_UNIT = re.compile(
     rf"(?:(?<=\d[-ノ])|(?<=番地)|(?<=地ノ)|(?<=番ノ)|(?<=[番号]))[{_NUM}]+"

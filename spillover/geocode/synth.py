@@ -18,16 +18,16 @@ from spillover.geocode.normalize import kanji_to_int
 __all__ = ["CLEAN_STYLES", "STYLES", "write_addresses"]
 
 STYLES = (
-    "canonical",      # 愛知県豊田市元町一丁目2番3号
-    "banchi",         # 愛知県豊田市高丘字北1234番地5
-    "no_pref_dash",   # 豊田市元町1-2-3
+    "canonical",  # 愛知県豊田市元町一丁目2番3号
+    "banchi",  # 愛知県豊田市高丘字北1234番地5
+    "no_pref_dash",  # 豊田市元町1-2-3
     "fullwidth_bldg",  # 愛知県　豊田市元町１丁目２－３　山田ビル３Ｆ
-    "postal_no",      # 〒471-0001 愛知県豊田市元町一丁目2番地の3
-    "short_city",     # 長野県下諏訪町… (郡 omitted), 静岡県浜松市栄町… (区 omitted)
-    "oaza_toggle",    # 大字 added to or removed from the town, 字 before the 小字
-    "kana_spaces",    # ケ/ヶ/が swapped, spaces between the parts
+    "postal_no",  # 〒471-0001 愛知県豊田市元町一丁目2番地の3
+    "short_city",  # 長野県下諏訪町… (郡 omitted), 静岡県浜松市栄町… (区 omitted)
+    "oaza_toggle",  # 大字 added to or removed from the town, 字 before the 小字
+    "kana_spaces",  # ケ/ヶ/が swapped, spaces between the parts
     "kanji_numbers",  # 二十八番地の三
-    "old_kanji",      # 澤, 邊, 櫻, 﨑 … and a trailing company name in brackets
+    "old_kanji",  # 澤, 邊, 櫻, 﨑 … and a trailing company name in brackets
 )
 """Writing styles, in the order of the ``style`` codes returned by :func:`write_addresses`."""
 
@@ -37,8 +37,19 @@ CLEAN_STYLES = ("canonical", "banchi")
 _CHOME = re.compile(r"^(.*?)([一二三四五六七八九十]+)丁目$")
 _KANJI = "〇一二三四五六七八九"
 _FULL = str.maketrans("0123456789-", "０１２３４５６７８９－")
-_OLD = str.maketrans({"沢": "澤", "辺": "邊", "桜": "櫻", "崎": "﨑", "浜": "濱", "国": "國",
-                      "広": "廣", "竜": "龍", "島": "嶋"})
+_OLD = str.maketrans(
+    {
+        "沢": "澤",
+        "辺": "邊",
+        "桜": "櫻",
+        "崎": "﨑",
+        "浜": "濱",
+        "国": "國",
+        "広": "廣",
+        "竜": "龍",
+        "島": "嶋",
+    }
+)
 _SEIREI = re.compile(r"^(.+?市)(.+区)$")
 _GUN = re.compile(r"^(.+?郡)(.+[町村])$")
 _BUILDINGS = ("山田ビル", "第二中央ビル", "テクノプラザ", "サンハイツ", "工業団地内")
@@ -62,8 +73,9 @@ def _swap_ke(text: str) -> str:
     return text.replace("ヶ", "\0").replace("ケ", "ヶ").replace("\0", "が")
 
 
-def _write(style: str, pref: str, city: str, town: str, koaza: str, ban: int, go: int,
-           extra: int) -> str:
+def _write(
+    style: str, pref: str, city: str, town: str, koaza: str, ban: int, go: int, extra: int
+) -> str:
     m = _CHOME.match(town)
     stem, chome = (m.group(1), kanji_to_int(m.group(2))) if m else (town, 0)
     plain_town = town[2:] if town.startswith("大字") else town
@@ -132,7 +144,14 @@ def write_addresses(gazetteer: pd.DataFrame, *, n: int, seed: int) -> pd.DataFra
     addresses = [
         _write(STYLES[s], p, c, t, k, int(b), int(g), int(e))
         for s, p, c, t, k, b, g, e in zip(
-            styles.tolist(), rows["pref"], rows["city"], rows["town"], koaza, ban, go, extra,
+            styles.tolist(),
+            rows["pref"],
+            rows["city"],
+            rows["town"],
+            koaza,
+            ban,
+            go,
+            extra,
             strict=True,
         )
     ]

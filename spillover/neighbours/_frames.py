@@ -20,8 +20,9 @@ def as_radii(radius_km, *, name: str = "radius_km") -> tuple[float, ...]:
     """Validate one radius or a list of radii (km) and return them as a tuple of floats."""
     values = np.atleast_1d(np.asarray(radius_km, dtype=object))
     if values.ndim != 1 or values.size == 0:
-        raise ValueError(f"{name} must be a number or a non-empty list of numbers, "
-                         f"got {radius_km!r}")
+        raise ValueError(
+            f"{name} must be a number or a non-empty list of numbers, got {radius_km!r}"
+        )
     out = []
     for value in values:
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
@@ -36,8 +37,9 @@ def as_radii(radius_km, *, name: str = "radius_km") -> tuple[float, ...]:
     return tuple(out)
 
 
-def check_frame(frame, *, name: str, id_column: str, by: str | None = None,
-                columns: Sequence[str] = ()) -> None:
+def check_frame(
+    frame, *, name: str, id_column: str, by: str | None = None, columns: Sequence[str] = ()
+) -> None:
     """Check columns, ids unique (within ``by`` groups) and finite degree coordinates."""
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"{name} must be a pandas DataFrame, got {type(frame).__name__}")
@@ -51,21 +53,27 @@ def check_frame(frame, *, name: str, id_column: str, by: str | None = None,
     keys = [by, id_column] if by else [id_column]
     duplicated = ids[frame.duplicated(keys)].unique()
     if duplicated.size:
-        raise ValueError(f"{name}.{id_column} must be unique{f' within {by}' if by else ''}; "
-                         f"repeated: "
-                         f"{duplicated[:_SHOW].tolist()}{' …' if duplicated.size > _SHOW else ''}")
+        raise ValueError(
+            f"{name}.{id_column} must be unique{f' within {by}' if by else ''}; "
+            f"repeated: "
+            f"{duplicated[:_SHOW].tolist()}{' …' if duplicated.size > _SHOW else ''}"
+        )
     for column, bound in (("lat", 90.0), ("lon", 180.0)):
-        if not pd.api.types.is_numeric_dtype(frame[column]) or \
-                pd.api.types.is_bool_dtype(frame[column]):
-            raise TypeError(f"{name}.{column} must be numeric degrees, "
-                            f"got dtype {frame[column].dtype}")
+        if not pd.api.types.is_numeric_dtype(frame[column]) or pd.api.types.is_bool_dtype(
+            frame[column]
+        ):
+            raise TypeError(
+                f"{name}.{column} must be numeric degrees, got dtype {frame[column].dtype}"
+            )
         values = frame[column].to_numpy(dtype=float, na_value=np.nan)
         bad = ~(np.abs(values) <= bound)
         if bad.any():
-            raise ValueError(f"{name}.{column} must be finite degrees within ±{bound:g}; "
-                             f"{int(bad.sum())} row(s) are not, e.g. {id_column}="
-                             f"{ids[bad][:_SHOW].tolist()} with {column}="
-                             f"{values[bad][:_SHOW].tolist()}")
+            raise ValueError(
+                f"{name}.{column} must be finite degrees within ±{bound:g}; "
+                f"{int(bad.sum())} row(s) are not, e.g. {id_column}="
+                f"{ids[bad][:_SHOW].tolist()} with {column}="
+                f"{values[bad][:_SHOW].tolist()}"
+            )
 
 
 def check_values(frame, value_columns, *, name: str) -> list[str]:
@@ -90,12 +98,15 @@ def exclusion_mask(points: pd.DataFrame, exclude: str | None) -> np.ndarray:
     if exclude is None:
         return np.ones(len(points), dtype=bool)
     if exclude not in points.columns:
-        raise KeyError(f"exclude={exclude!r} is not a column of points; "
-                       f"it has {list(points.columns)}")
+        raise KeyError(
+            f"exclude={exclude!r} is not a column of points; it has {list(points.columns)}"
+        )
     column = points[exclude]
     if not pd.api.types.is_bool_dtype(column) or column.isna().any():
-        raise TypeError(f"exclude column points.{exclude} must be boolean without missing "
-                        f"values, got dtype {column.dtype} with {int(column.isna().sum())} missing")
+        raise TypeError(
+            f"exclude column points.{exclude} must be boolean without missing "
+            f"values, got dtype {column.dtype} with {int(column.isna().sum())} missing"
+        )
     return ~column.to_numpy(dtype=bool)
 
 
@@ -141,12 +152,20 @@ def groups(centres: pd.DataFrame, points: pd.DataFrame, by: str | None) -> Itera
     point_groups = points.groupby(by, sort=False).indices
     empty = np.zeros(0, dtype=np.intp)
     for key in dict.fromkeys([*centre_groups, *point_groups]):
-        yield Group(np.asarray(centre_groups.get(key, empty)),
-                    np.asarray(point_groups.get(key, empty)), key)
+        yield Group(
+            np.asarray(centre_groups.get(key, empty)), np.asarray(point_groups.get(key, empty)), key
+        )
 
 
-def search(centres: pd.DataFrame, centre_rows: np.ndarray, points: pd.DataFrame,
-           point_rows: np.ndarray, values: np.ndarray, *, reverse: bool = False) -> Search:
+def search(
+    centres: pd.DataFrame,
+    centre_rows: np.ndarray,
+    points: pd.DataFrame,
+    point_rows: np.ndarray,
+    values: np.ndarray,
+    *,
+    reverse: bool = False,
+) -> Search:
     """Engine input for the given rows; ``reverse`` makes the points the queries.
 
     A centre and a point with equal ids never pair (a plant is not its own neighbour).
@@ -158,9 +177,15 @@ def search(centres: pd.DataFrame, centre_rows: np.ndarray, points: pd.DataFrame,
     c_ids = pd.Index(centres["centre_id"].to_numpy()[centre_rows])
     p_ids = pd.Index(points["point_id"].to_numpy()[point_rows])
     if reverse:
-        return Search(q_lat=np.radians(p_lat), q_lon=np.radians(p_lon),
-                      data=Data.from_degrees(c_lat, c_lon, values),
-                      self_match=np.asarray(c_ids.get_indexer(p_ids)))
-    return Search(q_lat=np.radians(c_lat), q_lon=np.radians(c_lon),
-                  data=Data.from_degrees(p_lat, p_lon, values),
-                  self_match=np.asarray(p_ids.get_indexer(c_ids)))
+        return Search(
+            q_lat=np.radians(p_lat),
+            q_lon=np.radians(p_lon),
+            data=Data.from_degrees(c_lat, c_lon, values),
+            self_match=np.asarray(c_ids.get_indexer(p_ids)),
+        )
+    return Search(
+        q_lat=np.radians(c_lat),
+        q_lon=np.radians(c_lon),
+        data=Data.from_degrees(p_lat, p_lon, values),
+        self_match=np.asarray(p_ids.get_indexer(c_ids)),
+    )

@@ -57,8 +57,9 @@ def haversine_km(lat1_deg, lon1_deg, lat2_deg, lon2_deg):
     numpy.ndarray
         Distance in km on a sphere of radius :data:`EARTH_RADIUS_KM`.
     """
-    lat1, lon1, lat2, lon2 = (np.radians(np.asarray(x, dtype=float)) for x in
-                              (lat1_deg, lon1_deg, lat2_deg, lon2_deg))
+    lat1, lon1, lat2, lon2 = (
+        np.radians(np.asarray(x, dtype=float)) for x in (lat1_deg, lon1_deg, lat2_deg, lon2_deg)
+    )
     return _haversine_rad(lat1, lon1, np.cos(lat1), lat2, lon2, np.cos(lat2))
 
 
@@ -120,8 +121,16 @@ def build_index(data: Data, *, row_height_rad: float) -> RowIndex:
     prefix = np.zeros((n + 1, values.shape[1]), dtype=np.longdouble)
     np.cumsum(values, axis=0, dtype=np.longdouble, out=prefix[1:])
     lat = data.lat[order]
-    return RowIndex(edges=edges, order=order, keys=keys[order], lat=lat, lon=data.lon[order],
-                    cos_lat=np.cos(lat), values=values, prefix=prefix)
+    return RowIndex(
+        edges=edges,
+        order=order,
+        keys=keys[order],
+        lat=lat,
+        lon=data.lon[order],
+        cos_lat=np.cos(lat),
+        values=values,
+        prefix=prefix,
+    )
 
 
 def _quantise_lon(lon_rad, rounding):
@@ -176,7 +185,8 @@ def _items(index: RowIndex, q_lat, q_lon, radius_km: float) -> _Items:
     peak_lat = np.arcsin(np.clip(np.sin(q_lat) / np.cos(a_hi), -1.0, 1.0))
     peak = np.arcsin(np.minimum(np.sin(a_hi) / q_cos, 1.0))
     awkward = (np.abs(q_lat) + a_hi >= np.pi / 2 - 1e-6) | (
-        np.abs(q_lon) + peak + _MARGIN_RAD >= np.pi - 1e-6)
+        np.abs(q_lon) + peak + _MARGIN_RAD >= np.pi - 1e-6
+    )
 
     owner = np.repeat(np.arange(q_lat.size), count)
     first_edge = np.cumsum(n_edges) - n_edges
@@ -184,8 +194,9 @@ def _items(index: RowIndex, q_lat, q_lon, radius_km: float) -> _Items:
     row = _ranges(lo, count)
     lon = q_lon[owner]
     peak_in_row = (peak_lat[owner] >= edge_lat[e]) & (peak_lat[owner] <= edge_lat[e + 1])
-    possible = np.where(peak_in_row, peak[owner],
-                        np.nan_to_num(np.fmax(possible_e[e], possible_e[e + 1])))
+    possible = np.where(
+        peak_in_row, peak[owner], np.nan_to_num(np.fmax(possible_e[e], possible_e[e + 1]))
+    )
     possible = np.where(awkward[owner], 4.0 * np.pi, possible + _MARGIN_RAD)
     sure = np.minimum(sure_e[e], sure_e[e + 1]) - _MARGIN_RAD  # NaN if an edge is off the cap
     has_sure = (sure >= 0.0) & ~awkward[owner]
@@ -263,8 +274,9 @@ def sweep_sums(index: RowIndex, q_lat, q_lon, radius_km: float):
         q, j = _candidates(items, whole=False)
         for sl in _slices(q.size, _CANDIDATES_PER_CHUNK):
             qq, jj = q[sl], j[sl]
-            d = _haversine_rad(lat[qq], lon[qq], np.cos(lat[qq]), index.lat[jj], index.lon[jj],
-                               index.cos_lat[jj])
+            d = _haversine_rad(
+                lat[qq], lon[qq], np.cos(lat[qq]), index.lat[jj], index.lon[jj], index.cos_lat[jj]
+            )
             inside = d <= radius_km + BOUNDARY_TOLERANCE_KM
             qq, jj = qq[inside], jj[inside]
             part_counts += np.bincount(qq, minlength=n_part)
@@ -291,8 +303,9 @@ def sweep_pairs(index: RowIndex, q_lat, q_lon, radius_km: float) -> Iterator[tup
         q, j = _candidates(items, whole=True)
         for sl in _slices(q.size, _CANDIDATES_PER_CHUNK):
             qq, jj = q[sl], j[sl]
-            d = _haversine_rad(lat[qq], lon[qq], np.cos(lat[qq]), index.lat[jj], index.lon[jj],
-                               index.cos_lat[jj])
+            d = _haversine_rad(
+                lat[qq], lon[qq], np.cos(lat[qq]), index.lat[jj], index.lon[jj], index.cos_lat[jj]
+            )
             inside = d <= radius_km + BOUNDARY_TOLERANCE_KM
             yield sel[qq[inside]], index.order[jj[inside]], d[inside]
 
@@ -316,8 +329,11 @@ def choose_row_height(data: Data, q_lat, q_lon, radius_km: float) -> float:
     if n == 0 or nq == 0:
         return diameter / 8.0
     data_step = max(1, n // 50_000)
-    sample = Data(lat=data.lat[::data_step], lon=data.lon[::data_step],
-                  values=np.zeros((data.lat[::data_step].size, 0)))
+    sample = Data(
+        lat=data.lat[::data_step],
+        lon=data.lon[::data_step],
+        values=np.zeros((data.lat[::data_step].size, 0)),
+    )
     coarse = build_index(sample, row_height_rad=diameter / 8.0)
     query_step = max(1, nq // 1_000)
     items = _items(coarse, q_lat[::query_step], q_lon[::query_step], radius_km)
@@ -345,8 +361,14 @@ class Search:
         counts, sums = sweep_sums(self.index(radius_km), self.q_lat, self.q_lon, radius_km)
         q = np.flatnonzero(self.self_match >= 0)
         s = self.self_match[q]
-        d = _haversine_rad(self.q_lat[q], self.q_lon[q], np.cos(self.q_lat[q]),
-                           self.data.lat[s], self.data.lon[s], np.cos(self.data.lat[s]))
+        d = _haversine_rad(
+            self.q_lat[q],
+            self.q_lon[q],
+            np.cos(self.q_lat[q]),
+            self.data.lat[s],
+            self.data.lon[s],
+            np.cos(self.data.lat[s]),
+        )
         inside = d <= radius_km + BOUNDARY_TOLERANCE_KM
         q, s = q[inside], s[inside]
         counts[q] -= 1
@@ -394,19 +416,27 @@ class Search:
         out = np.full(self.q_lat.size, np.nan)
         if self.q_lat.size == 0 or self.data.lat.size == 0:
             return out
-        chord = 2.0 * np.sin(min((radius_km + BOUNDARY_TOLERANCE_KM) / EARTH_RADIUS_KM
-                                 + _MARGIN_RAD, np.pi) / 2.0)
+        chord = 2.0 * np.sin(
+            min((radius_km + BOUNDARY_TOLERANCE_KM) / EARTH_RADIUS_KM + _MARGIN_RAD, np.pi) / 2.0
+        )
         k = min(2, self.data.lat.size)
         _, found = cKDTree(_unit(self.data.lat, self.data.lon)).query(
-            _unit(self.q_lat, self.q_lon), k=k, distance_upper_bound=chord * (1 + 1e-9))
+            _unit(self.q_lat, self.q_lon), k=k, distance_upper_bound=chord * (1 + 1e-9)
+        )
         found = found.reshape(self.q_lat.size, k)
         first = found[:, 0]
         if k == 2:
             first = np.where(first == self.self_match, found[:, 1], first)
         q = np.flatnonzero(first < self.data.lat.size)
         j = first[q]
-        d = _haversine_rad(self.q_lat[q], self.q_lon[q], np.cos(self.q_lat[q]),
-                           self.data.lat[j], self.data.lon[j], np.cos(self.data.lat[j]))
+        d = _haversine_rad(
+            self.q_lat[q],
+            self.q_lon[q],
+            np.cos(self.q_lat[q]),
+            self.data.lat[j],
+            self.data.lon[j],
+            np.cos(self.data.lat[j]),
+        )
         inside = d <= radius_km + BOUNDARY_TOLERANCE_KM
         out[q[inside]] = d[inside]
         return out

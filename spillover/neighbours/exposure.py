@@ -21,10 +21,17 @@ from spillover.neighbours import _frames as F
 from spillover.neighbours.kernels import kernel_weights
 
 
-def plant_exposure(centres: pd.DataFrame, points: pd.DataFrame,
-                   radius_km: float | Sequence[float], value_column: str, *,
-                   kernel: str = "uniform", bandwidth_km: float | None = None,
-                   exclude: str | None = None, by: str | None = None) -> pd.DataFrame:
+def plant_exposure(
+    centres: pd.DataFrame,
+    points: pd.DataFrame,
+    radius_km: float | Sequence[float],
+    value_column: str,
+    *,
+    kernel: str = "uniform",
+    bandwidth_km: float | None = None,
+    exclude: str | None = None,
+    by: str | None = None,
+) -> pd.DataFrame:
     """Exposure of each establishment to the global-firm plants around it.
 
     Parameters
@@ -79,8 +86,10 @@ def plant_exposure(centres: pd.DataFrame, points: pd.DataFrame,
     names = ["radius_km", "n_centres", "weight_sum", "exposure", missing_column, "nearest_km"]
     clash = [c for c in names if c in points.columns]
     if clash:
-        raise ValueError(f"points already has column(s) {clash}, which the result needs; "
-                         "rename or drop them before the call")
+        raise ValueError(
+            f"points already has column(s) {clash}, which the result needs; "
+            "rename or drop them before the call"
+        )
     keep = F.exclusion_mask(points, exclude)
     values = F.value_matrix(centres, [value_column])
     shape = (len(radii), len(points))
@@ -89,15 +98,18 @@ def plant_exposure(centres: pd.DataFrame, points: pd.DataFrame,
     nearest = np.full(shape, np.nan)
     for group in F.groups(centres, points, by):
         point_rows = group.point_rows[keep[group.point_rows]]
-        search = F.search(centres, group.centre_rows, points, point_rows,
-                          values[group.centre_rows], reverse=True)
+        search = F.search(
+            centres, group.centre_rows, points, point_rows, values[group.centre_rows], reverse=True
+        )
         for i, radius in enumerate(radii):
             if kernel == "uniform":
                 counts, sums = search.sums(radius)
                 weights = counts.astype(float)
             else:
+
                 def weight(d, bandwidth=bandwidth_km or radius):
                     return kernel_weights(d, kernel=kernel, bandwidth_km=bandwidth)
+
                 counts, weights, sums = search.weighted_sums(radius, weight, n_weighted=1)
             n_centres[i, point_rows], weight_sum[i, point_rows] = counts, weights
             exposure[i, point_rows], n_missing[i, point_rows] = sums[:, 0], sums[:, 1]
@@ -105,12 +117,14 @@ def plant_exposure(centres: pd.DataFrame, points: pd.DataFrame,
     rows = np.flatnonzero(keep)
     repeated = points.take(np.tile(rows, len(radii))).reset_index(drop=True)
     keys = ([by] if by else []) + ["point_id"]
-    computed = pd.DataFrame({
-        "radius_km": np.repeat(radii, rows.size),
-        "n_centres": n_centres[:, rows].reshape(-1),
-        "weight_sum": weight_sum[:, rows].reshape(-1),
-        "exposure": exposure[:, rows].reshape(-1),
-        missing_column: np.rint(n_missing[:, rows]).astype(np.int64).reshape(-1),
-        "nearest_km": nearest[:, rows].reshape(-1),
-    })
+    computed = pd.DataFrame(
+        {
+            "radius_km": np.repeat(radii, rows.size),
+            "n_centres": n_centres[:, rows].reshape(-1),
+            "weight_sum": weight_sum[:, rows].reshape(-1),
+            "exposure": exposure[:, rows].reshape(-1),
+            missing_column: np.rint(n_missing[:, rows]).astype(np.int64).reshape(-1),
+            "nearest_km": nearest[:, rows].reshape(-1),
+        }
+    )
     return pd.concat([repeated[keys], computed, repeated.drop(columns=keys)], axis=1)

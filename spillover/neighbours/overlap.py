@@ -10,9 +10,15 @@ import pandas as pd
 from spillover.neighbours import _frames as F
 
 
-def overlap_diagnostics(centres: pd.DataFrame, points: pd.DataFrame,
-                        radius_km: float | Sequence[float], value_columns: Sequence[str] = (),
-                        *, exclude: str | None = None, by: str | None = None) -> pd.DataFrame:
+def overlap_diagnostics(
+    centres: pd.DataFrame,
+    points: pd.DataFrame,
+    radius_km: float | Sequence[float],
+    value_columns: Sequence[str] = (),
+    *,
+    exclude: str | None = None,
+    by: str | None = None,
+) -> pd.DataFrame:
     """Summarise how often the same establishment is counted in several neighbourhoods.
 
     Parameters
@@ -47,14 +53,29 @@ def overlap_diagnostics(centres: pd.DataFrame, points: pd.DataFrame,
     rows = []
     for group in F.groups(centres, points, by):
         point_rows = group.point_rows[keep[group.point_rows]]
-        search = F.search(centres, group.centre_rows, points, point_rows,
-                          np.zeros((group.centre_rows.size, 0)), reverse=True)
+        search = F.search(
+            centres,
+            group.centre_rows,
+            points,
+            point_rows,
+            np.zeros((group.centre_rows.size, 0)),
+            reverse=True,
+        )
         label = {by: group.key} if by else {}
         for radius in radii:
             memberships, _ = search.sums(radius)
-            rows.append({**label, "radius_km": radius,
-                         **_summary(memberships, values[point_rows], value_columns,
-                                    n_centres=group.centre_rows.size)})
+            rows.append(
+                {
+                    **label,
+                    "radius_km": radius,
+                    **_summary(
+                        memberships,
+                        values[point_rows],
+                        value_columns,
+                        n_centres=group.centre_rows.size,
+                    ),
+                }
+            )
     return pd.DataFrame(rows)
 
 

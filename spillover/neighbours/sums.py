@@ -11,8 +11,14 @@ from spillover.neighbours import _frames as F
 from spillover.neighbours.kernels import kernel_weights
 
 
-def neighbour_pairs(centres: pd.DataFrame, points: pd.DataFrame, radius_km: float, *,
-                    exclude: str | None = None, by: str | None = None) -> pd.DataFrame:
+def neighbour_pairs(
+    centres: pd.DataFrame,
+    points: pd.DataFrame,
+    radius_km: float,
+    *,
+    exclude: str | None = None,
+    by: str | None = None,
+) -> pd.DataFrame:
     """Long neighbour table: every (centre, point) pair within ``radius_km``.
 
     Parameters
@@ -43,8 +49,9 @@ def neighbour_pairs(centres: pd.DataFrame, points: pd.DataFrame, radius_km: floa
     centre_parts, point_parts, distance_parts = [], [], []
     for group in F.groups(centres, points, by):
         point_rows = group.point_rows[keep[group.point_rows]]
-        search = F.search(centres, group.centre_rows, points, point_rows,
-                          np.zeros((point_rows.size, 0)))
+        search = F.search(
+            centres, group.centre_rows, points, point_rows, np.zeros((point_rows.size, 0))
+        )
         for q, j, d in search.pairs(radius):
             centre_parts.append(group.centre_rows[q])
             point_parts.append(point_rows[j])
@@ -63,9 +70,15 @@ def neighbour_pairs(centres: pd.DataFrame, points: pd.DataFrame, radius_km: floa
     return pd.DataFrame(columns)
 
 
-def neighbourhood_sums(centres: pd.DataFrame, points: pd.DataFrame,
-                       radius_km: float | Sequence[float], value_columns: Sequence[str], *,
-                       exclude: str | None = None, by: str | None = None) -> pd.DataFrame:
+def neighbourhood_sums(
+    centres: pd.DataFrame,
+    points: pd.DataFrame,
+    radius_km: float | Sequence[float],
+    value_columns: Sequence[str],
+    *,
+    exclude: str | None = None,
+    by: str | None = None,
+) -> pd.DataFrame:
     """Count and sum the points within one or several radii of each centre.
 
     Parameters
@@ -117,9 +130,15 @@ def neighbourhood_sums(centres: pd.DataFrame, points: pd.DataFrame,
     return _result(centres, points, labels, counts, sums, value_columns, by=by)
 
 
-def ring_sums(centres: pd.DataFrame, points: pd.DataFrame, ring_edges_km: Sequence[float],
-              value_columns: Sequence[str], *, exclude: str | None = None,
-              by: str | None = None) -> pd.DataFrame:
+def ring_sums(
+    centres: pd.DataFrame,
+    points: pd.DataFrame,
+    ring_edges_km: Sequence[float],
+    value_columns: Sequence[str],
+    *,
+    exclude: str | None = None,
+    by: str | None = None,
+) -> pd.DataFrame:
     """Count and sum the points in distance rings around each centre (e.g. 0–5 vs 5–10 km).
 
     Parameters
@@ -145,10 +164,15 @@ def ring_sums(centres: pd.DataFrame, points: pd.DataFrame, ring_edges_km: Sequen
     :func:`neighbourhood_sums` over the edges, so they add up to the sum at the outer edge.
     """
     edges = [float(e) for e in np.atleast_1d(np.asarray(ring_edges_km, dtype=float))]
-    if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:], strict=False)) \
-            or edges[0] < 0:
-        raise ValueError(f"ring_edges_km must be at least two increasing distances >= 0 km, "
-                         f"got {list(ring_edges_km)!r}")
+    if (
+        len(edges) < 2
+        or any(b <= a for a, b in zip(edges, edges[1:], strict=False))
+        or edges[0] < 0
+    ):
+        raise ValueError(
+            f"ring_edges_km must be at least two increasing distances >= 0 km, "
+            f"got {list(ring_edges_km)!r}"
+        )
     value_columns = F.check_values(points, value_columns, name="points")
     radii = [e for e in edges if e > 0]
     cumulative = neighbourhood_sums(centres, points, radii, value_columns, exclude=exclude, by=by)
@@ -159,16 +183,31 @@ def ring_sums(centres: pd.DataFrame, points: pd.DataFrame, ring_edges_km: Sequen
     if edges[0] == 0:
         count = np.vstack([np.zeros((1, n), dtype=np.int64), count])
         total = np.concatenate([np.zeros((1, n, total.shape[2])), total])
-    labels = [{"ring_inner_km": a, "ring_outer_km": b}
-              for a, b in zip(edges, edges[1:], strict=False)]
-    return _result(centres, points, labels, np.diff(count, axis=0), np.diff(total, axis=0),
-                   value_columns, by=by)
+    labels = [
+        {"ring_inner_km": a, "ring_outer_km": b} for a, b in zip(edges, edges[1:], strict=False)
+    ]
+    return _result(
+        centres,
+        points,
+        labels,
+        np.diff(count, axis=0),
+        np.diff(total, axis=0),
+        value_columns,
+        by=by,
+    )
 
 
-def kernel_sums(centres: pd.DataFrame, points: pd.DataFrame,
-                radius_km: float | Sequence[float], value_columns: Sequence[str], *,
-                kernel: str, bandwidth_km: float | None = None, exclude: str | None = None,
-                by: str | None = None) -> pd.DataFrame:
+def kernel_sums(
+    centres: pd.DataFrame,
+    points: pd.DataFrame,
+    radius_km: float | Sequence[float],
+    value_columns: Sequence[str],
+    *,
+    kernel: str,
+    bandwidth_km: float | None = None,
+    exclude: str | None = None,
+    by: str | None = None,
+) -> pd.DataFrame:
     """Distance-weighted sums of the points within the radius of each centre.
 
     Parameters
@@ -208,13 +247,23 @@ def kernel_sums(centres: pd.DataFrame, points: pd.DataFrame,
         point_rows = group.point_rows[keep[group.point_rows]]
         search = F.search(centres, group.centre_rows, points, point_rows, values[point_rows])
         for i, radius in enumerate(radii):
+
             def weight(d, bandwidth=bandwidth_km or radius):
                 return kernel_weights(d, kernel=kernel, bandwidth_km=bandwidth)
+
             found = search.weighted_sums(radius, weight, n_weighted=len(value_columns))
             counts[i, group.centre_rows], weights[i, group.centre_rows] = found[:2]
             sums[i, group.centre_rows] = found[2]
-    out = _result(centres, points, [{"radius_km": r} for r in radii], counts, sums,
-                  value_columns, by=by, integer_sums=False)
+    out = _result(
+        centres,
+        points,
+        [{"radius_km": r} for r in radii],
+        counts,
+        sums,
+        value_columns,
+        by=by,
+        integer_sums=False,
+    )
     out.insert(out.columns.get_loc("n_neighbours") + 1, "weight_sum", weights.reshape(-1))
     return out
 
@@ -226,17 +275,25 @@ def _result(centres, points, labels, counts, sums, value_columns, *, by, integer
     the sums are kernel-weighted (float64) and the caller adds ``weight_sum``.
     """
     k = len(value_columns)
-    names = [*labels[0], "n_neighbours", *(() if integer_sums else ("weight_sum",)),
-             *value_columns, *(f"n_missing_{c}" for c in value_columns)]
+    names = [
+        *labels[0],
+        "n_neighbours",
+        *(() if integer_sums else ("weight_sum",)),
+        *value_columns,
+        *(f"n_missing_{c}" for c in value_columns),
+    ]
     clash = [c for c in names if c in centres.columns]
     if clash:
-        raise ValueError(f"centres already has column(s) {clash}, which the result needs; "
-                         "rename or drop them before the call")
+        raise ValueError(
+            f"centres already has column(s) {clash}, which the result needs; "
+            "rename or drop them before the call"
+        )
     n = len(centres)
     repeated = centres.take(np.tile(np.arange(n), len(labels))).reset_index(drop=True)
     keys = ([by] if by else []) + ["centre_id"]
-    computed = {label: np.repeat([lab[label] for lab in labels], n).astype(float)
-                for label in labels[0]}
+    computed = {
+        label: np.repeat([lab[label] for lab in labels], n).astype(float) for label in labels[0]
+    }
     computed["n_neighbours"] = counts.reshape(-1).astype(np.int64)
     flat = sums.reshape(len(labels) * n, 2 * k)
     for i, c in enumerate(value_columns):
@@ -244,8 +301,7 @@ def _result(centres, points, labels, counts, sums, value_columns, *, by, integer
         computed[c] = np.rint(flat[:, i]).astype(np.int64) if integer else flat[:, i]
     for i, c in enumerate(value_columns):
         computed[f"n_missing_{c}"] = np.rint(flat[:, k + i]).astype(np.int64)
-    return pd.concat([repeated[keys], pd.DataFrame(computed), repeated.drop(columns=keys)],
-                     axis=1)
+    return pd.concat([repeated[keys], pd.DataFrame(computed), repeated.drop(columns=keys)], axis=1)
 
 
 def _concat(parts, dtype):
