@@ -54,7 +54,10 @@ class Source(_Strict):
     (``year + survey_year_offset``) placeholders and glob characters. ``columns`` maps raw
     column names to canonical ones; ``scale`` multiplies canonical numeric columns after
     parsing (e.g. 0.01 turns 万円 into 百万円 / million yen). ``constants`` fills canonical
-    columns that the raw file lacks (e.g. ``{"size_class": "大企業"}``).
+    columns that the raw file lacks (e.g. ``{"size_class": "大企業"}``). ``zero_pad`` gives
+    code widths to restore leading zeros a numeric type dropped (``{"industry": 4}``).
+    Fixed-width files (``format: fwf``) need ``colspecs`` ([start, end) byte ranges) and
+    ``names``; ``skip_lines`` skips header lines.
     """
 
     name: str
@@ -68,6 +71,9 @@ class Source(_Strict):
     constants: dict[str, str | int | float] = Field(default_factory=dict)
     sheet: str | int | None = None
     colspecs: list[tuple[int, int]] | None = None
+    names: list[str] | None = None
+    skip_lines: int = Field(0, ge=0)
+    zero_pad: dict[str, int] = Field(default_factory=dict)
 
     @field_validator("encoding")
     @classmethod
@@ -84,8 +90,17 @@ class Source(_Strict):
 
     @model_validator(mode="after")
     def _fwf_needs_colspecs(self) -> Source:
-        if self.format == "fwf" and not self.colspecs:
-            raise ValueError("format 'fwf' needs 'colspecs': a list of [start, end) byte ranges")
+        if self.format == "fwf":
+            if not self.colspecs or not self.names:
+                raise ValueError(
+                    "format 'fwf' needs 'colspecs' (a list of [start, end) byte ranges) and "
+                    "'names' (one raw column name per range)"
+                )
+            if len(self.colspecs) != len(self.names):
+                raise ValueError(
+                    f"'colspecs' has {len(self.colspecs)} ranges but 'names' has "
+                    f"{len(self.names)} names"
+                )
         return self
 
 
@@ -112,12 +127,29 @@ class ExportsConfig(_Strict):
 
 
 class ExternalDemandConfig(_Strict):
-    """Which Tankan DI series is the external-demand control, and how it is annualised."""
+    """Which Tankan DI series is the external-demand control, and how it is annualised.
+
+    With ``by_centre_industry`` each row takes the series of its own industry through
+    ``industry_map`` (JSIC 2-digit major group → Tankan 業種 name, e.g. ``"31": 輸送用機械``);
+    industries not in the map take ``industry``.
+    """
 
     industry: str = "製造業"
     size_class: str = "大企業"
     by_centre_industry: bool = False
+    industry_map: dict[str, str] = Field(default_factory=dict)
     aggregation: Literal["calendar_year", "fiscal_year"] = "calendar_year"
+
+    @model_validator(mode="after")
+    def _map_when_by_industry(self) -> ExternalDemandConfig:
+        if self.by_centre_industry and not self.industry_map:
+            raise ValueError(
+                "by_centre_industry needs industry_map: JSIC 2-digit code → Tankan industry name"
+            )
+        bad = [code for code in self.industry_map if not (len(code) == 2 and code.isdigit())]
+        if bad:
+            raise ValueError(f"industry_map keys must be JSIC 2-digit codes like '31', got {bad}")
+        return self
 
 
 class NeighbourhoodConfig(_Strict):
@@ -162,6 +194,10 @@ class ModelSpec(_Strict):
     def _identified(self) -> ModelSpec:
         if not self.regressors:
             raise ValueError("a model needs at least one regressor")
+        if self.dependent in self.regressors:
+            raise ValueError(f"dependent {self.dependent!r} is also listed as a regressor")
+        if len(set(self.regressors)) != len(self.regressors):
+            raise ValueError(f"regressors repeat a name: {self.regressors}")
         other = "plant" if self.family == "neighbourhood" else "neighbourhood"
         foreign = [r for r in self.regressors if r in FAMILY_ONLY[other]]
         if foreign:
@@ -226,10 +262,18 @@ class Config(_Strict):
         for required in ("establishments", "firms", "affiliates", "parents", "external_demand"):
             if not self.sources.get(required):
                 raise ValueError(f"sources.{required}: at least one source is required")
-        if "industry_ratio" in self.exports.fallback and not self.sources.get("export_ratios"):
-            raise ValueError(
-                "exports.fallback lists 'industry_ratio' but sources.export_ratios is empty"
-            )
+        if "industry_ratio" in self.exports.fallback:
+            for needed in ("export_ratios", "export_ratio_concordance"):
+                if not self.sources.get(needed):
+                    raise ValueError(
+                        f"exports.fallback lists 'industry_ratio' but sources.{needed} is empty"
+                    )
+        for key in ("output_root", "work_root", "cache_dir"):
+            value = getattr(self, key)
+            if value and "://" in value:
+                raise ValueError(
+                    f"{key} = {value!r}: only local paths are supported (no fsspec URLs yet)"
+                )
         ids = [spec.id for spec in self.models]
         if len(ids) != len(set(ids)):
             raise ValueError(f"models: spec ids must be unique, got {ids}")

@@ -87,14 +87,7 @@ def read_raw(path: Path, source: Source) -> tuple[pd.DataFrame, pd.Series]:
             lines = pd.Series(np.arange(len(frame)) + 2, index=frame.index)
             return frame, lines
         if fmt == "fwf":
-            frame = pd.read_fwf(
-                path,
-                colspecs=source.colspecs,
-                dtype=str,
-                encoding=source.encoding,
-                keep_default_na=False,
-            )
-            return frame, pd.Series(np.arange(len(frame)) + 2, index=frame.index)
+            return _read_fixed_width(path, source)
         if fmt == "parquet":
             frame = pd.read_parquet(path)
         elif fmt == "stata":
@@ -103,6 +96,8 @@ def read_raw(path: Path, source: Source) -> tuple[pd.DataFrame, pd.Series]:
             frame = pd.read_sas(path, encoding=source.encoding)
         elif fmt == "excel":
             frame = pd.read_excel(path, sheet_name=source.sheet or 0, dtype=str)
+            # Excel shows the header as row 1, so data row i is row i + 2
+            return frame, pd.Series(np.arange(len(frame)) + 2, index=frame.index)
         else:  # pragma: no cover - Literal type forbids it
             raise IngestError(f"{path}: unsupported format {fmt!r}")
     except UnicodeDecodeError as exc:
@@ -115,6 +110,23 @@ def read_raw(path: Path, source: Source) -> tuple[pd.DataFrame, pd.Series]:
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise IngestError(f"{path}: cannot read as {fmt}: {exc}") from None
     return frame, pd.Series(np.arange(len(frame)) + 1, index=frame.index)
+
+
+def _read_fixed_width(path: Path, source: Source) -> tuple[pd.DataFrame, pd.Series]:
+    """Fixed-width records sliced by **byte** ranges, as survey record layouts define them.
+
+    ``colspecs`` are [start, end) byte offsets and ``names`` the raw column names; the first
+    ``skip_lines`` lines (a header, if any) are skipped. Multi-byte CP932 characters are cut
+    by bytes first and decoded per field, so kanji fields keep their documented width.
+    """
+    lines = path.read_bytes().splitlines()
+    first = source.skip_lines
+    records = lines[first:]
+    columns = {}
+    for name, (start, end) in zip(source.names, source.colspecs, strict=True):
+        columns[name] = [record[start:end].decode(source.encoding).strip() for record in records]
+    frame = pd.DataFrame(columns, dtype="str")
+    return frame, pd.Series(np.arange(len(frame)) + first + 1, index=frame.index)
 
 
 def source_files(source: Source, config: Config) -> list[tuple[int | None, Path]]:
@@ -182,16 +194,37 @@ def _parse_period(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     return out, out.isna() & text.notna()
 
 
-def _parse_column(table: str, column: str, raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+#: Code widths whose lost leading zero is unambiguous (city 1100 -> 01100, JSIC 9 -> 09).
+#: A 3-digit industry code may be a 小分類 or a 細分類 that lost its zero: name the width
+#: in the source's ``zero_pad`` (e.g. ``{industry: 4}``) instead.
+CODE_WIDTHS = {"industry": 2, "jsic": 2, "city_code": 5}
+
+
+def _zero_pad(text: pd.Series, width: int, *, only_one_short: bool) -> pd.Series:
+    """Left-pad digit codes with zeros to ``width`` (only those one digit short, if asked)."""
+    digits = text.str.fullmatch(r"\d+").fillna(False).astype(bool)
+    length = text.str.len()
+    short = digits & ((length == width - 1) if only_one_short else (length < width))
+    return text.where(~short, text.str.zfill(width))
+
+
+def _parse_column(
+    table: str, column: str, raw: pd.Series, *, zero_pad: int | None = None
+) -> tuple[pd.Series, pd.Series]:
     """Parse one raw column into its canonical kind; return values and a failure mask."""
     kind = TABLES[table].columns[column].kind
     if column == "period":
         return _parse_period(raw)
     if kind == "str":
+        if pd.api.types.is_float_dtype(raw) or pd.api.types.is_integer_dtype(raw):
+            # ids and codes stored as numbers (Parquet, Stata): 10.0 -> "10", not "10.0"
+            raw = raw.astype("Int64").astype("str").where(raw.notna())
         # addresses stay as written: the geocoder has its own, address-aware normaliser
         text = _clean_text(raw, normalize=column != "address")
-        if column in ("industry", "jsic", "city_code"):
-            text = text.str.replace(r"\.0$", "", regex=True)
+        if zero_pad is not None:
+            text = _zero_pad(text, zero_pad, only_one_short=False)
+        elif column in CODE_WIDTHS:
+            text = _zero_pad(text, CODE_WIDTHS[column], only_one_short=True)
         return text.astype("str"), pd.Series(False, index=raw.index)
     values, failed = _parse_number(raw)
     if kind == "int":
@@ -248,12 +281,18 @@ def map_source_frame(
             f"{path}: columns {missing_raw} named in sources.{table}[{source.name}].columns are "
             f"not in the file (it has {list(raw.columns)[:20]})"
         )
-    unknown = sorted(set(source.columns.values()) - set(spec.columns))
-    if unknown:
-        raise IngestError(
-            f"sources.{table}[{source.name}].columns maps onto unknown canonical columns "
-            f"{unknown}; allowed: {list(spec.columns)}"
-        )
+    for key, names in (
+        ("columns", source.columns.values()),
+        ("scale", source.scale),
+        ("constants", source.constants),
+        ("zero_pad", source.zero_pad),
+    ):
+        unknown = sorted(set(names) - set(spec.columns))
+        if unknown:
+            raise IngestError(
+                f"sources.{table}[{source.name}].{key} names unknown canonical columns "
+                f"{unknown}; allowed: {list(spec.columns)}"
+            )
     provided = set(source.columns.values()) | set(source.constants) | ({"year"} if year else set())
     absent = [name for name in spec.required if name not in provided]
     if absent:
@@ -279,7 +318,9 @@ def map_source_frame(
     for column, col_spec in spec.columns.items():
         if column in inverse:
             raw_values = raw[inverse[column]]
-            values, failed = _parse_column(table, column, raw_values)
+            values, failed = _parse_column(
+                table, column, raw_values, zero_pad=source.zero_pad.get(column)
+            )
             if failed.any():
                 shown = raw_values[failed].astype("str").map(repr)
                 flag(failed, column, "cannot parse " + shown + f" as {col_spec.kind}")

@@ -40,9 +40,13 @@ def annual_external_demand(di: pd.DataFrame, settings: ExternalDemandConfig) -> 
         .reset_index()
     )
     annual = annual[annual["size"] == 4].rename(columns={"mean": "external_demand"})
-    if settings.industry not in set(annual["industry"]):
+    wanted = {settings.industry} | (
+        set(settings.industry_map.values()) if settings.by_centre_industry else set()
+    )
+    absent = sorted(wanted - set(annual["industry"]))
+    if absent:
         raise PanelError(
-            f"external_demand.industry = {settings.industry!r} is not in the DI data "
+            f"external_demand: industries {absent} have no complete year in the DI data "
             f"(it has {sorted(annual['industry'].unique())})"
         )
     return annual[["year", "industry", "external_demand"]].reset_index(drop=True)
@@ -55,13 +59,12 @@ def build_panel(
     demand: pd.DataFrame,
     *,
     settings: ExternalDemandConfig,
-    tankan_industry: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Join neighbourhood sums with the centre's firm OPR and the external-demand DI.
 
     ``centres`` has ``year, establishment_id, firm_id, pref_code, industry``; with
-    ``settings.by_centre_industry`` the DI series follows ``tankan_industry`` (JSIC 2-digit →
-    Tankan industry name), falling back to ``settings.industry``.
+    ``settings.by_centre_industry`` the DI series follows ``settings.industry_map`` (JSIC
+    2-digit → Tankan industry name), falling back to ``settings.industry``.
     """
     keys = centres.rename(columns={"establishment_id": "centre_id"})[
         ["year", "centre_id", "firm_id", "pref_code", "industry"]
@@ -70,7 +73,7 @@ def build_panel(
     panel = panel.merge(
         global_firms[["year", "firm_id", "opr"]], on=["year", "firm_id"], how="left"
     )
-    panel = _external_demand_column(panel, demand, settings, tankan_industry)
+    panel = _external_demand_column(panel, demand, settings)
     return panel.sort_values(["radius_km", "centre_id", "year"]).reset_index(drop=True)
 
 
@@ -78,11 +81,10 @@ def _external_demand_column(
     frame: pd.DataFrame,
     demand: pd.DataFrame,
     settings: ExternalDemandConfig,
-    tankan_industry: pd.Series | None,
 ) -> pd.DataFrame:
     """Attach the annual DI series chosen by ``settings`` to rows with ``year, industry``."""
-    if settings.by_centre_industry and tankan_industry is not None:
-        series = frame["industry"].str[:2].map(tankan_industry).fillna(settings.industry)
+    if settings.by_centre_industry:
+        series = frame["industry"].str[:2].map(settings.industry_map).fillna(settings.industry)
     else:
         series = pd.Series(settings.industry, index=frame.index)
     return frame.assign(di_industry=series).merge(
@@ -96,7 +98,6 @@ def build_plant_panel(
     demand: pd.DataFrame,
     *,
     settings: ExternalDemandConfig,
-    tankan_industry: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Establishment × year panel of the plant-level exposure design.
 
@@ -116,5 +117,5 @@ def build_plant_panel(
         ]
     ]
     table = exposure.merge(own, on=["year", "establishment_id"], how="left", validate="many_to_one")
-    table = _external_demand_column(table, demand, settings, tankan_industry)
+    table = _external_demand_column(table, demand, settings)
     return table.sort_values(["radius_km", "establishment_id", "year"]).reset_index(drop=True)

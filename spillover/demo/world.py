@@ -739,6 +739,12 @@ def demo_config(params: WorldParams) -> dict:
             "export_ratio_concordance": [source("jsic_to_group", "kougyou/jsic_concordance.csv")],
             "external_demand": [source("tankan", "tankan/tankan_overseas_supply_demand_di.csv")],
         },
+        "external_demand": {
+            "industry": "製造業",
+            "size_class": "大企業",
+            "by_centre_industry": False,
+            "industry_map": {"31": "輸送用機械", "29": "電気機械", "24": "金属製品"},
+        },
         "neighbourhoods": {"radii_km": [params.radius_km, 10.0]},
         "models": [
             {

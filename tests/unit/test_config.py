@@ -93,3 +93,27 @@ def test_unknown_exposure_kernel_lists_the_kernels(tmp_path):
         ConfigError, match=r"neighbourhoods.exposure_kernel: .*'gaussian'.*got 'cosine'"
     ):
         parse_config(_config(**{"neighbourhoods.exposure_kernel": "cosine"}), base_dir=tmp_path)
+
+
+def test_by_industry_demand_needs_a_map(tmp_path):
+    data = _config()
+    data["external_demand"] = {"by_centre_industry": True}
+    with pytest.raises(ConfigError, match="by_centre_industry needs industry_map"):
+        parse_config(data, base_dir=tmp_path)
+
+
+def test_dependent_cannot_be_a_regressor(tmp_path):
+    with pytest.raises(ConfigError, match="dependent 'shipments' is also listed as a regressor"):
+        parse_config(_config(**{"models.0.dependent": "shipments"}), base_dir=tmp_path)
+
+
+def test_remote_output_root_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="output_root = 's3://b/x': only local paths"):
+        parse_config(_config(output_root="s3://b/x"), base_dir=tmp_path)
+
+
+def test_industry_ratio_fallback_needs_the_concordance(tmp_path):
+    data = _config()
+    del data["sources"]["export_ratio_concordance"]
+    with pytest.raises(ConfigError, match="sources.export_ratio_concordance is empty"):
+        parse_config(data, base_dir=tmp_path)

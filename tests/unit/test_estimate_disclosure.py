@@ -191,3 +191,37 @@ def test_public_table_keeps_no_identifying_columns():
         "suppression",
     ]
     assert public["neighbourhood_no"].tolist() == [2, 1]
+
+
+def test_external_demand_by_centre_industry():
+    from spillover.config import ExternalDemandConfig
+    from spillover.panel import annual_external_demand, build_panel
+
+    di = pd.DataFrame(
+        {
+            "period": [f"2015Q{q}" for q in range(1, 5)] * 2 + ["2016Q1"],
+            "industry": ["製造業"] * 4 + ["輸送用機械"] * 4 + ["製造業"],
+            "size_class": "大企業",
+            "di": [1.0, 2.0, 3.0, 6.0, -4.0, -4.0, 0.0, 0.0, 9.0],
+        }
+    )
+    settings = ExternalDemandConfig(by_centre_industry=True, industry_map={"31": "輸送用機械"})
+    demand = annual_external_demand(di, settings)
+    # 2016 has one quarter only: not a complete year
+    assert demand.set_index(["year", "industry"])["external_demand"].to_dict() == {
+        (2015, "製造業"): 3.0,
+        (2015, "輸送用機械"): -2.0,
+    }
+    neighbourhoods = pd.DataFrame({"radius_km": 5.0, "year": 2015, "centre_id": ["a", "b"]})
+    centres = pd.DataFrame(
+        {
+            "year": 2015,
+            "establishment_id": ["a", "b"],
+            "firm_id": ["f", "g"],
+            "pref_code": 23,
+            "industry": ["3113", "2441"],
+        }
+    )
+    firms = pd.DataFrame({"year": 2015, "firm_id": ["f", "g"], "opr": [10.0, 20.0]})
+    panel = build_panel(neighbourhoods, centres, firms, demand, settings=settings)
+    assert panel.set_index("centre_id")["external_demand"].to_dict() == {"a": -2.0, "b": 3.0}

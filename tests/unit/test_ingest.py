@@ -117,3 +117,97 @@ def test_tankan_periods_are_normalised(tmp_path):
     assert good["period"].tolist() == ["2015Q2", "2015Q4", "2016Q1"]
     assert good["di"].tolist() == [-3.0, 4.0, 5.0]
     assert bad.empty
+
+
+def _firm_source(tmp_path, name, **options):
+    data = demo_config(WorldParams())
+    source = data["sources"]["firms"][0]
+    source.update(path=name, years=[2015], **options)
+    data["sources"]["firms"] = [source]
+    return parse_config(data, base_dir=tmp_path)
+
+
+FIRMS = pd.DataFrame(
+    {
+        "調査年度": [2015, 2015],
+        "企業番号": [10.0, 20.0],  # numeric ids, as Stata or Parquet store them
+        "資本金（百万円）": [1500.0, 40.0],
+        "売上高（百万円）": [9000.0, 300.0],
+        "直接輸出額（百万円）": [900.0, None],
+        "常時従業者数": [800, 60],
+        "主業種": [9, 31],  # JSIC majors with the leading zero of 09 lost
+    }
+)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "stata"])
+def test_numeric_ids_and_codes_from_binary_formats(tmp_path, fmt):
+    name = f"firms.{'dta' if fmt == 'stata' else fmt}"
+    if fmt == "parquet":
+        FIRMS.to_parquet(tmp_path / name)
+    else:
+        FIRMS.rename(
+            columns=dict(
+                zip(
+                    FIRMS.columns,
+                    ["year", "firm", "cap", "sales", "exp", "emp", "ind"],
+                    strict=True,
+                )
+            )
+        ).to_stata(tmp_path / name, write_index=False)
+    columns = (
+        None
+        if fmt == "parquet"
+        else {
+            "year": "year",
+            "firm": "firm_id",
+            "cap": "capital",
+            "sales": "sales",
+            "exp": "exports",
+            "emp": "employees",
+            "ind": "industry",
+        }
+    )
+    options = {"format": fmt} | ({"columns": columns} if columns else {})
+    table, quarantine, _ = ingest_table("firms", _firm_source(tmp_path, name, **options))
+    assert table["firm_id"].tolist() == ["10", "20"]
+    assert table["industry"].tolist() == ["09", "31"]
+    assert table["capital"].tolist() == [1500.0, 40.0]
+    assert pd.isna(table["exports"].iloc[1]) and quarantine.empty
+
+
+def test_fixed_width_records_are_cut_by_bytes(tmp_path):
+    # record layout: year 0-4, firm 4-10, capital 10-18, sales 18-26, name (CP932) 26-34
+    records = [
+        "2015" + "F00001" + "    1500" + "    9000" + "豊田工業",
+        "2015" + "F00002" + "      40" + "     300" + "諏訪精密",
+    ]
+    (tmp_path / "firms.dat").write_bytes("\n".join(records).encode("cp932") + b"\n")
+    config = _firm_source(
+        tmp_path,
+        "firms.dat",
+        format="fwf",
+        encoding="cp932",
+        colspecs=[[0, 4], [4, 10], [10, 18], [18, 26], [26, 34]],
+        names=["年度", "企業", "資本金", "売上", "名称"],
+        columns={"年度": "year", "企業": "firm_id", "資本金": "capital", "売上": "sales"},
+    )
+    table, quarantine, reports = ingest_table("firms", config)
+    assert table["firm_id"].tolist() == ["F00001", "F00002"]
+    assert table["sales"].tolist() == [9000.0, 300.0]
+    assert table["source_line"].tolist() == [1, 2]
+    assert reports[0].rows_in == 2 and quarantine.empty
+
+
+def test_unknown_scale_key_is_named(tmp_path):
+    _write(tmp_path, ROWS[:2])
+    config = _config(tmp_path)
+    data = config.model_dump()
+    data["sources"]["establishments"][0]["scale"] = {"shipment": 0.01}
+    from spillover.config import Config
+
+    bad = Config.model_validate(data)
+    with pytest.raises(
+        IngestError, match=r"\.scale names unknown canonical columns \['shipment'\]"
+    ):
+        ingest_table("establishments", bad)

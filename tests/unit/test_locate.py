@@ -40,7 +40,11 @@ def test_each_row_gets_the_best_available_source(gazetteer):
     out = locate_establishments(establishments, gazetteer, cache_dir=None, progress=False)
     out = out.set_index("establishment_id")
     assert out["geocode_level"].to_dict() == {
-        "a": "town", "b": "latlon", "c": "mesh", "d": "none", "e": "town",
+        "a": "town",
+        "b": "latlon",
+        "c": "mesh",
+        "d": "none",
+        "e": "town",
     }
     assert (out.loc["a", "lat"], out.loc["a", "lon"]) == pytest.approx((35.08, 137.15))
     assert (out.loc["b", "lat"], out.loc["b", "lon"]) == pytest.approx((35.1, 137.2))
@@ -50,5 +54,9 @@ def test_each_row_gets_the_best_available_source(gazetteer):
     assert pd.isna(out.loc["d", "lat"])
     # the survey says Tokyo (13) but the address is in Aichi: kept, and flagged
     assert out["pref_mismatch"].to_dict() == {
-        "a": False, "b": False, "c": False, "d": False, "e": True,
+        "a": False,
+        "b": False,
+        "c": False,
+        "d": False,
+        "e": True,
     }
