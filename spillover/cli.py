@@ -22,7 +22,7 @@ app = typer.Typer(
 )
 # piped output (CI logs, `make demo | tee`) gets a wide console instead of rich's 80 columns
 console = Console() if sys.stdout.isatty() else Console(width=150)
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)  # paths in messages stay copy-pasteable
 
 
 def _fail(message: str) -> None:

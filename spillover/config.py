@@ -233,6 +233,12 @@ class GazetteerConfig(_Strict):
 
     path: str
     index_dir: str | None = None
+    min_level: Literal["block", "town", "oaza", "city", "pref"] = Field(
+        "oaza",
+        description="addresses resolved only coarser than this are quarantined (unless a "
+        "usable mesh code or lat/lon is given): a city centroid is no 5 km neighbourhood",
+    )
+    on_pref_mismatch: Literal["quarantine", "keep"] = "quarantine"
 
 
 class Config(_Strict):

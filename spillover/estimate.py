@@ -51,11 +51,17 @@ class EstimationError(ValueError):
 ENTITY = {"neighbourhood": "centre_id", "plant": "establishment_id"}
 
 
-def spec_frame(panel: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
-    """Rows of ``panel`` used by ``spec``, indexed (entity, year), complete cases only."""
+def spec_rows(panel: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
+    """Rows of ``panel`` at the spec's radius and years (before dropping incomplete rows)."""
     rows = panel[np.isclose(panel["radius_km"], spec.radius_km)]
     if spec.years is not None:
         rows = rows[rows["year"].between(*spec.years)]
+    return rows
+
+
+def spec_frame(panel: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
+    """Rows of ``panel`` used by ``spec``, indexed (entity, year), complete cases only."""
+    rows = spec_rows(panel, spec)
     columns = [spec.dependent, *spec.regressors]
     missing = [c for c in columns if c not in rows.columns]
     if missing:
@@ -70,7 +76,9 @@ def spec_frame(panel: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
 
 def fit_spec(panel: pd.DataFrame, spec: ModelSpec):
     """Fit one spec; return the linearmodels results object."""
-    from linearmodels.panel import PanelOLS  # imported here: it takes seconds, DAG parsing must not
+    # imported here: linearmodels takes seconds to import, and DAG parsing must not wait
+    from linearmodels.panel import PanelOLS
+    from linearmodels.panel.utility import AbsorbingEffectError
 
     data = spec_frame(panel, spec)
     if len(data) <= len(spec.regressors) + 2:
@@ -88,11 +96,21 @@ def fit_spec(panel: pd.DataFrame, spec: ModelSpec):
             options["cluster_entity"] = True
         else:
             column = "firm_id" if spec.cluster == "firm" else "pref_code"
-            codes = pd.factorize(data[column].astype("str"))[0]
-            options["clusters"] = pd.DataFrame({column: codes}, index=data.index)
+            # an unlinked plant (no firm) is its own cluster, not one pooled "missing" firm
+            groups = (
+                data[column]
+                .astype("str")
+                .where(
+                    data[column].notna(), "entity:" + data.index.get_level_values(0).astype("str")
+                )
+            )
+            options["clusters"] = pd.DataFrame({column: pd.factorize(groups)[0]}, index=data.index)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=RuntimeWarning)
-        return model.fit(**options)
+        try:
+            return model.fit(**options)
+        except (AbsorbingEffectError, ValueError, np.linalg.LinAlgError) as exc:
+            raise EstimationError(f"models[{spec.id}]: {type(exc).__name__}: {exc}") from None
 
 
 def estimates_table(spec: ModelSpec, result) -> pd.DataFrame:

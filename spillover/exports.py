@@ -53,21 +53,22 @@ def establishment_exports(
 
 
 def classify_plants(
-    plants: pd.DataFrame, capital: pd.DataFrame, global_firms: pd.DataFrame, *, config: Config
+    plants: pd.DataFrame, global_firms: pd.DataFrame, *, config: Config
 ) -> pd.DataFrame:
     """Add ``firm_capital``, ``large_firm`` (excluded as neighbour) and ``is_centre``.
 
-    ``firm_capital`` is the owning firm's capital (million yen) from the firm surveys, else
-    the establishment's own reported capital. Unlinked plants without any capital count as
-    small unless ``definitions.unlinked_capital_rule`` is ``exclude``.
+    ``global_firms`` (from :func:`spillover.firms.global_firms`) holds every surveyed firm's
+    capital and ``is_global`` per year. ``firm_capital`` is the owning firm's capital (million
+    yen) from the firm surveys, else the establishment's own reported capital. Unlinked plants
+    without any capital count as small unless ``definitions.unlinked_capital_rule`` is
+    ``exclude``.
     """
     from spillover.firms import is_manufacturing
 
     threshold = config.definitions.capital_threshold_million_yen
+    firm_columns = global_firms[["year", "firm_id", "capital", "capital_source", "is_global"]]
     out = plants.merge(
-        capital.rename(columns={"capital": "firm_capital"})[
-            ["year", "firm_id", "firm_capital", "capital_source"]
-        ],
+        firm_columns.rename(columns={"capital": "firm_capital", "is_global": "_global"}),
         on=["year", "firm_id"],
         how="left",
     )
@@ -78,8 +79,6 @@ def classify_plants(
     out["large_firm"] = (out["firm_capital"] >= threshold).fillna(False).astype(bool)
     if config.definitions.unlinked_capital_rule == "exclude":
         out["large_firm"] = out["large_firm"] | unknown
-    centres = global_firms.loc[global_firms["is_global"], ["year", "firm_id"]].assign(_global=True)
-    out = out.merge(centres, on=["year", "firm_id"], how="left")
     manufacturing = is_manufacturing(out["industry"], config.definitions.manufacturing_jsic_majors)
-    out["is_centre"] = out["_global"].fillna(False).astype(bool) & manufacturing
+    out["is_centre"] = out["_global"].astype("boolean").fillna(False).astype(bool) & manufacturing
     return out.drop(columns="_global")

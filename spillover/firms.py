@@ -49,8 +49,11 @@ def global_firms(
     """One row per (year, firm_id) seen in either firm survey, with OPR and ``is_global``.
 
     Returns columns ``year, firm_id, capital, capital_source, domestic_sales,
-    overseas_manufacturing_sales, n_manufacturing_affiliates, opr, is_global``.
-    Firms without a 本社企業票 have no affiliates: their OPR is 0.
+    domestic_sales_source, overseas_manufacturing_sales, n_manufacturing_affiliates, opr,
+    is_global``. Domestic sales come from the 本社企業票, else from 企業活動基本調査 (sales);
+    a firm with manufacturing affiliates but neither has OPR NaN and is not global. A firm
+    without manufacturing affiliates has OPR 0. Affiliates whose parent is in neither survey
+    that year are returned by :func:`orphan_affiliates`.
     """
     offset = definitions.firm_year_offset
     capital = firm_capital(firms, parents, offset=offset)
@@ -65,18 +68,37 @@ def global_firms(
         .rename_axis(["year", "firm_id"])
         .reset_index()
     )
+    sales = pd.concat(
+        [
+            parents[["year", "firm_id", "sales"]].assign(domestic_sales_source="parents"),
+            _accounts_year(firms, offset)[["year", "firm_id", "sales"]].assign(
+                domestic_sales_source="firms"
+            ),
+        ],
+        ignore_index=True,
+    ).drop_duplicates(["year", "firm_id"], keep="first")
     out = capital.merge(
-        parents[["year", "firm_id", "sales"]].rename(columns={"sales": "domestic_sales"}),
-        on=["year", "firm_id"],
-        how="left",
+        sales.rename(columns={"sales": "domestic_sales"}), on=["year", "firm_id"], how="left"
     ).merge(overseas, on=["year", "firm_id"], how="left")
     out["overseas_manufacturing_sales"] = out["overseas_manufacturing_sales"].fillna(0.0)
     out["n_manufacturing_affiliates"] = out["n_manufacturing_affiliates"].fillna(0).astype("int64")
     denominator = out["overseas_manufacturing_sales"] + out["domestic_sales"]
     with np.errstate(invalid="ignore", divide="ignore"):
         opr = 100 * out["overseas_manufacturing_sales"] / denominator
-    out["opr"] = opr.where(denominator > 0, 0.0).fillna(0.0)
-    out["is_global"] = (out["capital"] >= definitions.capital_threshold_million_yen) & (
-        out["opr"] > 0
+    no_affiliates = out["n_manufacturing_affiliates"] == 0
+    out["opr"] = opr.where(~no_affiliates, 0.0).where(denominator.notna() | no_affiliates)
+    out["is_global"] = (
+        ((out["capital"] >= definitions.capital_threshold_million_yen) & (out["opr"] > 0))
+        .fillna(False)
+        .astype(bool)
     )
     return out.sort_values(["year", "firm_id"]).reset_index(drop=True)
+
+
+def orphan_affiliates(
+    affiliates: pd.DataFrame, table: pd.DataFrame, *, offset: int = 0
+) -> pd.Series:
+    """Mask of affiliates whose parent is in neither firm survey in that (accounts) year."""
+    keys = pd.MultiIndex.from_frame(_accounts_year(affiliates, offset)[["year", "parent_firm_id"]])
+    known = pd.MultiIndex.from_frame(table[["year", "firm_id"]])
+    return pd.Series(~keys.isin(known), index=affiliates.index)

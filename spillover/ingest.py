@@ -372,6 +372,31 @@ def map_source_frame(
     return good, quarantined
 
 
+def rejected_rows(
+    rows: pd.DataFrame, *, stage: str, table: str, column: str, reasons: pd.Series
+) -> pd.DataFrame:
+    """Quarantine records for canonical ``rows`` that a later stage rejects.
+
+    ``rows`` carry provenance (``source_file``, ``source_line``); ``raw`` keeps the row's key
+    columns and address as JSON.
+    """
+    keys = [c for c in (*TABLES[table].key, "address") if c in rows.columns]
+    records = rows[keys].astype(object).where(rows[keys].notna(), None).to_dict("records")
+    return pd.DataFrame(
+        {
+            "stage": stage,
+            "table": table,
+            "source": "",
+            "file": rows["source_file"].to_numpy(),
+            "line": rows["source_line"].astype("Int64").to_numpy(),
+            "column": column,
+            "reason": reasons.loc[rows.index].to_numpy(),
+            "raw": [json.dumps(r, ensure_ascii=False, default=str) for r in records],
+        },
+        columns=QUARANTINE_COLUMNS,
+    )
+
+
 def _drop_duplicate_keys(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Keep the first row of each key; later ones go to quarantine naming the first."""
     key = list(TABLES[table].key)

@@ -23,7 +23,7 @@ import pandas as pd
 
 from spillover import aggregate, disclosure, estimate, exports, firms, panel
 from spillover.config import Config, ModelSpec, dump_config, load_config, parse_config
-from spillover.ingest import QUARANTINE_COLUMNS, ingest_all
+from spillover.ingest import QUARANTINE_COLUMNS, ingest_all, rejected_rows
 from spillover.schemas import validate
 from spillover.storage import (
     package_versions,
@@ -127,6 +127,11 @@ def start_run(config_path: str | Path, *, run_id: str | None = None) -> Path:
 def open_run(workdir: str | Path) -> Run:
     """Load a run directory created by :func:`start_run`."""
     workdir = Path(workdir)
+    if not (workdir / "config.json").exists() or not (workdir / "run.json").exists():
+        raise PipelineError(
+            f"{workdir} is not a run directory (no config.json/run.json): start one with "
+            "`spillover run --config …` or pipeline.start_run()"
+        )
     data = json.loads((workdir / "config.json").read_text(encoding="utf-8"))
     config = parse_config(
         data, base_dir=Path(data["base_dir"]), origin=str(workdir / "config.json")
@@ -220,65 +225,112 @@ def stage_geocode(run: Run, progress: bool = False) -> dict:
     located = locate_establishments(
         establishments, gazetteer, cache_dir=cache_dir, progress=progress
     )
-    unplaced = located["lat"].isna()
-    rejected = located.loc[unplaced]
+    reasons = geocode_rejections(located, config)
+    rejected = reasons.notna()
     run.quarantine(
         "geocode",
-        pd.DataFrame(
-            {
-                "stage": "geocode",
-                "table": "establishments",
-                "source": "",
-                "file": rejected["source_file"].to_numpy(),
-                "line": rejected["source_line"].astype("Int64").to_numpy(),
-                "column": "address",
-                "reason": "address not resolved by the gazetteer and no usable mesh/lat-lon: "
-                + rejected["address"].fillna("(empty)").astype("str"),
-                "raw": [
-                    json.dumps(
-                        {"year": int(y), "establishment_id": e, "address": a}, ensure_ascii=False
-                    )
-                    for y, e, a in zip(
-                        rejected["year"],
-                        rejected["establishment_id"],
-                        rejected["address"].astype(object).where(rejected["address"].notna(), None),
-                        strict=True,
-                    )
-                ],
-            }
+        rejected_rows(
+            located[rejected],
+            stage="geocode",
+            table="establishments",
+            column="address",
+            reasons=reasons,
         ),
     )
-    run.write("plants_located", located.loc[~unplaced])
+    share = rejected.mean() if len(located) else 0.0
+    if share > config.quarantine.max_share:
+        raise PipelineError(
+            f"geocode: {int(rejected.sum())} of {len(located)} establishment rows ({share:.1%}) "
+            f"could not be placed, above quarantine.max_share = {config.quarantine.max_share:.1%}"
+            f" (is gazetteer.path the right file?); see {run.workdir / 'quarantine'}"
+        )
+    run.write("plants_located", located.loc[~rejected])
     return _report(
         run,
         "geocode",
         started,
         rows_in=len(located),
-        rows_out=int((~unplaced).sum()),
-        rows_quarantined=int(unplaced.sum()),
+        rows_out=int((~rejected).sum()),
+        rows_quarantined=int(rejected.sum()),
         levels=_counts(located["geocode_level"].value_counts()),
         pref_mismatch=int(located["pref_mismatch"].sum()),
         ambiguous=int(located["geocode_ambiguous"].sum()),
     )
 
 
+#: Geocoder levels from finest to coarsest.
+LEVEL_ORDER = ("block", "town", "oaza", "city", "pref", "none")
+
+
+def geocode_rejections(located: pd.DataFrame, config: Config) -> pd.Series:
+    """Why each located row cannot be used (NaN where it can)."""
+    address = located["address"].fillna("(empty)").astype("str")
+    level = located["geocode_level"]
+    rank = level.map({name: i for i, name in enumerate(LEVEL_ORDER)})
+    minimum = config.gazetteer.min_level
+    too_coarse = rank > LEVEL_ORDER.index(minimum)  # latlon / mesh have no rank: accepted
+    reasons = pd.Series(np.nan, index=located.index, dtype="object")
+    unplaced = located["lat"].isna()
+    reasons[unplaced] = (
+        "address not resolved by the gazetteer and no usable mesh code or lat/lon: "
+        + address[unplaced]
+    )
+    too_coarse &= ~unplaced
+    reasons[too_coarse] = (
+        "address resolved only to "
+        + level[too_coarse]
+        + ", coarser than gazetteer.min_level = "
+        + minimum
+        + " (and no usable mesh code or lat/lon): "
+        + address[too_coarse]
+    )
+    if config.gazetteer.on_pref_mismatch == "quarantine":
+        mismatch = located["pref_mismatch"] & reasons.isna()
+        reasons[mismatch] = (
+            "address lies in "
+            + located.loc[mismatch, "geocode_pref"].astype("str")
+            + " ("
+            + located.loc[mismatch, "geocode_pref_code"].astype("str")
+            + ") but pref_code is "
+            + located.loc[mismatch, "pref_code"].astype("str")
+            + ": "
+            + address[mismatch]
+        )
+    return reasons
+
+
 def stage_firms(run: Run) -> dict:
     """Capital, OPR and the global-firm flag per firm and year."""
     started = time.perf_counter()
+    affiliates = run.table("affiliates")
+    definitions = run.config.definitions
     table = firms.global_firms(
-        run.table("firms"),
-        run.table("affiliates"),
-        run.table("parents"),
-        definitions=run.config.definitions,
+        run.table("firms"), affiliates, run.table("parents"), definitions=definitions
+    )
+    orphans = firms.orphan_affiliates(affiliates, table, offset=definitions.firm_year_offset)
+    run.quarantine(
+        "firms",
+        rejected_rows(
+            affiliates[orphans],
+            stage="firms",
+            table="affiliates",
+            column="parent_firm_id",
+            reasons=pd.Series(
+                "parent firm is in neither 本社企業票 nor 企業活動基本調査 that year: its sales "
+                "cannot enter any OPR",
+                index=affiliates.index,
+            ),
+        ),
     )
     run.write("global_firms", table)
     return _report(
         run,
         "firms",
         started,
-        rows_in=len(table),
-        rows_out=len(table),
-        rows_quarantined=0,
+        rows_in=len(table) + len(affiliates),
+        rows_out=len(table) + int((~orphans).sum()),
+        rows_quarantined=int(orphans.sum()),
+        opr_missing=int(table["opr"].isna().sum()),
         global_firms_by_year=_counts(table[table["is_global"]].groupby("year").size()),
     )
 
@@ -289,11 +341,18 @@ def stage_exports(run: Run) -> dict:
     config = run.config
     located = run.table("plants_located")
     in_years = located["year"].between(*config.years)
-    located = located[in_years]
-    capital = firms.firm_capital(
-        run.table("firms"), run.table("parents"), offset=config.definitions.firm_year_offset
+    first, last = config.years
+    run.quarantine(
+        "exports",
+        rejected_rows(
+            located[~in_years],
+            stage="exports",
+            table="establishments",
+            column="year",
+            reasons=pd.Series(f"year outside the run's years {first}–{last}", index=located.index),
+        ),
     )
-    plants = exports.classify_plants(located, capital, run.table("global_firms"), config=config)
+    plants = exports.classify_plants(located[in_years], run.table("global_firms"), config=config)
     ratios = run.table("export_ratios") if config.sources.get("export_ratios") else None
     concordance = (
         run.table("export_ratio_concordance")
@@ -315,8 +374,7 @@ def stage_exports(run: Run) -> dict:
         started,
         rows_in=len(in_years),
         rows_out=len(plants),
-        rows_quarantined=0,
-        rows_outside_years=int((~in_years).sum()),
+        rows_quarantined=int((~in_years).sum()),
         export_methods=_counts(plants["export_method"].value_counts()),
         centres_by_year=_counts(plants[plants["is_centre"]].groupby("year").size()),
     )
@@ -410,21 +468,24 @@ def stage_estimate(run: Run, only: list[str] | None = None) -> dict:
     unknown = set(only or []) - {s.id for s in specs}
     if unknown:
         raise PipelineError(f"unknown model spec id(s) {sorted(unknown)}")
-    fitted = {}
+    fitted, selected = {}, {}
     for spec in specs:
         table = tables[spec.family]
+        selected[spec.id] = len(estimate.spec_rows(table, spec))
         result = estimate.fit_spec(table, spec)
         rows = estimate.estimates_table(spec, result)
         run.write(f"estimates/{spec.id}", rows)
         run.write(f"decomposition/{spec.id}", estimate.decomposition(table, spec, rows))
         fitted[spec.id] = int(result.nobs)
+    # rows of a spec's radius and years that miss a variable are left out of its sample
     return _report(
         run,
         "estimate" if only is None else f"estimate-{'-'.join(only)}",
         started,
-        rows_in=sum(len(t) for t in tables.values()),
+        rows_in=sum(selected.values()),
         rows_out=sum(fitted.values()),
         rows_quarantined=0,
+        rows_incomplete=sum(selected.values()) - sum(fitted.values()),
         nobs=fitted,
     )
 

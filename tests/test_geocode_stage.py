@@ -15,10 +15,11 @@ def test_unplaceable_rows_are_quarantined_with_file_and_line(tmp_path):
     world = build_demo_world(tmp_path, params)
     path = tmp_path / "raw" / "establishments" / "kogyo_2017.csv"
     raw = pd.read_csv(path, encoding="cp932", dtype=str)
-    lost = raw.iloc[5].copy()
-    lost["事業所番号"] = "E9999999"
-    lost["所在地"] = "火星県オリンポス市1-1"
-    raw = pd.concat([raw, lost.to_frame().T], ignore_index=True)
+    extra = pd.DataFrame([raw.iloc[5]] * 3).reset_index(drop=True)
+    extra["事業所番号"] = ["E9999999", "E9999998", "E9999997"]
+    extra["所在地"] = ["火星県オリンポス市1-1", "愛知県豊田市", "愛知県豊田市元町一丁目1番1号"]
+    extra["都道府県コード"] = ["23", "23", "13"]  # the last one says Tokyo
+    raw = pd.concat([raw, extra], ignore_index=True)
     raw.to_csv(path, index=False, encoding="cp932")
 
     workdir = start_run(world.config_path, run_id="t")
@@ -26,13 +27,21 @@ def test_unplaceable_rows_are_quarantined_with_file_and_line(tmp_path):
         run_stage(stage, workdir)
 
     report = json.loads((workdir / "reports" / "geocode.json").read_text(encoding="utf-8"))
-    assert report["rows_quarantined"] == 1
-    assert report["rows_in"] == report["rows_out"] + 1
+    assert report["rows_quarantined"] == 3
+    assert report["rows_in"] == report["rows_out"] + 3
     quarantine = pd.read_parquet(workdir / "quarantine" / "geocode.parquet")
-    row = quarantine.iloc[0]
-    assert row["file"] == str(path) and row["line"] == len(raw) + 1
-    assert "火星県オリンポス市1-1" in row["reason"]
-    assert json.loads(row["raw"])["establishment_id"] == "E9999999"
+    by_id = quarantine.set_index(quarantine["raw"].map(lambda r: json.loads(r)["establishment_id"]))
+    assert (by_id["file"] == str(path)).all()
+    assert by_id["line"].to_dict() == {
+        "E9999999": len(raw) - 1,
+        "E9999998": len(raw),
+        "E9999997": len(raw) + 1,
+    }
+    assert by_id.loc["E9999999", "reason"].startswith("address not resolved by the gazetteer")
+    assert "coarser than gazetteer.min_level = oaza" in by_id.loc["E9999998", "reason"]
+    assert by_id.loc["E9999997", "reason"].startswith(
+        "address lies in 愛知県 (23) but pref_code is 13"
+    )
     plants = pd.read_parquet(workdir / "tables" / "plants_located.parquet")
-    assert "E9999999" not in set(plants["establishment_id"])
+    assert not {"E9999999", "E9999998", "E9999997"} & set(plants["establishment_id"])
     assert plants["source_line"].min() >= 2

@@ -8,15 +8,16 @@ from spillover.geocode import geocode_file
 def test_geocode_file_csv_cp932(tmp_path, geolonia_path, out_name):
     inp = tmp_path / "in.csv"
     inp.write_bytes(
-        "id,address\n1,愛知県豊田市元町1-2-3\n2,静岡県浜松市新町3\n3,月面\n4,愛知県豊田市元町1-2-3\n"
-        .encode("cp932")
+        "id,address\n1,愛知県豊田市元町1-2-3\n2,静岡県浜松市新町3\n3,月面\n4,愛知県豊田市元町1-2-3\n".encode(
+            "cp932"
+        )
     )
     out = tmp_path / out_name
-    summary = geocode_file(inp, geolonia_path, out, encoding="cp932", cache_dir=tmp_path / "c",
-                           progress=False)
+    summary = geocode_file(
+        inp, geolonia_path, out, encoding="cp932", cache_dir=tmp_path / "c", progress=False
+    )
     assert summary["rows"] == 4 and summary["unique_addresses"] == 3
-    assert summary["levels"] == {"block": 0, "town": 2, "oaza": 0, "city": 1, "pref": 0,
-                                 "none": 1}
+    assert summary["levels"] == {"block": 0, "town": 2, "oaza": 0, "city": 1, "pref": 0, "none": 1}
     assert summary["ambiguous"] == 1
     got = pd.read_parquet(out) if out_name.endswith("parquet") else pd.read_csv(out)
     assert got["id"].astype(str).tolist() == ["1", "2", "3", "4"]

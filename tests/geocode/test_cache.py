@@ -25,8 +25,9 @@ def test_cache_round_trip_and_reuse(index, tmp_path, monkeypatch):
     pd.testing.assert_frame_equal(first, again)
     assert calls == []
     # a new year's file: only the unseen address is matched
-    geocode_addresses(pd.Series(["豊田市元町1-2-3", "愛知県豊田市トヨタ町1"]), index,
-                      cache_dir=tmp_path)
+    geocode_addresses(
+        pd.Series(["豊田市元町1-2-3", "愛知県豊田市トヨタ町1"]), index, cache_dir=tmp_path
+    )
     assert calls == ["愛知県豊田市トヨタ町1"]
     assert len(read_cache(path)) == 5
 
@@ -75,5 +76,7 @@ def test_crash_midway_keeps_flushed_results(index, tmp_path, monkeypatch):
     s = pd.Series(["豊田市元町1-2-3", "東大阪市荒本2", "愛知県豊田市トヨタ町1", "東京都どこか"])
     with pytest.raises(RuntimeError, match="power cut"):
         geocode_addresses(s, index, cache_dir=tmp_path)
-    assert set(read_cache(cache_path(tmp_path, index.checksum))) == {"豊田市元町1-2-3",
-                                                                    "東大阪市荒本2"}
+    assert set(read_cache(cache_path(tmp_path, index.checksum))) == {
+        "豊田市元町1-2-3",
+        "東大阪市荒本2",
+    }

@@ -55,10 +55,14 @@ def test_geolonia_layout(index):
 
 
 def test_geolonia_older_12_column_layout(tmp_path):
-    header = ("都道府県コード,都道府県名,都道府県名カナ,都道府県名ローマ字,市区町村コード,"
-              "市区町村名,市区町村名カナ,市区町村名ローマ字,大字町丁目コード,大字町丁目名,緯度,経度")
-    row = ("23,愛知県,アイチケン,AICHI KEN,23211,豊田市,トヨタシ,TOYOTA SHI,232110001,"
-           "元町一丁目,35.08,137.15")
+    header = (
+        "都道府県コード,都道府県名,都道府県名カナ,都道府県名ローマ字,市区町村コード,"
+        "市区町村名,市区町村名カナ,市区町村名ローマ字,大字町丁目コード,大字町丁目名,緯度,経度"
+    )
+    row = (
+        "23,愛知県,アイチケン,AICHI KEN,23211,豊田市,トヨタシ,TOYOTA SHI,232110001,"
+        "元町一丁目,35.08,137.15"
+    )
     ix = load_gazetteer(write(tmp_path / "latest.csv", f"{header}\n{row}\n"))
     r = geocode_addresses(pd.Series(["愛知県豊田市元町1-1"]), ix).iloc[0]
     assert (r["level"], r["town"]) == ("town", "元町一丁目")
@@ -117,8 +121,10 @@ def test_directory_of_oaza_and_gaiku_files_in_zip(tmp_path):
         (["pref_code", "pref", "city", "town", "koaza", "lat", "lng"], "towns"),
         (MLIT_OAZA_CSV.split("\n")[0].replace('"', "").split(","), "mlit_oaza"),
         # NFKC-insensitive: half-width X座標
-        (MLIT_GAIKU_CSV.split("\n")[0].replace('"', "").replace("Ｘ", "X").split(","),
-         "mlit_gaiku"),
+        (
+            MLIT_GAIKU_CSV.split("\n")[0].replace('"', "").replace("Ｘ", "X").split(","),
+            "mlit_gaiku",
+        ),
     ],
 )
 def test_detect_format(header, name):
@@ -155,8 +161,11 @@ def test_truncated_gzip(tmp_path):
 
 def test_non_numeric_coordinate(tmp_path):
     path = write(tmp_path / "t.csv", TOWNS_CSV.replace("35.082000", "北緯35度"))
-    with pytest.raises(GazetteerFormatError, match=r"t\.csv: 1 row\(s\) with a non-numeric 'lat' "
-                       r"\(first at data row 2: '北緯35度'\)"):
+    with pytest.raises(
+        GazetteerFormatError,
+        match=r"t\.csv: 1 row\(s\) with a non-numeric 'lat' "
+        r"\(first at data row 2: '北緯35度'\)",
+    ):
         load_gazetteer(path)
 
 

@@ -19,10 +19,24 @@ def one(index, address):
         ("豊田市元町2-1-1", "town", "愛知県", "豊田市", "元町二丁目", 35.082, 137.152),
         ("愛知県豊田市トヨタ町１番地", "town", "愛知県", "豊田市", "トヨタ町", 35.060, 137.160),
         ("愛知県豊田市桜が丘5", "town", "愛知県", "豊田市", "桜ケ丘", 35.070, 137.170),
-        ("東京都大田区西六郷四丁目２８番１号 ○○ビル3F", "town", "東京都", "大田区", "西六郷四丁目",
-         35.545, 139.705),
-        ("北九州市八幡西区黒崎1-1", "town", "福岡県", "北九州市八幡西区", "黒崎一丁目", 33.866,
-         130.765),
+        (
+            "東京都大田区西六郷四丁目２８番１号 ○○ビル3F",
+            "town",
+            "東京都",
+            "大田区",
+            "西六郷四丁目",
+            35.545,
+            139.705,
+        ),
+        (
+            "北九州市八幡西区黒崎1-1",
+            "town",
+            "福岡県",
+            "北九州市八幡西区",
+            "黒崎一丁目",
+            33.866,
+            130.765,
+        ),
         ("愛知県東郷町春木1", "town", "愛知県", "愛知郡東郷町", "大字春木", 35.100, 137.050),
         # 大字 part only: mean of 元町一〜三丁目
         ("愛知県豊田市元町", "oaza", "愛知県", "豊田市", "元町", 35.082, 137.152),
@@ -55,8 +69,11 @@ def test_numbered_koaza(index):
 
 @pytest.mark.parametrize(
     "address",
-    ["京都府京都市中京区烏丸通三条下る饅頭屋町580", "京都市中京区烏丸通三条下ル饅頭屋町580",
-     "京都府京都市中京区三条通烏丸西入饅頭屋町580"],
+    [
+        "京都府京都市中京区烏丸通三条下る饅頭屋町580",
+        "京都市中京区烏丸通三条下ル饅頭屋町580",
+        "京都府京都市中京区三条通烏丸西入饅頭屋町580",
+    ],
 )
 def test_kyoto_street_directions(index, address):
     r = one(index, address)
@@ -131,13 +148,24 @@ def test_prefecture_omitted_ambiguous_across_prefectures(index):
 
 
 def test_same_index_and_dedup(index):
-    s = pd.Series(["豊田市元町1-2-3", "愛知県豊田市元町一丁目2番3号", None, "豊田市元町1-2-3"],
-                  index=["a", "b", "c", "d"])
+    s = pd.Series(
+        ["豊田市元町1-2-3", "愛知県豊田市元町一丁目2番3号", None, "豊田市元町1-2-3"],
+        index=["a", "b", "c", "d"],
+    )
     r = geocode_addresses(s, index)
     assert r.index.tolist() == ["a", "b", "c", "d"]
     assert r["level"].tolist() == ["town", "town", "none", "town"]
-    assert list(r.columns) == ["lat", "lon", "level", "pref", "city", "town", "pref_code",
-                               "normalized", "ambiguous"]
+    assert list(r.columns) == [
+        "lat",
+        "lon",
+        "level",
+        "pref",
+        "city",
+        "town",
+        "pref_code",
+        "normalized",
+        "ambiguous",
+    ]
     assert str(r["pref_code"].dtype) == "Int64"
     assert r["lat"].dtype == "float64" and r["ambiguous"].dtype == bool
 
@@ -157,6 +185,15 @@ def test_rejects_non_series(index):
 def test_empty_input(index):
     r = geocode_addresses(pd.Series([], dtype="str"), index)
     assert r.empty
-    assert list(r.columns) == ["lat", "lon", "level", "pref", "city", "town", "pref_code",
-                               "normalized", "ambiguous"]
+    assert list(r.columns) == [
+        "lat",
+        "lon",
+        "level",
+        "pref",
+        "city",
+        "town",
+        "pref_code",
+        "normalized",
+        "ambiguous",
+    ]
     assert str(r["pref_code"].dtype) == "Int64" and r["lat"].dtype == "float64"

@@ -41,8 +41,20 @@ def test_mesh_accepts_integers_and_separators():
 
 
 @pytest.mark.parametrize(
-    "bad", [None, "", "533", "53394", "5339461", "538946", "533986", "533946115", "abcd",
-            "9939", "53394611250"]
+    "bad",
+    [
+        None,
+        "",
+        "533",
+        "53394",
+        "5339461",
+        "538946",
+        "533986",
+        "533946115",
+        "abcd",
+        "9939",
+        "53394611250",
+    ],
 )
 def test_invalid_mesh_codes_are_nan(bad):
     la, lo = mesh_to_latlon(pd.Series([bad, "5339"], dtype=object))
@@ -53,5 +65,4 @@ def test_invalid_mesh_codes_are_nan(bad):
 def test_validate_latlon():
     lat = np.array([35.68, 139.76, 20.43, 45.52, 0.0, np.nan, 24.28, 37.5])
     lon = np.array([139.76, 35.68, 136.08, 148.75, 0.0, 139.0, 153.98, 127.0])
-    assert validate_latlon(lat, lon).tolist() == [True, False, True, True, False, False, True,
-                                                  True]
+    assert validate_latlon(lat, lon).tolist() == [True, False, True, True, False, False, True, True]

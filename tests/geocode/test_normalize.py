@@ -6,9 +6,20 @@ from spillover.geocode.normalize import canonical_text, kanji_to_int
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("一", 1), ("十", 10), ("十二", 12), ("二十", 20), ("二十八", 28), ("百", 100),
-     ("百二", 102), ("三百十五", 315), ("千二百", 1200), ("一〇二", 102), ("壱", 1),
-     ("弐拾", 20)],
+    [
+        ("一", 1),
+        ("十", 10),
+        ("十二", 12),
+        ("二十", 20),
+        ("二十八", 28),
+        ("百", 100),
+        ("百二", 102),
+        ("三百十五", 315),
+        ("千二百", 1200),
+        ("一〇二", 102),
+        ("壱", 1),
+        ("弐拾", 20),
+    ],
 )
 def test_kanji_to_int(text, value):
     assert kanji_to_int(text) == value

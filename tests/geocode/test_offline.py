@@ -23,6 +23,10 @@ def test_sockets_are_blocked(no_network):
 
 def test_geocode_with_sockets_blocked(no_network, geolonia_path, tmp_path):
     ix = load_gazetteer(geolonia_path, index_dir=tmp_path / "idx")
-    r = geocode_addresses(pd.Series(["愛知県豊田市元町1-2-3", "浜松市中区栄町1-5"]), ix,
-                          cache_dir=tmp_path / "cache", progress=True)
+    r = geocode_addresses(
+        pd.Series(["愛知県豊田市元町1-2-3", "浜松市中区栄町1-5"]),
+        ix,
+        cache_dir=tmp_path / "cache",
+        progress=True,
+    )
     assert r["level"].tolist() == ["town", "town"]

@@ -10,8 +10,8 @@ from spillover.geocode import geocode_addresses, load_gazetteer
 from spillover.geocode.normalize import canonical_text
 from spillover.geocode.synth import CLEAN_STYLES, write_addresses
 
-GAZETTEER = Path(__file__).resolve().parents[2].parent / "shared" / "gazetteer" / (
-    "japan_towns.csv.gz"
+GAZETTEER = (
+    Path(__file__).resolve().parents[2].parent / "shared" / "gazetteer" / ("japan_towns.csv.gz")
 )
 
 pytestmark = [
@@ -67,8 +67,10 @@ def test_every_town_name_finds_itself(real_index):
         & (result["town"].to_numpy(dtype=object) == towns["town"].to_numpy(dtype=object))
     )
     same_key = result["normalized"].to_numpy(dtype=object) == np.array(
-        [canonical_text(p + c + t) for p, c, t in zip(towns["pref"], towns["city"],
-                                                      towns["town"], strict=True)],
+        [
+            canonical_text(p + c + t)
+            for p, c, t in zip(towns["pref"], towns["city"], towns["town"], strict=True)
+        ],
         dtype=object,
     )
     flagged = result["ambiguous"].to_numpy()
@@ -83,13 +85,14 @@ def test_sample_accuracy(real_index, real_rows):
     r = geocode_addresses(truth["address"], real_index)
     a = np.radians(truth[["lat", "lon"]].to_numpy())
     b = np.radians(r[["lat", "lon"]].to_numpy())
-    h = (np.sin((b[:, 0] - a[:, 0]) / 2) ** 2
-         + np.cos(a[:, 0]) * np.cos(b[:, 0]) * np.sin((b[:, 1] - a[:, 1]) / 2) ** 2)
+    h = (
+        np.sin((b[:, 0] - a[:, 0]) / 2) ** 2
+        + np.cos(a[:, 0]) * np.cos(b[:, 0]) * np.sin((b[:, 1] - a[:, 1]) / 2) ** 2
+    )
     km = 2 * 6371.0 * np.arcsin(np.sqrt(np.clip(h, 0, 1)))
     clean = truth["style"].isin(CLEAN_STYLES).to_numpy()
-    town_ok = (
-        r["level"].isin(["block", "town"]).to_numpy()
-        & (r["town"].to_numpy(dtype=object) == truth["town"].to_numpy(dtype=object))
+    town_ok = r["level"].isin(["block", "town"]).to_numpy() & (
+        r["town"].to_numpy(dtype=object) == truth["town"].to_numpy(dtype=object)
     )
     assert town_ok[clean].mean() >= 0.99
     assert (np.nan_to_num(km, nan=np.inf)[~clean] <= 1.0).mean() >= 0.97

@@ -39,8 +39,15 @@ def test_kernel_weights_by_hand():
 @pytest.mark.parametrize("seed", range(3))
 def test_kernel_sums_equal_brute_force(kernel, seed):
     centres, points = random_world(seed)
-    out = kernel_sums(centres, points, [2.0, 5.0], ["employees", "exports"], kernel=kernel,
-                      bandwidth_km=3.0, exclude="large_firm")
+    out = kernel_sums(
+        centres,
+        points,
+        [2.0, 5.0],
+        ["employees", "exports"],
+        kernel=kernel,
+        bandwidth_km=3.0,
+        exclude="large_firm",
+    )
     d = oracle_distances(centres, points)
     for radius in (2.0, 5.0):
         inside = oracle_membership(centres, points, radius, exclude="large_firm")
@@ -48,12 +55,15 @@ def test_kernel_sums_equal_brute_force(kernel, seed):
         got = out[out["radius_km"] == radius]
         np.testing.assert_array_equal(got["n_neighbours"], inside.sum(1))
         np.testing.assert_allclose(got["weight_sum"], w.sum(1), rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(got["employees"], w @ points["employees"].to_numpy(),
-                                   rtol=1e-12, atol=1e-9)
-        np.testing.assert_allclose(got["exports"], w @ np.nan_to_num(points["exports"]),
-                                   rtol=1e-12, atol=1e-9)
-        np.testing.assert_array_equal(got["n_missing_exports"],
-                                      inside.astype(int) @ points["exports"].isna().to_numpy())
+        np.testing.assert_allclose(
+            got["employees"], w @ points["employees"].to_numpy(), rtol=1e-12, atol=1e-9
+        )
+        np.testing.assert_allclose(
+            got["exports"], w @ np.nan_to_num(points["exports"]), rtol=1e-12, atol=1e-9
+        )
+        np.testing.assert_array_equal(
+            got["n_missing_exports"], inside.astype(int) @ points["exports"].isna().to_numpy()
+        )
 
 
 def test_uniform_kernel_sums_equal_neighbourhood_sums():
@@ -75,8 +85,7 @@ def exposure_world(seed):
 @pytest.mark.parametrize("seed", range(4))
 def test_exposure_equals_brute_force(kernel, seed):
     centres, points = exposure_world(seed)
-    out = plant_exposure(centres, points, [1.0, 5.0], "opr", kernel=kernel,
-                         exclude="large_firm")
+    out = plant_exposure(centres, points, [1.0, 5.0], "opr", kernel=kernel, exclude="large_firm")
     kept = points[~points["large_firm"]]
     d = oracle_distances(centres, kept).T
     opr = centres["opr"].to_numpy()
@@ -87,23 +96,34 @@ def test_exposure_equals_brute_force(kernel, seed):
         assert got["point_id"].tolist() == kept["point_id"].tolist()
         np.testing.assert_array_equal(got["n_centres"], inside.sum(1))
         np.testing.assert_allclose(got["weight_sum"], w.sum(1), rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(got["exposure"], w @ np.nan_to_num(opr), rtol=1e-12,
-                                   atol=1e-12)
-        np.testing.assert_array_equal(got["n_missing_opr"],
-                                      inside.astype(int) @ np.isnan(opr))
+        np.testing.assert_allclose(got["exposure"], w @ np.nan_to_num(opr), rtol=1e-12, atol=1e-12)
+        np.testing.assert_array_equal(got["n_missing_opr"], inside.astype(int) @ np.isnan(opr))
         nearest = np.where(inside, d, np.inf).min(1)
-        np.testing.assert_allclose(got["nearest_km"], np.where(np.isinf(nearest), np.nan,
-                                                                 nearest), rtol=1e-12)
+        np.testing.assert_allclose(
+            got["nearest_km"], np.where(np.isinf(nearest), np.nan, nearest), rtol=1e-12
+        )
 
 
 def test_exposure_by_hand():
     """Establishment e sits 1 km from plant A (OPR 0.2) and 3 km from plant B (OPR 0.5)."""
     step = 1.0 / KM_PER_DEGREE
-    centres = pd.DataFrame({"centre_id": ["A", "B"], "lat": [35.0 + step, 35.0 + 3 * step],
-                            "lon": [139.0, 139.0], "opr": [0.2, 0.5]})
-    points = pd.DataFrame({"point_id": ["e", "A", "far"], "lat": [35.0, 35.0 + step, 36.0],
-                           "lon": [139.0, 139.0, 139.0], "large_firm": [False, True, False],
-                           "industry": ["E24", "E29", "E09"]})
+    centres = pd.DataFrame(
+        {
+            "centre_id": ["A", "B"],
+            "lat": [35.0 + step, 35.0 + 3 * step],
+            "lon": [139.0, 139.0],
+            "opr": [0.2, 0.5],
+        }
+    )
+    points = pd.DataFrame(
+        {
+            "point_id": ["e", "A", "far"],
+            "lat": [35.0, 35.0 + step, 36.0],
+            "lon": [139.0, 139.0, 139.0],
+            "large_firm": [False, True, False],
+            "industry": ["E24", "E29", "E09"],
+        }
+    )
     out = plant_exposure(centres, points, [2.0, 3.0], "opr", exclude="large_firm")
     assert out["point_id"].tolist() == ["e", "far", "e", "far"]
     assert out["n_centres"].tolist() == [1, 0, 2, 0]
@@ -116,23 +136,33 @@ def test_exposure_by_hand():
 
 
 def test_exposure_of_year_without_plants():
-    centres = pd.DataFrame({"centre_id": ["A"], "lat": [35.0], "lon": [139.0], "opr": [0.3],
-                            "year": [2015]})
-    points = pd.DataFrame({"point_id": ["e", "e"], "lat": [35.0, 35.0], "lon": [139.01] * 2,
-                           "year": [2015, 2016]})
+    centres = pd.DataFrame(
+        {"centre_id": ["A"], "lat": [35.0], "lon": [139.0], "opr": [0.3], "year": [2015]}
+    )
+    points = pd.DataFrame(
+        {"point_id": ["e", "e"], "lat": [35.0, 35.0], "lon": [139.01] * 2, "year": [2015, 2016]}
+    )
     out = plant_exposure(centres, points, 5.0, "opr", by="year")
-    assert out[["year", "point_id", "n_centres"]].values.tolist() == [[2015, "e", 1],
-                                                                      [2016, "e", 0]]
+    assert out[["year", "point_id", "n_centres"]].values.tolist() == [
+        [2015, "e", 1],
+        [2016, "e", 0],
+    ]
 
 
 def test_overlap_by_hand():
     """Centres 2 km apart on a meridian, radius 1.5 km: the point between them is shared."""
     step = 1.0 / KM_PER_DEGREE
-    centres = pd.DataFrame({"centre_id": ["A", "B"], "lat": [35.0, 35.0 + 2 * step],
-                            "lon": [139.0, 139.0]})
-    points = pd.DataFrame({"point_id": ["a", "mid", "b", "far"],
-                           "lat": [35.0 - step, 35.0 + step, 35.0 + 3 * step, 36.0],
-                           "lon": [139.0] * 4, "exports": [10.0, 30.0, 60.0, 100.0]})
+    centres = pd.DataFrame(
+        {"centre_id": ["A", "B"], "lat": [35.0, 35.0 + 2 * step], "lon": [139.0, 139.0]}
+    )
+    points = pd.DataFrame(
+        {
+            "point_id": ["a", "mid", "b", "far"],
+            "lat": [35.0 - step, 35.0 + step, 35.0 + 3 * step, 36.0],
+            "lon": [139.0] * 4,
+            "exports": [10.0, 30.0, 60.0, 100.0],
+        }
+    )
     out = overlap_diagnostics(centres, points, 1.5, ["exports"]).iloc[0]
     assert out["n_memberships"] == 4  # A: a, mid; B: mid, b
     assert out["n_neighbours_distinct"] == 3
@@ -149,10 +179,15 @@ def test_overlap_equals_brute_force_by_year(seed):
     frames = {year: random_world(seed * 7 + year) for year in (2012, 2013)}
     centres = pd.concat([c.assign(year=y) for y, (c, _) in frames.items()], ignore_index=True)
     points = pd.concat([p.assign(year=y) for y, (_, p) in frames.items()], ignore_index=True)
-    out = overlap_diagnostics(centres, points, [1.0, 5.0], ["exports"], exclude="large_firm",
-                              by="year")
-    assert out[["year", "radius_km"]].values.tolist() == [[2012, 1.0], [2012, 5.0],
-                                                          [2013, 1.0], [2013, 5.0]]
+    out = overlap_diagnostics(
+        centres, points, [1.0, 5.0], ["exports"], exclude="large_firm", by="year"
+    )
+    assert out[["year", "radius_km"]].values.tolist() == [
+        [2012, 1.0],
+        [2012, 5.0],
+        [2013, 1.0],
+        [2013, 5.0],
+    ]
     for row in out.itertuples():
         c, p = frames[row.year]
         m = oracle_membership(c, p, row.radius_km, exclude="large_firm").sum(0)

@@ -18,20 +18,24 @@ def meridian(n, *, lat0=35.0, lon=139.0, step_km=1.0):
 def line():
     """Points q0..q6 at 0, 1, …, 6 km north; employees 1, 2, 4, …, 64 (sums identify sets)."""
     lat, lon = meridian(7)
-    points = pd.DataFrame({
-        "point_id": [f"q{k}" for k in range(7)],
-        "lat": lat,
-        "lon": lon,
-        "employees": 2 ** np.arange(7),
-        "exports": [10.0, np.nan, 30.0, 40.0, 50.0, 60.0, 70.0],
-        "large_firm": [False, False, False, True, False, False, False],
-    })
-    centres = pd.DataFrame({
-        "centre_id": ["q0", "q3", "far"],
-        "lat": [lat[0], lat[3], 36.0],
-        "lon": [lon[0], lon[3], 139.0],
-        "firm": ["A", "B", "C"],
-    })
+    points = pd.DataFrame(
+        {
+            "point_id": [f"q{k}" for k in range(7)],
+            "lat": lat,
+            "lon": lon,
+            "employees": 2 ** np.arange(7),
+            "exports": [10.0, np.nan, 30.0, 40.0, 50.0, 60.0, 70.0],
+            "large_firm": [False, False, False, True, False, False, False],
+        }
+    )
+    centres = pd.DataFrame(
+        {
+            "centre_id": ["q0", "q3", "far"],
+            "lat": [lat[0], lat[3], 36.0],
+            "lon": [lon[0], lon[3], 139.0],
+            "firm": ["A", "B", "C"],
+        }
+    )
     return centres, points
 
 
@@ -66,9 +70,17 @@ def test_several_radii_in_one_call(line):
     centres, points = line
     out = neighbourhood_sums(centres, points, [1.0, 6.0, 0.5], ["employees"])
     assert out["radius_km"].tolist() == [1.0] * 3 + [6.0] * 3 + [0.5] * 3
-    assert out["employees"].tolist() == [2, 4 + 16, 0,
-                                         2 + 4 + 8 + 16 + 32 + 64, 1 + 2 + 4 + 16 + 32 + 64, 0,
-                                         0, 0, 0]
+    assert out["employees"].tolist() == [
+        2,
+        4 + 16,
+        0,
+        2 + 4 + 8 + 16 + 32 + 64,
+        1 + 2 + 4 + 16 + 32 + 64,
+        0,
+        0,
+        0,
+        0,
+    ]
 
 
 def test_pairs_on_a_meridian(line):
@@ -83,15 +95,17 @@ def test_rings_on_a_meridian(line):
     centres, points = line
     out = ring_sums(centres, points, [0, 1, 2, 6], ["employees"])
     assert out[["ring_inner_km", "ring_outer_km"]].drop_duplicates().values.tolist() == [
-        [0.0, 1.0], [1.0, 2.0], [2.0, 6.0]]
-    assert out["employees"].tolist() == [2, 4 + 16, 0,
-                                         4, 2 + 32, 0,
-                                         8 + 16 + 32 + 64, 1 + 64, 0]
+        [0.0, 1.0],
+        [1.0, 2.0],
+        [2.0, 6.0],
+    ]
+    assert out["employees"].tolist() == [2, 4 + 16, 0, 4, 2 + 32, 0, 8 + 16 + 32 + 64, 1 + 64, 0]
 
 
 def test_duplicate_coordinates_all_count():
-    points = pd.DataFrame({"point_id": ["a", "b", "c"], "lat": [35.0] * 3, "lon": [139.0] * 3,
-                           "v": [1, 10, 100]})
+    points = pd.DataFrame(
+        {"point_id": ["a", "b", "c"], "lat": [35.0] * 3, "lon": [139.0] * 3, "v": [1, 10, 100]}
+    )
     centres = pd.DataFrame({"centre_id": ["a", "x"], "lat": [35.0, 35.0], "lon": [139.0, 139.0]})
     out = neighbourhood_sums(centres, points, 0.001, ["v"])
     assert out["n_neighbours"].tolist() == [2, 3]
@@ -106,9 +120,13 @@ def test_boundary_east_west_and_diagonal():
     bearings = np.radians([0, 90, 180, 270, np.degrees(np.arctan2(3, 4))])
     blat, blon = destination(lat, lon, bearings, 5.0)
     olat, olon = destination(lat, lon, bearings, 5.0 + 1e-6)  # 1 mm outside
-    points = pd.DataFrame({"point_id": [f"b{i}" for i in range(5)] + [f"o{i}" for i in range(5)],
-                           "lat": np.concatenate([blat, olat]),
-                           "lon": np.concatenate([blon, olon])})
+    points = pd.DataFrame(
+        {
+            "point_id": [f"b{i}" for i in range(5)] + [f"o{i}" for i in range(5)],
+            "lat": np.concatenate([blat, olat]),
+            "lon": np.concatenate([blon, olon]),
+        }
+    )
     centres = pd.DataFrame({"centre_id": ["c"], "lat": [lat], "lon": [lon]})
     pairs = neighbour_pairs(centres, points, 5.0)
     assert pairs["point_id"].tolist() == ["b0", "b1", "b2", "b3", "b4"]
@@ -117,8 +135,14 @@ def test_boundary_east_west_and_diagonal():
 
 def test_own_point_leaves_no_rounding_residue():
     """A centre whose only nearby point is itself sums to exactly zero."""
-    points = pd.DataFrame({"point_id": ["a", "big", "b"], "lat": [35.0, 35.0, 35.0],
-                           "lon": [139.0, 139.5, 139.0001], "v": [0.1, 1e12, 0.3]})
+    points = pd.DataFrame(
+        {
+            "point_id": ["a", "big", "b"],
+            "lat": [35.0, 35.0, 35.0],
+            "lon": [139.0, 139.5, 139.0001],
+            "v": [0.1, 1e12, 0.3],
+        }
+    )
     centres = pd.DataFrame({"centre_id": ["a"], "lat": [35.0], "lon": [139.0]})
     out = neighbourhood_sums(centres, points, [0.001, 1.0], ["v"])
     assert out["n_neighbours"].tolist() == [0, 1]

@@ -18,8 +18,9 @@ def pair_set(pairs):
 def oracle_pair_set(centres, points, radius_km, exclude=None):
     inside = oracle_membership(centres, points, radius_km, exclude=exclude)
     i, j = np.nonzero(inside)
-    return set(zip(centres["centre_id"].to_numpy()[i], points["point_id"].to_numpy()[j],
-                   strict=True))
+    return set(
+        zip(centres["centre_id"].to_numpy()[i], points["point_id"].to_numpy()[j], strict=True)
+    )
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -39,27 +40,30 @@ def test_pairs_equal_brute_force(seed, radius_km):
 def test_sums_equal_brute_force(seed):
     radii = [1.0, 5.0, 10.0]
     centres, points = random_world(seed, boundary_radius_km=5.0)
-    out = neighbourhood_sums(centres, points, radii, ["employees", "exports"],
-                             exclude="large_firm")
+    out = neighbourhood_sums(centres, points, radii, ["employees", "exports"], exclude="large_firm")
     for radius in radii:
         got = out[out["radius_km"] == radius].reset_index(drop=True)
         inside = oracle_membership(centres, points, radius, exclude="large_firm")
         exports = points["exports"].to_numpy()
         np.testing.assert_array_equal(got["n_neighbours"], inside.sum(1))
         np.testing.assert_array_equal(got["employees"], inside @ points["employees"].to_numpy())
-        np.testing.assert_allclose(got["exports"], inside @ np.nan_to_num(exports),
-                                   rtol=1e-12, atol=1e-9)
-        np.testing.assert_array_equal(got["n_missing_exports"],
-                                      inside.astype(int) @ np.isnan(exports))
+        np.testing.assert_allclose(
+            got["exports"], inside @ np.nan_to_num(exports), rtol=1e-12, atol=1e-9
+        )
+        np.testing.assert_array_equal(
+            got["n_missing_exports"], inside.astype(int) @ np.isnan(exports)
+        )
 
 
-@pytest.mark.parametrize(("lat", "lon"), [(35.5, 179.99), (35.5, -179.99), (89.99, 10.0),
-                                          (-89.95, -60.0), (0.0, 0.0)])
+@pytest.mark.parametrize(
+    ("lat", "lon"), [(35.5, 179.99), (35.5, -179.99), (89.99, 10.0), (-89.95, -60.0), (0.0, 0.0)]
+)
 def test_poles_antimeridian_and_equator(lat, lon):
     """Caps that cross ±180° or contain a pole take the slow path and stay exact."""
     for seed in range(3):
-        centres, points = random_world(seed, lat=lat, lon=lon, span_km=40.0,
-                                       boundary_radius_km=10.0)
+        centres, points = random_world(
+            seed, lat=lat, lon=lon, span_km=40.0, boundary_radius_km=10.0
+        )
         for radius in [3.0, 10.0, 40.0]:
             pairs = neighbour_pairs(centres, points, radius)
             assert pair_set(pairs) == oracle_pair_set(centres, points, radius)
@@ -68,8 +72,9 @@ def test_poles_antimeridian_and_equator(lat, lon):
 def test_sparse_and_dense_mixture():
     """A dense district and isolated points far apart in one call (row height adapts)."""
     dense, dense_points = random_world(11, n_points=3000, span_km=3.0, boundary_radius_km=2.0)
-    sparse, sparse_points = random_world(12, lat=43.0, lon=141.3, span_km=400.0,
-                                         boundary_radius_km=2.0)
+    sparse, sparse_points = random_world(
+        12, lat=43.0, lon=141.3, span_km=400.0, boundary_radius_km=2.0
+    )
     sparse = sparse.assign(centre_id="s" + sparse["centre_id"])
     sparse_points = sparse_points.assign(point_id="s" + sparse_points["point_id"])
     centres = pd.concat([dense, sparse], ignore_index=True)

@@ -43,7 +43,8 @@ def test_results_do_not_depend_on_row_order(seed):
     np.testing.assert_array_equal(a["employees"], b["employees"])
     np.testing.assert_allclose(a["exports"], b["exports"], rtol=1e-12)
     assert pair_set(neighbour_pairs(centres, points, 5.0, **kwargs)) == pair_set(
-        neighbour_pairs(shuffled_centres, shuffled_points, 5.0, **kwargs))
+        neighbour_pairs(shuffled_centres, shuffled_points, 5.0, **kwargs)
+    )
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -83,8 +84,9 @@ def test_rings_add_up_to_the_outer_radius(seed):
     centres, points = random_world(seed)
     rings = ring_sums(centres, points, [0, 1, 5, 10], ["employees", "exports"])
     total = neighbourhood_sums(centres, points, 10.0, ["employees", "exports"])
-    summed = rings.groupby("centre_id", sort=False)[["n_neighbours", "employees", "exports",
-                                                     "n_missing_exports"]].sum()
+    summed = rings.groupby("centre_id", sort=False)[
+        ["n_neighbours", "employees", "exports", "n_missing_exports"]
+    ].sum()
     np.testing.assert_array_equal(summed["n_neighbours"], total["n_neighbours"])
     np.testing.assert_array_equal(summed["employees"], total["employees"])
     np.testing.assert_array_equal(summed["n_missing_exports"], total["n_missing_exports"])
@@ -95,10 +97,14 @@ def test_rings_add_up_to_the_outer_radius(seed):
 @pytest.mark.parametrize("seed", SEEDS[:3])
 def test_by_year_equals_separate_calls(seed):
     frames = [random_world(seed * 10 + year) for year in (2015, 2016)]
-    centres = pd.concat([c.assign(year=y) for (c, _), y in zip(frames, (2015, 2016),
-                                                                strict=True)], ignore_index=True)
-    points = pd.concat([p.assign(year=y) for (_, p), y in zip(frames, (2015, 2016),
-                                                               strict=True)], ignore_index=True)
+    centres = pd.concat(
+        [c.assign(year=y) for (c, _), y in zip(frames, (2015, 2016), strict=True)],
+        ignore_index=True,
+    )
+    points = pd.concat(
+        [p.assign(year=y) for (_, p), y in zip(frames, (2015, 2016), strict=True)],
+        ignore_index=True,
+    )
     both = neighbourhood_sums(centres, points, 5.0, ["employees"], by="year")
     for (c, p), year in zip(frames, (2015, 2016), strict=True):
         alone = neighbourhood_sums(c, p, 5.0, ["employees"])

@@ -10,22 +10,32 @@ from spillover.neighbours import neighbour_pairs, neighbourhood_sums
 @pytest.fixture
 def frames():
     centres = pd.DataFrame({"centre_id": [1, 2], "lat": [35.0, 35.1], "lon": [139.0, 139.1]})
-    points = pd.DataFrame({"point_id": [1, 3, 4], "lat": [35.0, 35.01, 35.02],
-                           "lon": [139.0, 139.0, 139.0], "v": [1.0, 2.0, 3.0],
-                           "big": [True, False, False], "name": ["a", "b", "c"]})
+    points = pd.DataFrame(
+        {
+            "point_id": [1, 3, 4],
+            "lat": [35.0, 35.01, 35.02],
+            "lon": [139.0, 139.0, 139.0],
+            "v": [1.0, 2.0, 3.0],
+            "big": [True, False, False],
+            "name": ["a", "b", "c"],
+        }
+    )
     return centres, points
 
 
-@pytest.mark.parametrize(("radius", "error", "match"), [
-    (0.0, ValueError, r"got 0\.0"),
-    (-1, ValueError, "got -1"),
-    (np.inf, ValueError, "got inf"),
-    (6000, ValueError, "got 6000"),
-    ([5, 5], ValueError, r"twice: \[5\.0\]"),
-    ([], ValueError, "non-empty"),
-    ("5", TypeError, "'5'"),
-    (True, TypeError, "True"),
-])
+@pytest.mark.parametrize(
+    ("radius", "error", "match"),
+    [
+        (0.0, ValueError, r"got 0\.0"),
+        (-1, ValueError, "got -1"),
+        (np.inf, ValueError, "got inf"),
+        (6000, ValueError, "got 6000"),
+        ([5, 5], ValueError, r"twice: \[5\.0\]"),
+        ([], ValueError, "non-empty"),
+        ("5", TypeError, "'5'"),
+        (True, TypeError, "True"),
+    ],
+)
 def test_bad_radius(frames, radius, error, match):
     centres, points = frames
     with pytest.raises(error, match=match):

@@ -117,3 +117,9 @@ def test_industry_ratio_fallback_needs_the_concordance(tmp_path):
     del data["sources"]["export_ratio_concordance"]
     with pytest.raises(ConfigError, match="sources.export_ratio_concordance is empty"):
         parse_config(data, base_dir=tmp_path)
+
+
+def test_cli_stage_on_a_missing_run_directory(tmp_path):
+    result = CliRunner().invoke(app, ["stage", "panel", "--workdir", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+    assert "is not a run directory" in result.output and "Traceback" not in result.output

@@ -225,3 +225,20 @@ def test_external_demand_by_centre_industry():
     firms = pd.DataFrame({"year": 2015, "firm_id": ["f", "g"], "opr": [10.0, 20.0]})
     panel = build_panel(neighbourhoods, centres, firms, demand, settings=settings)
     assert panel.set_index("centre_id")["external_demand"].to_dict() == {"a": -2.0, "b": 3.0}
+
+
+def test_absorbed_regressor_gives_a_named_error():
+    from spillover.estimate import EstimationError
+
+    panel = _panel()
+    panel["opr"] = panel.groupby("centre_id")["opr"].transform("first")  # constant per centre
+    with pytest.raises(EstimationError, match=r"models\[b\]: AbsorbingEffectError"):
+        fit_spec(panel, ModelSpec(id="b"))
+
+
+def test_unlinked_entities_are_their_own_firm_clusters():
+    panel = _panel().assign(firm_id=None)
+    by_entity = estimates_table(ModelSpec(id="e"), fit_spec(panel, ModelSpec(id="e")))
+    firm_spec = ModelSpec(id="f", cluster="firm")
+    by_firm = estimates_table(firm_spec, fit_spec(panel, firm_spec))
+    assert by_firm["se"].to_numpy() == pytest.approx(by_entity["se"].to_numpy())

@@ -101,7 +101,6 @@ def test_centres_and_exclusions(tmp_path):
     )
     out = classify_plants(
         plants,
-        firm_capital(firms, parents),
         global_firms(firms, affiliates, parents, definitions=config.definitions),
         config=config,
     ).set_index("establishment_id")
@@ -122,3 +121,104 @@ def test_centres_and_exclusions(tmp_path):
         "p5": False,
     }
     assert out.loc["p4", "capital_source"] == "establishment"
+
+
+def test_domestic_sales_fall_back_to_the_firm_survey_and_orphans_are_found():
+    from spillover.firms import orphan_affiliates
+
+    firms, affiliates, parents = _tables()
+    affiliates = pd.concat(
+        [
+            affiliates,
+            pd.DataFrame(
+                {
+                    "year": [2015, 2015],
+                    "affiliate_id": ["c1", "z1"],
+                    "parent_firm_id": ["C", "Z"],
+                    "country": ["CN", "MX"],
+                    "industry": ["29", "31"],
+                    "sales": [250.0, 70.0],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    table = global_firms(firms, affiliates, parents, definitions=Definitions()).set_index("firm_id")
+    # C has no 本社企業票: domestic sales 1,000 from 企業活動基本調査 -> 250 / 1,250 = 20 %
+    assert table.loc["C", "domestic_sales_source"] == "firms"
+    assert table.loc["C", "opr"] == pytest.approx(20.0) and bool(table.loc["C", "is_global"])
+    orphans = orphan_affiliates(affiliates, table.reset_index())
+    assert affiliates.loc[orphans, "affiliate_id"].tolist() == ["z1"]
+
+
+def test_opr_is_missing_without_any_domestic_sales():
+    firms, affiliates, parents = _tables()
+    firms = firms[firms["firm_id"] != "C"]
+    parents = pd.concat(
+        [
+            parents,
+            pd.DataFrame(
+                {
+                    "year": [2015],
+                    "firm_id": ["D"],
+                    "capital": [5000.0],
+                    "sales": [None],
+                    "industry": ["31"],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    affiliates = pd.concat(
+        [
+            affiliates,
+            pd.DataFrame(
+                {
+                    "year": [2015],
+                    "affiliate_id": ["d1"],
+                    "parent_firm_id": ["D"],
+                    "country": ["TH"],
+                    "industry": ["31"],
+                    "sales": [10.0],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    table = global_firms(firms, affiliates, parents, definitions=Definitions()).set_index("firm_id")
+    assert pd.isna(table.loc["D", "opr"]) and not table.loc["D", "is_global"]
+
+
+def test_offset_moves_values_not_just_labels():
+    firms, affiliates, parents = _tables()
+    shifted = pd.concat([f.assign(year=2016) for f in (firms,)], ignore_index=True)
+    table = global_firms(
+        shifted,
+        affiliates.assign(year=2016),
+        parents.assign(year=2016),
+        definitions=Definitions(firm_year_offset=1),
+    ).set_index("firm_id")
+    assert set(table["year"]) == {2015}
+    assert table.loc["A", "opr"] == pytest.approx(40.0) and table.loc["A", "capital"] == 1500.0
+
+
+def test_unlinked_plants_without_capital_can_be_excluded(tmp_path):
+    data = demo_config(WorldParams())
+    data["definitions"] = {"unlinked_capital_rule": "exclude"}
+    config = parse_config(data, base_dir=tmp_path)
+    firms, affiliates, parents = _tables()
+    plants = pd.DataFrame(
+        {
+            "year": 2015,
+            "establishment_id": ["u1", "u2"],
+            "firm_id": [None, None],
+            "industry": "2441",
+            "capital": [None, 20.0],
+        }
+    )
+    out = classify_plants(
+        plants,
+        global_firms(firms, affiliates, parents, definitions=config.definitions),
+        config=config,
+    ).set_index("establishment_id")
+    assert out["large_firm"].to_dict() == {"u1": True, "u2": False}
