@@ -10,7 +10,7 @@ import pandas as pd
 
 from spillover.geocode.cache import cache_path, read_cache, write_cache
 from spillover.geocode.gazetteer import GazetteerIndex
-from spillover.geocode.match import Matcher, MatchResult
+from spillover.geocode.match import RESULT_FIELDS, Matcher, MatchResult
 from spillover.geocode.normalize import canonical_text
 
 __all__ = ["geocode_addresses", "normalize_address"]
@@ -24,18 +24,7 @@ _FLUSH_EVERY = 200_000
 _PROGRESS_THRESHOLD = 50_000
 """A progress bar is shown only when more distinct addresses than this need matching."""
 
-_TUPLE_COLUMNS = (
-    "level",
-    "pref_code",
-    "pref",
-    "city",
-    "town",
-    "lat",
-    "lon",
-    "ambiguous",
-    "normalized",
-)
-"""Field order of :data:`spillover.geocode.match.MatchResult`."""
+_TUPLE_COLUMNS = RESULT_FIELDS
 
 
 def _canonical_uniques(addresses: pd.Series) -> tuple[np.ndarray, list[str]]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from spillover.geocode.match import MatchResult
+from spillover.geocode.match import RESULT_FIELDS, MatchResult
 
 __all__ = ["MATCHER_VERSION", "cache_path", "read_cache", "write_cache"]
 
@@ -24,18 +24,7 @@ MATCHER_VERSION = 2
 """Bump whenever matching rules change results (normalisation changes are covered
 by the gazetteer checksum, which includes the normalisation rules version)."""
 
-COLUMNS = (
-    "key",
-    "level",
-    "pref_code",
-    "pref",
-    "city",
-    "town",
-    "lat",
-    "lon",
-    "ambiguous",
-    "normalized",
-)
+COLUMNS = ("key", *RESULT_FIELDS)
 
 
 def cache_path(cache_dir: Path, checksum: str) -> Path:

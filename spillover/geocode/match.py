@@ -43,7 +43,7 @@ import re
 
 from spillover.geocode.gazetteer import GazetteerIndex
 
-__all__ = ["LEVELS", "SAME_PLACE_KM", "MatchResult", "Matcher"]
+__all__ = ["LEVELS", "RESULT_FIELDS", "SAME_PLACE_KM", "MatchResult", "Matcher"]
 
 LEVELS = ("block", "town", "oaza", "city", "pref", "none")
 """Match levels, most to least precise."""
@@ -53,6 +53,11 @@ SAME_PLACE_KM = 1.0
 
 MatchResult = tuple[str, int, "str | None", "str | None", "str | None", float, float, bool, str]
 """(level, pref_code (0 = none), pref, city, town, lat, lon, ambiguous, normalized)."""
+
+RESULT_FIELDS = (
+    "level", "pref_code", "pref", "city", "town", "lat", "lon", "ambiguous", "normalized",
+)
+"""Field names of :data:`MatchResult`, in order (result frames and the cache use them)."""
 
 _BLOCK = re.compile(r"-?(?:\d+(?:丁目|番地ノ|番地|番ノ|番|号|-|ノ)?)+")
 _DIGITS = re.compile(r"\d+")
