@@ -228,7 +228,16 @@ def geocode(
         )
     except (*_known_errors(), FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
-    console.print(summary)
+    levels = Table(
+        title=f"{summary['rows']:,} rows, {summary['unique_addresses']:,} distinct addresses"
+    )
+    levels.add_column("level")
+    levels.add_column("rows", justify="right")
+    levels.add_column("share", justify="right")
+    for level, count in summary["levels"].items():
+        levels.add_row(level, f"{count:,}", f"{count / max(summary['rows'], 1):.1%}")
+    console.print(levels)
+    console.print(f"ambiguous: {summary['ambiguous']:,}   output: {summary['output']}")
 
 
 def main() -> None:  # pragma: no cover - console entry point
