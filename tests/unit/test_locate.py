@@ -60,3 +60,36 @@ def test_each_row_gets_the_best_available_source(gazetteer):
         "d": False,
         "e": True,
     }
+
+
+def test_cli_geocode_writes_one_row_per_id(tmp_path):
+    from typer.testing import CliRunner
+
+    from spillover.cli import app
+
+    gazetteer = tmp_path / "latest.csv"
+    gazetteer.write_text(
+        GEOLONIA_HEADER + "23,愛知県,,,23211,豊田市,,,元町一丁目,,,,35.0800,137.1500\n",
+        encoding="utf-8",
+    )
+    source = tmp_path / "in.csv"
+    source.write_text("id,address\n7,豊田市元町１－２\n8,不明\n", encoding="cp932")
+    out = tmp_path / "out.csv"
+    result = CliRunner().invoke(
+        app,
+        [
+            "geocode",
+            str(source),
+            "--gazetteer",
+            str(gazetteer),
+            "--out",
+            str(out),
+            "--encoding",
+            "cp932",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out)
+    assert table["id"].tolist() == [7, 8]
+    assert table["level"].tolist() == ["town", "none"]
+    assert "town" in result.output
