@@ -40,8 +40,8 @@ from spillover.demo.places import (
     MUNICIPALITIES,
     TOWN_STEMS,
 )
+from spillover.neighbours import haversine_km
 
-EARTH_RADIUS_KM = 6371.0088
 CAPITAL_THRESHOLD = 1000.0
 
 #: Planted truth (neighbourhood level): million yen per OPR point / per DI point.
@@ -62,15 +62,6 @@ class WorldParams:
     n_medium_firms: int = 2_600
     radius_km: float = 5.0
     broken_rows: bool = True
-
-
-def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
-    """Great-circle distance in km between broadcastable arrays of degrees."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dphi = p2 - p1
-    dlmb = np.radians(lon2) - np.radians(lon1)
-    a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlmb / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
 
 
 # ------------------------------------------------------------------ geography
