@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -77,15 +78,27 @@ def read_dataset(directory: Path) -> pd.DataFrame:
     return frame
 
 
-def write_json_atomic(payload: dict, path: Path) -> None:
-    """Write JSON to a temporary file in the same folder and rename it over ``path``."""
+def replace_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """Call ``write(temporary)`` on a file in ``path``'s folder, then rename it over ``path``.
+
+    Readers see the old file or the new one, never a half-written one; a failed write
+    leaves no temporary file behind.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w", dir=path.parent, delete=False, suffix=".tmp", encoding="utf-8"
-    ) as handle:
-        json.dump(payload, handle, ensure_ascii=False, indent=2, default=str)
-        temporary = Path(handle.name)
-    os.replace(temporary, path)
+    descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(descriptor)
+    temporary = Path(name)
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_json_atomic(payload: dict, path: Path) -> None:
+    """Write JSON to ``path`` atomically."""
+    text = json.dumps(payload, ensure_ascii=False, indent=2, default=str)
+    replace_atomically(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
 
 
 def version_dir(output_root: Path, run_id: str) -> Path:

@@ -10,6 +10,7 @@ import pandas as pd
 from spillover.geocode.api import geocode_addresses
 from spillover.geocode.gazetteer import load_gazetteer
 from spillover.geocode.match import LEVELS
+from spillover.storage import replace_atomically
 
 __all__ = ["geocode_file"]
 
@@ -45,13 +46,10 @@ def _write_output(frame: pd.DataFrame, path: Path) -> None:
     suffix = path.suffix.lower()
     if suffix not in (".parquet", ".csv"):
         raise ValueError(f"{path}: output must be .csv or .parquet, not {suffix!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
     if suffix == ".parquet":
-        frame.to_parquet(tmp, index=False)
+        replace_atomically(path, lambda temporary: frame.to_parquet(temporary, index=False))
     else:
-        frame.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+        replace_atomically(path, lambda temporary: frame.to_csv(temporary, index=False))
 
 
 def geocode_file(

@@ -10,13 +10,12 @@ entries win.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from spillover.geocode.match import RESULT_FIELDS, MatchResult
+from spillover.storage import replace_atomically
 
 __all__ = ["MATCHER_VERSION", "cache_path", "read_cache", "write_cache"]
 
@@ -71,11 +70,4 @@ def write_cache(path: Path, entries: dict[str, MatchResult]) -> None:
     df = pd.DataFrame(rows, columns=list(COLUMNS[1:]))
     df.insert(0, "key", keys)
     df = df.astype({"pref_code": "int16", "lat": "float64", "lon": "float64", "ambiguous": "bool"})
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    replace_atomically(path, lambda temporary: df.to_parquet(temporary, index=False))
