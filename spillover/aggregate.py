@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from spillover.config import NeighbourhoodConfig
+from spillover.errors import SpilloverError
 from spillover.neighbours import (
     neighbour_pairs,
     neighbourhood_sums,
@@ -21,7 +22,7 @@ from spillover.neighbours import (
 VALUE_COLUMNS = ["employees", "shipments", "exports", "exports_imputed"]
 
 
-class AggregationError(ValueError):
+class AggregationError(SpilloverError, ValueError):
     """Nothing to aggregate (e.g. no centres in any year)."""
 
 

@@ -16,6 +16,8 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from spillover.errors import SpilloverError
+
 TableName = Literal[
     "establishments",
     "firms",
@@ -39,7 +41,7 @@ Dependent = Literal["exports", "shipments", "employees"]
 ExportMethod = Literal["direct_share", "firm_ratio", "industry_ratio"]
 
 
-class ConfigError(ValueError):
+class ConfigError(SpilloverError, ValueError):
     """A configuration file is missing, unreadable or invalid; the message names the key."""
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from spillover.config import ModelSpec
+from spillover.errors import SpilloverError
 
 ESTIMATE_COLUMNS = [
     "spec_id",
@@ -43,7 +44,7 @@ ESTIMATE_COLUMNS = [
 ]
 
 
-class EstimationError(ValueError):
+class EstimationError(SpilloverError, ValueError):
     """A spec cannot be estimated on the panel (too few rows, missing regressor, ...)."""
 
 

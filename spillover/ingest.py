@@ -8,7 +8,6 @@ manifest can show rows in = rows out + rows quarantined.
 from __future__ import annotations
 
 import glob as globlib
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,19 +16,20 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from spillover import quarantine
 from spillover.config import Config, Source
+from spillover.errors import SpilloverError
 from spillover.schemas import DTYPES, TABLES, empty_frame, schema
 
 #: Raw tokens that mean "no value" in METI files (blank, dash, suppressed χ/X, 不明).
 NULL_TOKENS = frozenset(
     {"", "-", "－", "―", "‐", "…", "...", "χ", "Χ", "X", "x", "不明", "NA", "nan"}
 )
-QUARANTINE_COLUMNS = ["stage", "table", "source", "file", "line", "column", "reason", "raw"]
 #: Provenance kept on every canonical row: the raw file and its line (header = line 1).
 PROVENANCE = ["source_file", "source_line"]
 
 
-class IngestError(RuntimeError):
+class IngestError(SpilloverError, RuntimeError):
     """A source is missing, unreadable, mis-mapped or has too many bad rows."""
 
 
@@ -247,20 +247,15 @@ def _quarantine_rows(
     path: Path,
     lines: pd.Series,
 ) -> pd.DataFrame:
-    rows = raw.loc[mask]
-    return pd.DataFrame(
-        {
-            "stage": "ingest",
-            "table": table,
-            "source": source.name,
-            "file": str(path),
-            "line": lines[mask].astype("int64").to_numpy(),
-            "column": reasons[mask].map(lambda r: r[0]).to_numpy(),
-            "reason": reasons[mask].map(lambda r: r[1]).to_numpy(),
-            "raw": [
-                json.dumps(rec, ensure_ascii=False, default=str) for rec in rows.to_dict("records")
-            ],
-        }
+    return quarantine.records(
+        stage="ingest",
+        table=table,
+        source=source.name,
+        file=str(path),
+        line=lines[mask].astype("int64").to_numpy(),
+        column=reasons[mask].map(lambda r: r[0]).to_numpy(),
+        reason=reasons[mask].map(lambda r: r[1]).to_numpy(),
+        raw=raw.loc[mask].to_dict("records"),
     )
 
 
@@ -372,59 +367,27 @@ def map_source_frame(
     return good, quarantined
 
 
-def rejected_rows(
-    rows: pd.DataFrame, *, stage: str, table: str, column: str, reasons: pd.Series
-) -> pd.DataFrame:
-    """Quarantine records for canonical ``rows`` that a later stage rejects.
-
-    ``rows`` carry provenance (``source_file``, ``source_line``); ``raw`` keeps the row's key
-    columns and address as JSON.
-    """
-    keys = [c for c in (*TABLES[table].key, "address") if c in rows.columns]
-    records = rows[keys].astype(object).where(rows[keys].notna(), None).to_dict("records")
-    return pd.DataFrame(
-        {
-            "stage": stage,
-            "table": table,
-            "source": "",
-            "file": rows["source_file"].to_numpy(),
-            "line": rows["source_line"].astype("Int64").to_numpy(),
-            "column": column,
-            "reason": reasons.loc[rows.index].to_numpy(),
-            "raw": [json.dumps(r, ensure_ascii=False, default=str) for r in records],
-        },
-        columns=QUARANTINE_COLUMNS,
-    )
-
-
 def _drop_duplicate_keys(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Keep the first row of each key; later ones go to quarantine naming the first."""
     key = list(TABLES[table].key)
     repeated = frame.duplicated(key, keep="first")
     if not repeated.any():
-        return frame, pd.DataFrame(columns=QUARANTINE_COLUMNS)
+        return frame, quarantine.empty()
     first = frame.loc[~repeated].set_index(key)[["source_file", "source_line"]]
     dups = frame.loc[repeated]
     origin = first.loc[pd.MultiIndex.from_frame(dups[key]) if len(key) > 1 else dups[key[0]]]
-    quarantined = pd.DataFrame(
-        {
-            "stage": "ingest",
-            "table": table,
-            "source": dups["source_name"].to_numpy(),
-            "file": dups["source_file"].to_numpy(),
-            "line": dups["source_line"].to_numpy(),
-            "column": ",".join(key),
-            "reason": [
-                f"duplicate key; first seen at {f}:{line}"
-                for f, line in zip(origin["source_file"], origin["source_line"], strict=True)
-            ],
-            "raw": [
-                json.dumps(rec, ensure_ascii=False, default=str)
-                for rec in dups.drop(columns=["source_file", "source_line", "source_name"]).to_dict(
-                    "records"
-                )
-            ],
-        }
+    quarantined = quarantine.records(
+        stage="ingest",
+        table=table,
+        source=dups["source_name"].to_numpy(),
+        file=dups["source_file"].to_numpy(),
+        line=dups["source_line"].to_numpy(),
+        column=",".join(key),
+        reason=[
+            f"duplicate key; first seen at {f}:{line}"
+            for f, line in zip(origin["source_file"], origin["source_line"], strict=True)
+        ],
+        raw=dups.drop(columns=["source_file", "source_line", "source_name"]).to_dict("records"),
     )
     return frame.loc[~repeated], quarantined
 
@@ -433,25 +396,26 @@ def ingest_table(
     table: str, config: Config
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[SourceReport]]:
     """Read every source of ``table``; return canonical rows, quarantine and accounting."""
-    frames, quarantine, reports = [], [], []
+    frames, rejected, reports = [], [], []
     for source in config.sources.get(table, []):
         for year, path in source_files(source, config):
             raw, lines = read_raw(path, source)
             good, bad = map_source_frame(
                 raw, lines, table=table, source=source, path=path, year=year
             )
-            share = len(bad) / max(len(raw), 1)
-            if share > config.quarantine.max_share:
-                examples = "; ".join(
-                    f"line {r.line} {r.column}: {r.reason}" for r in bad.head(3).itertuples()
-                )
-                raise IngestError(
-                    f"{path}: {len(bad)} of {len(raw)} rows ({share:.1%}) rejected, above "
-                    f"quarantine.max_share = {config.quarantine.max_share:.1%}. First: {examples}"
-                )
+            examples = "; ".join(
+                f"line {r.line} {r.column}: {r.reason}" for r in bad.head(3).itertuples()
+            )
+            quarantine.check_share(
+                len(bad),
+                len(raw),
+                config.quarantine.max_share,
+                subject=str(path),
+                hint=f". First: {examples}",
+            )
             good["source_name"] = source.name
             frames.append(good)
-            quarantine.append(bad)
+            rejected.append(bad)
             reports.append(
                 SourceReport(
                     table, source.name, str(path), len(raw), len(good), len(bad), _sha256(path)
@@ -461,39 +425,27 @@ def ingest_table(
         empty = empty_frame(table).assign(
             source_file=pd.Series(dtype="str"), source_line=pd.Series(dtype="int64")
         )
-        return empty, pd.DataFrame(columns=QUARANTINE_COLUMNS), reports
+        return empty, quarantine.empty(), reports
     combined = pd.concat(frames, ignore_index=True)
     combined, dups = _drop_duplicate_keys(table, combined)
     if len(dups):
-        quarantine.append(dups)
+        rejected.append(dups)
         for report in reports:
             lost = int((dups["file"] == report.file).sum())
             report.rows_out -= lost
             report.rows_quarantined += lost
     canonical = combined[[*TABLES[table].columns, *PROVENANCE]].reset_index(drop=True)
-    non_empty = [frame for frame in quarantine if len(frame)]
-    bad_rows = (
-        pd.concat(non_empty, ignore_index=True)
-        if non_empty
-        else pd.DataFrame(columns=QUARANTINE_COLUMNS)
-    )
-    return canonical, bad_rows, reports
+    return canonical, quarantine.concat(rejected), reports
 
 
 def ingest_all(config: Config) -> IngestResult:
     """Ingest every configured table."""
-    tables, quarantine, reports = {}, [], []
+    tables, rejected, reports = {}, [], []
     for table in TABLES:
         if not config.sources.get(table):
             continue
         canonical, bad, table_reports = ingest_table(table, config)
         tables[table] = canonical
-        quarantine.append(bad)
+        rejected.append(bad)
         reports.extend(table_reports)
-    non_empty = [frame for frame in quarantine if len(frame)]
-    bad_rows = (
-        pd.concat(non_empty, ignore_index=True)
-        if non_empty
-        else pd.DataFrame(columns=QUARANTINE_COLUMNS)
-    )
-    return IngestResult(tables, bad_rows.astype({"line": "int64"}), reports)
+    return IngestResult(tables, quarantine.concat(rejected).astype({"line": "int64"}), reports)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import pandas as pd
 
 from spillover.config import ExternalDemandConfig
+from spillover.errors import SpilloverError
 
 
-class PanelError(ValueError):
+class PanelError(SpilloverError, ValueError):
     """The panel cannot be built from the inputs (e.g. the DI series is missing)."""
 
 

@@ -23,7 +23,10 @@ import pandas as pd
 
 from spillover import aggregate, disclosure, estimate, exports, firms, panel
 from spillover.config import Config, ModelSpec, dump_config, load_config, parse_config
-from spillover.ingest import QUARANTINE_COLUMNS, ingest_all, rejected_rows
+from spillover.errors import SpilloverError
+from spillover.ingest import ingest_all
+from spillover.quarantine import COLUMNS as QUARANTINE_COLUMNS
+from spillover.quarantine import rejected_rows
 from spillover.schemas import validate
 from spillover.storage import (
     package_versions,
@@ -62,7 +65,7 @@ DATASETS = {
 }
 
 
-class PipelineError(RuntimeError):
+class PipelineError(SpilloverError, RuntimeError):
     """A stage cannot run (missing inputs, bad data above the configured limits)."""
 
 

@@ -14,6 +14,8 @@ from typing import Literal
 import pandas as pd
 import pandera.pandas as pa
 
+from spillover.errors import SpilloverError
+
 Kind = Literal["str", "int", "float"]
 
 #: pandas dtype per column kind (nullable integer, float with NaN, pandas string).
@@ -161,7 +163,7 @@ TABLES: dict[str, TableSpec] = {
 }
 
 
-class SchemaViolation(ValueError):
+class SchemaViolation(SpilloverError, ValueError):
     """A frame at a stage boundary does not match its canonical table."""
 
 

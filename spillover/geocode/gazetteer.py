@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from spillover.errors import SpilloverError
 from spillover.geocode._prefectures import PREF_CODE, PREFECTURES
 from spillover.geocode.normalize import RULES_VERSION, canonical_text
 
@@ -50,7 +51,7 @@ _SAME_BLOCK_DEG = 0.01
 """Rows sharing a (town, block) key but spread wider than this (degrees) are dropped."""
 
 
-class GazetteerFormatError(ValueError):
+class GazetteerFormatError(SpilloverError, ValueError):
     """A gazetteer file is unreadable, of an unknown layout, or lacks columns."""
 
 

@@ -4,6 +4,7 @@ import pytest
 from spillover.config import Source, parse_config
 from spillover.demo.world import WorldParams, demo_config
 from spillover.ingest import IngestError, ingest_table, read_raw
+from spillover.quarantine import QuarantineLimitError
 
 HEADER = (
     "調査年,事業所番号,企業番号,都道府県コード,市区町村コード,所在地,産業分類番号,従業者数,"
@@ -73,7 +74,7 @@ def test_bad_rows_go_to_quarantine_with_line_column_and_reason(tmp_path):
 
 def test_too_many_bad_rows_fail_the_run_naming_the_file(tmp_path):
     path = _write(tmp_path)
-    with pytest.raises(IngestError, match=rf"{path.name}: 5 of 8 rows \(62.5%\) rejected"):
+    with pytest.raises(QuarantineLimitError, match=rf"{path.name}: 5 of 8 rows \(62.5%\) rejected"):
         ingest_table("establishments", _config(tmp_path))
 
 
