@@ -1,7 +1,9 @@
 """Yearly spillover build: raw surveys → plants → neighbourhoods → panel → estimates.
 
 Every task calls one function of `spillover.pipeline` and passes on nothing but the run
-directory (`<work_root>/<run_id>/`), so a retried task overwrites its own outputs.
+directory (`<work_root>/<run_id>/`), so a retried task overwrites its own outputs. The task
+ids are the names of the pipeline's stage registry (`spillover.pipeline.STAGES`), in its
+order; a test keeps them in step.
 
 * **Param** `config_path`: the config file (YAML) of the run. Left empty it falls back to the
   Airflow Variable `spillover_config_path`, else `/opt/airflow/data/demo/config.yaml`.
@@ -36,7 +38,8 @@ def stage(name: str, workdir: str) -> str:
     """Run one pipeline stage on the run directory."""
     from spillover import pipeline
 
-    return pipeline.run_stage(name, workdir)
+    pipeline.run_stage(name, workdir)
+    return workdir
 
 
 @task
@@ -52,7 +55,8 @@ def estimate(workdir: str, spec_id: str) -> str:
     """Fit one model spec."""
     from spillover import pipeline
 
-    return pipeline.run_stage("estimate", workdir, spec_ids=[spec_id])
+    pipeline.run_stage("estimate", workdir, spec_ids=[spec_id])
+    return workdir
 
 
 @task(outlets=[ESTIMATES])

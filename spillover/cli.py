@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from spillover.errors import SpilloverError
+
 app = typer.Typer(
     help=(
         "Regional export-spillover dataset for Japan (通商白書2023 第II部第2章第4節).\n\n"
@@ -28,33 +30,6 @@ errors = Console(stderr=True, soft_wrap=True)  # paths in messages stay copy-pas
 def _fail(message: str) -> None:
     errors.print(f"[bold red]error:[/] {message}", highlight=False)
     raise typer.Exit(code=2)
-
-
-def _known_errors() -> tuple[type[Exception], ...]:
-    from spillover.aggregate import AggregationError
-    from spillover.config import ConfigError
-    from spillover.estimate import EstimationError
-    from spillover.ingest import IngestError
-    from spillover.panel import PanelError
-    from spillover.pipeline import PipelineError
-    from spillover.schemas import SchemaViolation
-
-    known: list[type[Exception]] = [
-        AggregationError,
-        ConfigError,
-        IngestError,
-        PipelineError,
-        PanelError,
-        EstimationError,
-        SchemaViolation,
-    ]
-    try:
-        from spillover.geocode import GazetteerFormatError
-
-        known.append(GazetteerFormatError)
-    except ImportError:  # pragma: no cover - geocode is part of the package
-        pass
-    return tuple(known)
 
 
 def print_estimates(output_root: Path) -> None:
@@ -98,21 +73,29 @@ def print_estimates(output_root: Path) -> None:
     console.print(parts)
 
 
-def _run_with_progress(config_path: Path, run_id: str | None) -> Path:
-    from spillover.pipeline import STAGES, output_root, run_stage, start_run
+class _StageLines:
+    """Shows the running stage in a spinner and prints one line per finished stage."""
 
-    workdir = start_run(config_path, run_id=run_id)
+    def __init__(self, status) -> None:
+        self.status = status
+
+    def started(self, name: str, number: int, total: int) -> None:
+        self.status.update(f"[{number}/{total}] {name}")
+
+    def finished(self, name: str, report: dict) -> None:
+        quarantined = report["rows_quarantined"]
+        note = f", {quarantined:,} quarantined" if quarantined else ""
+        console.print(
+            f"[green]✓[/] {name:<15} {report['rows_in']:>9,} rows in → "
+            f"{report['rows_out']:>9,} out{note}  ({report['seconds']:.1f} s)"
+        )
+
+
+def _run_with_progress(config_path: Path, run_id: str | None) -> Path:
+    from spillover.pipeline import output_root, run_pipeline
+
     with console.status("starting") as status:
-        for number, stage in enumerate(STAGES, start=1):
-            status.update(f"[{number}/{len(STAGES)}] {stage}")
-            run_stage(stage, workdir)
-            report = json.loads((workdir / "reports" / f"{stage}.json").read_text(encoding="utf-8"))
-            quarantined = report.get("rows_quarantined", 0)
-            note = f", {quarantined:,} quarantined" if quarantined else ""
-            console.print(
-                f"[green]✓[/] {stage:<15} {report.get('rows_in', 0):>9,} rows in → "
-                f"{report.get('rows_out', 0):>9,} out{note}  ({report['seconds']:.1f} s)"
-            )
+        workdir = run_pipeline(config_path, run_id=run_id, listener=_StageLines(status))
     return output_root(workdir)
 
 
@@ -132,7 +115,7 @@ def run(
     """
     try:
         root = _run_with_progress(config, run_id)
-    except _known_errors() as exc:
+    except SpilloverError as exc:
         _fail(str(exc))
     console.print(f"\nOutputs: [bold]{root}[/] (manifest.json lists every dataset)")
     print_estimates(root)
@@ -171,7 +154,7 @@ def demo(
     demo_world(out=out, seed=seed, establishments=23_000)
     try:
         root = _run_with_progress(out / "config.yaml", "demo")
-    except _known_errors() as exc:
+    except SpilloverError as exc:
         _fail(str(exc))
     console.print(f"\nOutputs: [bold]{root}[/] (manifest.json lists every dataset)")
     print_estimates(root)
@@ -189,8 +172,8 @@ def stage(
     name: Annotated[
         str,
         typer.Argument(
-            help="ingest, geocode, firms, exports, neighbourhoods, exposure, panel, estimate, "
-            "publish"
+            help="ingest, geocode, firms, exports, neighbourhoods, exposure, panel, estimate or "
+            "publish (in pipeline order)"
         ),
     ],
     workdir: Annotated[
@@ -202,7 +185,7 @@ def stage(
 
     try:
         run_stage(name, workdir)
-    except _known_errors() as exc:
+    except SpilloverError as exc:
         _fail(str(exc))
     console.print(f"[green]✓[/] {name} done in {workdir}")
 
@@ -226,7 +209,7 @@ def geocode(
         summary = geocode_file(
             input, gazetteer, out, encoding=encoding, cache_dir=cache_dir, progress=True
         )
-    except (*_known_errors(), FileNotFoundError, ValueError) as exc:
+    except (SpilloverError, FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
     levels = Table(
         title=f"{summary['rows']:,} rows, {summary['unique_addresses']:,} distinct addresses"

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from spillover.errors import SpilloverError
+from spillover.options import AcceptedLevel, ExportFallback, Kernel
 
 TableName = Literal[
     "establishments",
@@ -31,14 +32,12 @@ FileFormat = Literal["csv", "tsv", "parquet", "stata", "sas", "fwf", "excel"]
 Regressor = Literal[
     "opr", "external_demand", "shipments", "employees", "n_neighbours", "exposure", "n_centres"
 ]
-Kernel = Literal["uniform", "triangular", "epanechnikov", "bisquare", "gaussian", "exponential"]
 #: Regressors that exist only in one model family's panel.
 FAMILY_ONLY: dict[str, set[str]] = {
     "neighbourhood": {"opr", "n_neighbours"},
     "plant": {"exposure", "n_centres"},
 }
 Dependent = Literal["exports", "shipments", "employees"]
-ExportMethod = Literal["direct_share", "firm_ratio", "industry_ratio"]
 
 
 class ConfigError(SpilloverError, ValueError):
@@ -122,8 +121,7 @@ class Definitions(_Strict):
 class ExportsConfig(_Strict):
     """How establishment exports are obtained (DESIGN.md §4)."""
 
-    method: Literal["direct_share"] = "direct_share"
-    fallback: list[Literal["firm_ratio", "industry_ratio"]] = Field(
+    fallback: list[ExportFallback] = Field(
         default_factory=lambda: ["firm_ratio", "industry_ratio"]
     )
 
@@ -235,7 +233,7 @@ class GazetteerConfig(_Strict):
 
     path: str
     index_dir: str | None = None
-    min_level: Literal["block", "town", "oaza", "city", "pref"] = Field(
+    min_level: AcceptedLevel = Field(
         "oaza",
         description="addresses resolved only coarser than this are quarantined (unless a "
         "usable mesh code or lat/lon is given): a city centroid is no 5 km neighbourhood",

@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from spillover.config import DisclosureConfig
+from spillover.config import Config, DisclosureConfig
+from spillover.neighbourhoods import VALUE_COLUMNS, top_shares
 
 
 def suppress_neighbourhoods(
@@ -96,6 +97,22 @@ def public_neighbourhoods(
     return public[columns].reset_index(drop=True)
 
 
+def public_table(cells: pd.DataFrame, plants: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """The releasable neighbourhood table of a run (``public/neighbourhoods``).
+
+    ``cells`` are the neighbourhood sums, ``plants`` the classified plants (for the
+    dominance shares when ``disclosure.dominance_top_n`` is set).
+    """
+    rule = config.disclosure
+    top_column = None
+    if rule.dominance_top_n and rule.dominance_share:
+        shares = top_shares(plants, config.neighbourhoods, rule.dominance_top_n)
+        cells = cells.merge(shares, on=["radius_km", "year", "centre_id"], how="left")
+        cells["top_share"] = cells["top_share"].fillna(0.0)
+        top_column = "top_share"
+    return public_neighbourhoods(cells, VALUE_COLUMNS, rule, top_share_column=top_column)
+
+
 def describe_rule(settings: DisclosureConfig) -> str:
     """The applied rules in one sentence (for the manifest)."""
     small = settings.min_establishments - 1
@@ -115,3 +132,12 @@ def disclosure_summary(public: pd.DataFrame) -> dict[str, int]:
     """Counts of published and suppressed cells by reason (for the manifest)."""
     counts = public["suppression"].replace("", "published").value_counts()
     return {str(k): int(v) for k, v in counts.items()}
+
+
+def manifest_section(settings: DisclosureConfig, public: pd.DataFrame) -> dict:
+    """The manifest's ``disclosure`` entry: the rule, the tables it covers, cell counts."""
+    return {
+        "rule": describe_rule(settings),
+        "applied_to": ["public/neighbourhoods"],
+        "cells": disclosure_summary(public),
+    }

@@ -13,6 +13,7 @@ and the exposure Σ w(d)·OPR replaces OPR.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -174,3 +175,33 @@ def decomposition(panel: pd.DataFrame, spec: ModelSpec, estimates: pd.DataFrame)
             }
         )
     return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class SpecFit:
+    """One fitted spec: its tidy estimates and decomposition, and its sample sizes (rows)."""
+
+    estimates: pd.DataFrame
+    decomposition: pd.DataFrame
+    rows_selected: int
+    nobs: int
+
+
+def fit_specs(panels: dict[str, pd.DataFrame], specs: list[ModelSpec]) -> dict[str, SpecFit]:
+    """Fit every spec on its family's panel (``panels[spec.family]``), keyed by spec id.
+
+    ``rows_selected`` counts the rows at the spec's radius and years, ``nobs`` those with
+    every variable present (the estimation sample).
+    """
+    fits = {}
+    for spec in specs:
+        panel = panels[spec.family]
+        result = fit_spec(panel, spec)
+        rows = estimates_table(spec, result)
+        fits[spec.id] = SpecFit(
+            estimates=rows,
+            decomposition=decomposition(panel, spec, rows),
+            rows_selected=len(spec_rows(panel, spec)),
+            nobs=int(result.nobs),
+        )
+    return fits

@@ -1,4 +1,4 @@
-"""Establishment exports, centres and neighbour eligibility (DESIGN.md §4).
+"""The exports stage: classified plants of the run's years with their exports (DESIGN.md §4).
 
 ``exports = shipments · export_share / 100`` (million yen) where the survey's own share is
 reported; otherwise the configured fallbacks in order: ``firm_ratio`` (the firm's
@@ -10,7 +10,44 @@ from __future__ import annotations
 
 import pandas as pd
 
+from spillover import quarantine
 from spillover.config import Config
+from spillover.options import DIRECT_SHARE
+from spillover.plants import classify_plants
+
+
+def plant_table(
+    located: pd.DataFrame,
+    global_firms: pd.DataFrame,
+    firms: pd.DataFrame,
+    export_ratios: pd.DataFrame | None,
+    concordance: pd.DataFrame | None,
+    *,
+    config: Config,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Classify the located plants of the run's years and add their exports.
+
+    Returns (plants, quarantine rows): rows outside ``config.years`` are quarantined.
+    """
+    first, last = config.years
+    in_years = located["year"].between(first, last)
+    rejected = quarantine.rejected_rows(
+        located[~in_years],
+        stage="exports",
+        table="establishments",
+        column="year",
+        reasons=pd.Series(f"year outside the run's years {first}–{last}", index=located.index),
+    )
+    plants = classify_plants(located[in_years], global_firms, config=config)
+    plants = establishment_exports(
+        plants,
+        firms,
+        export_ratios,
+        concordance,
+        fallback=list(config.exports.fallback),
+        firm_year_offset=config.definitions.firm_year_offset,
+    )
+    return plants, rejected
 
 
 def establishment_exports(
@@ -25,7 +62,7 @@ def establishment_exports(
     """Return ``plants`` with ``exports`` (million yen) and ``export_method`` added."""
     out = plants.copy()
     exports = out["shipments"] * out["export_share"] / 100
-    method = pd.Series("direct_share", index=out.index, dtype="str").where(exports.notna())
+    method = pd.Series(DIRECT_SHARE, index=out.index, dtype="str").where(exports.notna())
     for rule in fallback:
         todo = exports.isna()
         if not todo.any():
@@ -50,35 +87,3 @@ def establishment_exports(
     out["exports"] = exports.astype("float64")
     out["export_method"] = method.fillna("none")
     return out
-
-
-def classify_plants(
-    plants: pd.DataFrame, global_firms: pd.DataFrame, *, config: Config
-) -> pd.DataFrame:
-    """Add ``firm_capital``, ``large_firm`` (excluded as neighbour) and ``is_centre``.
-
-    ``global_firms`` (from :func:`spillover.firms.global_firms`) holds every surveyed firm's
-    capital and ``is_global`` per year. ``firm_capital`` is the owning firm's capital (million
-    yen) from the firm surveys, else the establishment's own reported capital. Unlinked plants
-    without any capital count as small unless ``definitions.unlinked_capital_rule`` is
-    ``exclude``.
-    """
-    from spillover.firms import is_manufacturing
-
-    threshold = config.definitions.capital_threshold_million_yen
-    firm_columns = global_firms[["year", "firm_id", "capital", "capital_source", "is_global"]]
-    out = plants.merge(
-        firm_columns.rename(columns={"capital": "firm_capital", "is_global": "_global"}),
-        on=["year", "firm_id"],
-        how="left",
-    )
-    own = out["capital"].notna() & out["firm_capital"].isna()
-    out.loc[own, "capital_source"] = "establishment"
-    out["firm_capital"] = out["firm_capital"].fillna(out["capital"])
-    unknown = out["firm_capital"].isna()
-    out["large_firm"] = (out["firm_capital"] >= threshold).fillna(False).astype(bool)
-    if config.definitions.unlinked_capital_rule == "exclude":
-        out["large_firm"] = out["large_firm"] | unknown
-    manufacturing = is_manufacturing(out["industry"], config.definitions.manufacturing_jsic_majors)
-    out["is_centre"] = out["_global"].astype("boolean").fillna(False).astype(bool) & manufacturing
-    return out.drop(columns="_global")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from spillover import quarantine
 from spillover.config import Definitions
 
 
@@ -102,3 +103,27 @@ def orphan_affiliates(
     keys = pd.MultiIndex.from_frame(_accounts_year(affiliates, offset)[["year", "parent_firm_id"]])
     known = pd.MultiIndex.from_frame(table[["year", "firm_id"]])
     return pd.Series(~keys.isin(known), index=affiliates.index)
+
+
+def firm_table(
+    firms: pd.DataFrame,
+    affiliates: pd.DataFrame,
+    parents: pd.DataFrame,
+    *,
+    definitions: Definitions,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The firms stage: (:func:`global_firms`, quarantine rows of orphan affiliates)."""
+    table = global_firms(firms, affiliates, parents, definitions=definitions)
+    orphans = orphan_affiliates(affiliates, table, offset=definitions.firm_year_offset)
+    rejected = quarantine.rejected_rows(
+        affiliates[orphans],
+        stage="firms",
+        table="affiliates",
+        column="parent_firm_id",
+        reasons=pd.Series(
+            "parent firm is in neither 本社企業票 nor 企業活動基本調査 that year: its sales "
+            "cannot enter any OPR",
+            index=affiliates.index,
+        ),
+    )
+    return table, rejected

@@ -120,3 +120,21 @@ def build_plant_panel(
     table = exposure.merge(own, on=["year", "establishment_id"], how="left", validate="many_to_one")
     table = _external_demand_column(table, demand, settings)
     return table.sort_values(["radius_km", "establishment_id", "year"]).reset_index(drop=True)
+
+
+def panel_tables(
+    neighbourhoods: pd.DataFrame,
+    exposure: pd.DataFrame,
+    plants: pd.DataFrame,
+    global_firms: pd.DataFrame,
+    di: pd.DataFrame,
+    *,
+    settings: ExternalDemandConfig,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The panel stage: (centre × year panel, establishment × year panel, annual DI)."""
+    demand = annual_external_demand(di, settings)
+    panel = build_panel(
+        neighbourhoods, plants[plants["is_centre"]], global_firms, demand, settings=settings
+    )
+    plant_panel = build_plant_panel(exposure, plants, demand, settings=settings)
+    return panel, plant_panel, demand

@@ -29,6 +29,9 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from spillover.config import Config
+from spillover.datasets import DATASETS
+
 PACKAGES = (
     "spillover",
     "pandas",
@@ -61,6 +64,24 @@ def write_dataset(
         )
     else:
         pq.write_table(table, directory / "part-0.parquet")
+
+
+def write_datasets(version: Path, frames: dict[str, pd.DataFrame]) -> None:
+    """Write one frame per catalogued dataset into ``version``, partitioned as catalogued.
+
+    ``frames`` must name exactly the datasets of :data:`spillover.datasets.DATASETS`.
+    """
+    expected = {dataset.name for dataset in DATASETS}
+    if set(frames) != expected:
+        raise ValueError(
+            f"datasets to publish {sorted(frames)} differ from the catalogue {sorted(expected)}"
+        )
+    for dataset in DATASETS:
+        write_dataset(
+            frames[dataset.name],
+            version / dataset.name,
+            partition_cols=list(dataset.partitions) or None,
+        )
 
 
 def read_dataset(directory: Path) -> pd.DataFrame:
@@ -153,3 +174,48 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return versions
+
+
+#: Report fields summarised per stage in the manifest.
+_STAGE_SUMMARY = ("rows_in", "rows_out", "rows_quarantined", "seconds")
+
+
+def build_manifest(
+    *,
+    run_id: str,
+    config: Config,
+    config_path: str,
+    reports: dict[str, dict],
+    rows: dict[str, int],
+    disclosure: dict,
+) -> dict:
+    """The publication's ``manifest.json``: provenance, row accounting and disclosure.
+
+    ``reports`` are the stage reports by name, ``rows`` the row count of each dataset,
+    ``disclosure`` the rule and suppression summary of the disclosure-controlled tables.
+    """
+    access = {dataset.name: dataset.access for dataset in DATASETS}
+    return {
+        "run_id": run_id,
+        "project": config.project,
+        "created": datetime.now(UTC).isoformat(),
+        "config_path": config_path,
+        "config_sha256": config.digest(),
+        "years": list(config.years),
+        "radii_km": list(config.neighbourhoods.radii_km),
+        "inputs": [
+            {"table": s["table"], "source": s["source"], "file": s["file"], "sha256": s["sha256"]}
+            for s in reports.get("ingest", {}).get("sources", [])
+        ],
+        "packages": package_versions(),
+        "stages": {
+            name: {key: value for key, value in report.items() if key in _STAGE_SUMMARY}
+            for name, report in reports.items()
+        },
+        "stage_details": reports,
+        "datasets": {name: {"rows": count, "class": access[name]} for name, count in rows.items()},
+        "disclosure": {
+            **disclosure,
+            "not_for_release": [d.name for d in DATASETS if d.access == "confidential"],
+        },
+    }

@@ -38,7 +38,8 @@ def plant_exposure(
     ----------
     centres : pandas.DataFrame
         Global-firm plants: ``centre_id`` (unique, within ``by``), ``lat``, ``lon`` in degrees
-        and ``value_column`` (e.g. the owning firm's OPR in that year, a share in [0, 1]).
+        and ``value_column`` (e.g. the owning firm's OPR in that year; the pipeline passes
+        it in percent).
     points : pandas.DataFrame
         Establishments: ``point_id`` (unique, within ``by``), ``lat``, ``lon`` in degrees;
         other columns are passed through.

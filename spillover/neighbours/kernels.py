@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-KERNELS = ("uniform", "triangular", "epanechnikov", "bisquare", "gaussian", "exponential")
-"""Kernel names accepted by :func:`kernel_weights`."""
+from spillover.options import KERNELS
 
 
 def kernel_weights(distance_km, *, kernel: str, bandwidth_km: float) -> np.ndarray:
@@ -16,7 +15,7 @@ def kernel_weights(distance_km, *, kernel: str, bandwidth_km: float) -> np.ndarr
     distance_km : array_like
         Great-circle distances in km (>= 0).
     kernel : str
-        One of :data:`KERNELS`. With ``u = distance_km / bandwidth_km``:
+        One of :data:`spillover.options.KERNELS`. With ``u = distance_km / bandwidth_km``:
         ``uniform`` 1; ``triangular`` max(1 − u, 0); ``epanechnikov`` max(1 − u², 0);
         ``bisquare`` max(1 − u², 0)²; ``gaussian`` exp(−u²/2); ``exponential`` exp(−u).
     bandwidth_km : float

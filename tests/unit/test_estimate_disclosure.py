@@ -120,8 +120,8 @@ def test_dominance_rule_suppresses_cells_held_by_few_plants():
 
 
 def test_top_shares_by_hand():
-    from spillover.aggregate import top_shares
     from spillover.config import NeighbourhoodConfig
+    from spillover.neighbourhoods import top_shares
 
     # one centre and five plants due north, 1..5 km away (1 km ≈ 0.008993 degrees of latitude)
     step = 1 / 111.19492664455873

@@ -3,8 +3,9 @@ import pytest
 
 from spillover.config import Definitions, parse_config
 from spillover.demo.world import WorldParams, demo_config
-from spillover.exports import classify_plants, establishment_exports
+from spillover.exports import establishment_exports
 from spillover.firms import firm_capital, global_firms
+from spillover.plants import classify_plants
 
 
 def _tables():

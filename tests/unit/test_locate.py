@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from spillover.geocode import load_gazetteer
-from spillover.pipeline import locate_establishments
+from spillover.locate import locate_establishments
 
 GEOLONIA_HEADER = (
     "都道府県コード,都道府県名,都道府県名カナ,都道府県名ローマ字,市区町村コード,市区町村名,"

@@ -1,0 +1,130 @@
+"""The geocode stage: coordinates for every establishment row, and the rows that have none.
+
+Each row is placed by the first source that works: given lat/lon (inside Japan), else the
+offline address geocoder (:mod:`spillover.geocode`), else the centre of its mesh cell where
+the address did not reach town level. Rows that stay unplaced, are placed more coarsely
+than ``gazetteer.min_level``, or (by default) whose address lies in another prefecture than
+their ``pref_code`` are quarantined with the reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from spillover import quarantine
+from spillover.config import GazetteerConfig
+from spillover.options import GEOCODE_LEVELS
+
+#: Levels finer than a municipality: a mesh centre replaces a coarser address match.
+_TOWN_OR_FINER = ("block", "town", "oaza")
+
+
+def locate_establishments(
+    establishments: pd.DataFrame, gazetteer, *, cache_dir: Path | None, progress: bool
+) -> pd.DataFrame:
+    """Coordinates (degrees) for every establishment row: given lat/lon, else address, else mesh.
+
+    ``geocode_level`` is ``latlon`` (given and inside Japan), a geocoder level
+    (block/town/oaza/city/pref) or ``mesh`` (mesh-cell centre used where the address did not
+    reach town level), else ``none``.
+    """
+    from spillover.geocode import geocode_addresses, mesh_to_latlon, validate_latlon
+
+    out = establishments.copy()
+    given = out["lat"].notna() & out["lon"].notna()
+    given &= pd.Series(
+        validate_latlon(out["lat"].to_numpy(), out["lon"].to_numpy()), index=out.index
+    )
+    coded = geocode_addresses(
+        out["address"].fillna(""), gazetteer, cache_dir=cache_dir, progress=progress
+    )
+    out["geocode_level"] = coded["level"].where(~given, "latlon")
+    out["lat"] = out["lat"].where(given, coded["lat"])
+    out["lon"] = out["lon"].where(given, coded["lon"])
+    for column in ("pref", "city", "town"):
+        out[f"geocode_{column}"] = coded[column].where(~given)
+    out["geocode_ambiguous"] = coded["ambiguous"].where(~given, False).astype(bool)
+    out["geocode_pref_code"] = coded["pref_code"].where(~given)
+    coarse = ~given & ~coded["level"].isin(_TOWN_OR_FINER) & out["mesh_code"].notna()
+    if coarse.any():
+        mesh_lat, mesh_lon = mesh_to_latlon(out.loc[coarse, "mesh_code"])
+        ok = ~np.isnan(mesh_lat)
+        hit = coarse[coarse].index[ok]
+        out.loc[hit, "lat"], out.loc[hit, "lon"] = mesh_lat[ok], mesh_lon[ok]
+        out.loc[hit, "geocode_level"] = "mesh"
+    out["pref_mismatch"] = (
+        out["geocode_pref_code"].notna() & (out["geocode_pref_code"] != out["pref_code"])
+    ).astype(bool)
+    return out
+
+
+def geocode_rejections(located: pd.DataFrame, rules: GazetteerConfig) -> pd.Series:
+    """Why each located row cannot be used (NaN where it can)."""
+    address = located["address"].fillna("(empty)").astype("str")
+    level = located["geocode_level"]
+    rank = level.map({name: i for i, name in enumerate(GEOCODE_LEVELS)})
+    too_coarse = rank > GEOCODE_LEVELS.index(rules.min_level)  # latlon / mesh: no rank
+    reasons = pd.Series(np.nan, index=located.index, dtype="object")
+    unplaced = located["lat"].isna()
+    reasons[unplaced] = (
+        "address not resolved by the gazetteer and no usable mesh code or lat/lon: "
+        + address[unplaced]
+    )
+    too_coarse &= ~unplaced
+    reasons[too_coarse] = (
+        "address resolved only to "
+        + level[too_coarse]
+        + ", coarser than gazetteer.min_level = "
+        + rules.min_level
+        + " (and no usable mesh code or lat/lon): "
+        + address[too_coarse]
+    )
+    if rules.on_pref_mismatch == "quarantine":
+        mismatch = located["pref_mismatch"] & reasons.isna()
+        reasons[mismatch] = (
+            "address lies in "
+            + located.loc[mismatch, "geocode_pref"].astype("str")
+            + " ("
+            + located.loc[mismatch, "geocode_pref_code"].astype("str")
+            + ") but pref_code is "
+            + located.loc[mismatch, "pref_code"].astype("str")
+            + ": "
+            + address[mismatch]
+        )
+    return reasons
+
+
+def locate_plants(
+    establishments: pd.DataFrame,
+    gazetteer,
+    *,
+    rules: GazetteerConfig,
+    cache_dir: Path | None,
+    progress: bool,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Place every row and apply the acceptance rules of ``rules``.
+
+    Returns (accepted rows, quarantine rows, summary): the summary counts rows by
+    ``geocode_level`` and the rows with a prefecture mismatch or an ambiguous match.
+    """
+    located = locate_establishments(
+        establishments, gazetteer, cache_dir=cache_dir, progress=progress
+    )
+    reasons = geocode_rejections(located, rules)
+    rejected = reasons.notna()
+    refused = quarantine.rejected_rows(
+        located[rejected],
+        stage="geocode",
+        table="establishments",
+        column="address",
+        reasons=reasons,
+    )
+    summary = {
+        "levels": {str(k): int(v) for k, v in located["geocode_level"].value_counts().items()},
+        "pref_mismatch": int(located["pref_mismatch"].sum()),
+        "ambiguous": int(located["geocode_ambiguous"].sum()),
+    }
+    return located.loc[~rejected], refused, summary

@@ -1,0 +1,64 @@
+"""The stage registry: every pipeline stage, in order, with what it promises.
+
+A stage is a function ``(run, **options) -> StageResult`` registered with :func:`stage`;
+:func:`spillover.pipeline.run_stage` runs it and does the shared work once (timing, the
+quarantine file and its limit, row accounting, writing tables and the report). The stage
+functions themselves are in :mod:`spillover.stages`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """What a stage produced; :func:`run_stage` writes it and reports on it.
+
+    ``tables`` are written under ``tables/`` by name; ``quarantine`` (rows rejected, in
+    :data:`spillover.quarantine.COLUMNS`) goes to ``quarantine/<stage>.parquet``;
+    ``rows_incomplete`` counts rows left out for missing values; ``details`` are extra report
+    fields; ``report`` names the report when it is not the stage's own name.
+    """
+
+    rows_in: int
+    rows_out: int
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    quarantine: pd.DataFrame | None = None
+    rows_incomplete: int = 0
+    details: dict = field(default_factory=dict)
+    report: str | None = None
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A registered stage.
+
+    ``conserves_rows``: every row in ends out, quarantined or incomplete (checked).
+    ``limit_hint``: the stage's quarantine share is held to ``quarantine.max_share``; the
+    hint ends the error message.
+    """
+
+    name: str
+    function: Callable[..., StageResult]
+    conserves_rows: bool
+    limit_hint: str | None
+
+
+#: Stages in the order they run (registration order).
+STAGES: dict[str, Stage] = {}
+
+
+def stage(
+    name: str, *, conserves_rows: bool = False, limit_hint: str | None = None
+) -> Callable[[Callable[..., StageResult]], Callable[..., StageResult]]:
+    """Register a stage function ``(run, **options) -> StageResult`` under ``name``."""
+
+    def register(function: Callable[..., StageResult]) -> Callable[..., StageResult]:
+        STAGES[name] = Stage(name, function, conserves_rows, limit_hint)
+        return function
+
+    return register

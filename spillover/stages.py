@@ -1,0 +1,259 @@
+"""The pipeline's stages, in the order they run.
+
+Each reads its inputs from the run directory, makes one call into the module named after
+it, and returns a :class:`~spillover.registry.StageResult` that
+:func:`spillover.pipeline.run_stage` writes and reports on.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from spillover import (
+    disclosure,
+    estimate,
+    exports,
+    exposure,
+    firms,
+    locate,
+    neighbourhoods,
+    panel,
+    quarantine,
+)
+from spillover.ingest import ingest_all
+from spillover.registry import StageResult, stage
+from spillover.runs import PipelineError, Run
+from spillover.schemas import validate
+from spillover.storage import build_manifest, publish, version_dir, write_datasets
+
+
+def _counts(series: pd.Series) -> dict[str, int]:
+    """A value-count or group-size Series as a JSON-ready dict."""
+    return {str(key): int(value) for key, value in series.items()}
+
+
+@stage("ingest", conserves_rows=True)
+def ingest_stage(run: Run) -> StageResult:
+    """Read every raw source into canonical tables; quarantine rows that break the contract."""
+    result = ingest_all(run.config)
+    sources = [vars(report) for report in result.reports]
+    return StageResult(
+        rows_in=sum(s["rows_in"] for s in sources),
+        rows_out=sum(s["rows_out"] for s in sources),
+        tables={name: validate(name, frame) for name, frame in result.tables.items()},
+        quarantine=result.quarantine,
+        details={"sources": sources},
+    )
+
+
+@stage("geocode", conserves_rows=True, limit_hint="is gazetteer.path the right file?")
+def geocode_stage(run: Run) -> StageResult:
+    """Place every establishment; rows that cannot be placed go to quarantine."""
+    from spillover.geocode import load_gazetteer
+
+    config = run.config
+    establishments = run.table("establishments")
+    index_dir = config.resolve(config.gazetteer.index_dir) if config.gazetteer.index_dir else None
+    gazetteer = load_gazetteer(config.resolve(config.gazetteer.path), index_dir=index_dir)
+    cache_dir = config.resolve(config.cache_dir) / "geocode" if config.cache_dir else None
+    located, rejected, summary = locate.locate_plants(
+        establishments,
+        gazetteer,
+        rules=config.gazetteer,
+        cache_dir=cache_dir,
+        progress=run.progress,
+    )
+    return StageResult(
+        rows_in=len(establishments),
+        rows_out=len(located),
+        tables={"plants_located": located},
+        quarantine=rejected,
+        details=summary,
+    )
+
+
+@stage("firms", conserves_rows=True)
+def firms_stage(run: Run) -> StageResult:
+    """Capital, OPR and the global-firm flag per firm and year."""
+    affiliates = run.table("affiliates")
+    table, rejected = firms.firm_table(
+        run.table("firms"), affiliates, run.table("parents"), definitions=run.config.definitions
+    )
+    return StageResult(
+        rows_in=len(table) + len(affiliates),
+        rows_out=len(table) + len(affiliates) - len(rejected),
+        tables={"global_firms": table},
+        quarantine=rejected,
+        details={
+            "opr_missing": int(table["opr"].isna().sum()),
+            "global_firms_by_year": _counts(table[table["is_global"]].groupby("year").size()),
+        },
+    )
+
+
+@stage("exports", conserves_rows=True)
+def exports_stage(run: Run) -> StageResult:
+    """Classify plants (centre, large firm) and compute establishment exports."""
+    located = run.table("plants_located")
+    plants, rejected = exports.plant_table(
+        located,
+        run.table("global_firms"),
+        run.table("firms"),
+        run.optional_table("export_ratios"),
+        run.optional_table("export_ratio_concordance"),
+        config=run.config,
+    )
+    return StageResult(
+        rows_in=len(located),
+        rows_out=len(plants),
+        tables={"plants": plants},
+        quarantine=rejected,
+        details={
+            "export_methods": _counts(plants["export_method"].value_counts()),
+            "centres_by_year": _counts(plants[plants["is_centre"]].groupby("year").size()),
+        },
+    )
+
+
+@stage("neighbourhoods")
+def neighbourhoods_stage(run: Run) -> StageResult:
+    """Sum the qualifying establishments around every centre, per year and radius."""
+    plants = run.table("plants")
+    table, overlap = neighbourhoods.neighbourhood_tables(plants, run.config.neighbourhoods)
+    repeat_counted = overlap.groupby("radius_km")["share_exports_excess"].mean()
+    return StageResult(
+        rows_in=len(plants),
+        rows_out=len(table),
+        tables={"neighbourhoods": table, "overlap": overlap},
+        details={
+            "cells_by_radius": _counts(table.groupby("radius_km").size()),
+            "empty_neighbourhoods": int((table["n_neighbours"] == 0).sum()),
+            "mean_share_exports_repeat_counted": {
+                str(radius): round(float(share), 4) for radius, share in repeat_counted.items()
+            },
+        },
+    )
+
+
+@stage("exposure")
+def exposure_stage(run: Run) -> StageResult:
+    """Plant-level exposure of every non-excluded establishment to global-firm plants nearby."""
+    plants = run.table("plants")
+    table = exposure.exposure_table(plants, run.table("global_firms"), run.config.neighbourhoods)
+    exposed = table[table["n_centres"] > 0].groupby("radius_km").size()
+    return StageResult(
+        rows_in=len(plants),
+        rows_out=len(table),
+        tables={"exposure": table},
+        details={"exposed_establishment_years": _counts(exposed)},
+    )
+
+
+@stage("panel")
+def panel_stage(run: Run) -> StageResult:
+    """Centre × year and establishment × year panels with OPR and external demand."""
+    table, plant_table, demand = panel.panel_tables(
+        run.table("neighbourhoods"),
+        run.table("exposure"),
+        run.table("plants"),
+        run.table("global_firms"),
+        run.table("external_demand"),
+        settings=run.config.external_demand,
+    )
+    rows = len(table) + len(plant_table)
+    return StageResult(
+        rows_in=rows,
+        rows_out=rows,
+        tables={"panel": table, "plant_panel": plant_table, "external_demand_annual": demand},
+        details={
+            "neighbourhood_rows": len(table),
+            "plant_rows": len(plant_table),
+            "missing_opr": int(table["opr"].isna().sum()),
+            "missing_external_demand": int(table["external_demand"].isna().sum()),
+        },
+    )
+
+
+@stage("estimate", conserves_rows=True)
+def estimate_stage(run: Run, spec_ids: list[str] | None = None) -> StageResult:
+    """Fit each model spec (or only ``spec_ids``); write its estimates and decomposition.
+
+    Rows of a spec's radius and years that miss a variable are left out of its sample
+    (``rows_incomplete``).
+    """
+    specs = [s for s in run.config.models if spec_ids is None or s.id in spec_ids]
+    unknown = set(spec_ids or []) - {s.id for s in specs}
+    if unknown:
+        raise PipelineError(f"unknown model spec id(s) {sorted(unknown)}")
+    panels = {"neighbourhood": run.table("panel"), "plant": run.table("plant_panel")}
+    fits = estimate.fit_specs(panels, specs)
+    tables = {}
+    for spec_id, fit in fits.items():
+        tables[f"estimates/{spec_id}"] = fit.estimates
+        tables[f"decomposition/{spec_id}"] = fit.decomposition
+    selected = sum(fit.rows_selected for fit in fits.values())
+    fitted = sum(fit.nobs for fit in fits.values())
+    return StageResult(
+        rows_in=selected,
+        rows_out=fitted,
+        tables=tables,
+        rows_incomplete=selected - fitted,
+        details={"nobs": {spec_id: fit.nobs for spec_id, fit in fits.items()}},
+        report=None if spec_ids is None else f"estimate-{'-'.join(spec_ids)}",
+    )
+
+
+@stage("publish")
+def publish_stage(run: Run) -> StageResult:
+    """Write the analysts' datasets and ``manifest.json`` atomically under the output root."""
+    config = run.config
+    plants = run.table("plants")
+    cells = run.table("neighbourhoods")
+    frames = {
+        "plants": plants,
+        "global_firms": run.table("global_firms"),
+        "neighbourhoods": cells,
+        "overlap": run.table("overlap"),
+        "exposure": run.table("exposure"),
+        "panel": run.table("panel"),
+        "plant_panel": run.table("plant_panel"),
+        "estimates": _per_spec(run, "estimates"),
+        "decomposition": _per_spec(run, "decomposition"),
+        "quarantine": _quarantine_files(run),
+        "public/neighbourhoods": disclosure.public_table(cells, plants, config),
+    }
+    output_root = config.resolve(config.output_root)
+    version = version_dir(output_root, run.run_id)
+    write_datasets(version, frames)
+    reports = {
+        p.stem: json.loads(p.read_text(encoding="utf-8"))
+        for p in sorted((run.workdir / "reports").glob("*.json"))
+    }
+    run_info = json.loads((run.workdir / "run.json").read_text(encoding="utf-8"))
+    manifest = build_manifest(
+        run_id=run.run_id,
+        config=config,
+        config_path=run_info["config_path"],
+        reports=reports,
+        rows={name: len(frame) for name, frame in frames.items()},
+        disclosure=disclosure.manifest_section(config.disclosure, frames["public/neighbourhoods"]),
+    )
+    published = publish(version, output_root, manifest)
+    rows = sum(len(frame) for frame in frames.values())
+    return StageResult(
+        rows_in=rows,
+        rows_out=rows,
+        details={"output_root": str(output_root), "datasets": published},
+    )
+
+
+def _per_spec(run: Run, folder: str) -> pd.DataFrame:
+    frames = [run.table(f"{folder}/{spec.id}") for spec in run.config.models]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _quarantine_files(run: Run) -> pd.DataFrame:
+    files = sorted((run.workdir / "quarantine").glob("*.parquet"))
+    return quarantine.concat(pd.read_parquet(p) for p in files).astype({"line": "Int64"})
