@@ -1,8 +1,10 @@
-"""Canonical tables (DESIGN.md §3) as pandera schemas, used at every stage boundary.
+"""Canonical tables (DESIGN.md §3) as pandera schemas, checked where raw data enter (ingest).
 
 Each table is described once by :data:`TABLES` (column kinds, nullability, range checks and
-key). :func:`schema` turns a table into a ``pandera`` schema; :func:`validate` checks a frame
-at a stage boundary and raises :class:`SchemaViolation` naming the table and columns.
+key). :func:`schema` turns a table into a ``pandera`` schema: ingest validates every raw row
+against it (bad rows go to quarantine) and :func:`validate` checks each canonical table once
+more before the ingest stage writes it, raising :class:`SchemaViolation` naming the table
+and columns. Later stages build derived tables and are not re-validated.
 Money is million yen, ratios are percent, coordinates are WGS84/JGD2011 degrees.
 """
 
@@ -164,7 +166,7 @@ TABLES: dict[str, TableSpec] = {
 
 
 class SchemaViolation(SpilloverError, ValueError):
-    """A frame at a stage boundary does not match its canonical table."""
+    """A canonical table does not match its schema (raised by :func:`validate`)."""
 
 
 def schema(table: str) -> pa.DataFrameSchema:

@@ -3,9 +3,12 @@
 import json
 
 import pandas as pd
+import pytest
 
 from spillover.demo.world import WorldParams, build_demo_world
 from spillover.pipeline import run_stage, start_run
+
+pytestmark = pytest.mark.slow  # builds a demo world and runs two stages
 
 
 def test_unplaceable_rows_are_quarantined_with_file_and_line(tmp_path):

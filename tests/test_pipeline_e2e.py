@@ -179,9 +179,34 @@ def test_plant_exposure_equals_brute_force(demo_run):
     assert len(exposure) == len(exposed)
 
 
-def test_plant_family_is_estimated_on_establishments(demo_run):
+def test_plant_family_equals_a_hand_written_within_estimator(demo_run):
+    """Demean the published plant panel by establishment, solve OLS: the same coefficients.
+
+    Also checks the sample: radius, complete rows, and one entity per establishment.
+    """
     _, _, root = demo_run
     estimates = read_output(root, "estimates")
-    plant = estimates[estimates["family"] == "plant"].set_index("term")
-    assert plant.loc["exposure", "coef"] > 0 and plant.loc["exposure", "ci_low"] > 0
-    assert plant["n_entities"].iloc[0] > 20_000
+    plant = estimates[estimates["spec_id"] == "plant_exposure"].set_index("term")
+    terms = ["exposure", "external_demand", "shipments"]
+    rows = read_output(root, "plant_panel")
+    rows = rows[rows["radius_km"] == plant["radius_km"].iloc[0]]
+    rows = rows.dropna(subset=["exports", *terms])
+    demeaned = rows[["exports", *terms]] - rows.groupby("establishment_id")[
+        ["exports", *terms]
+    ].transform("mean")
+    coef, *_ = np.linalg.lstsq(demeaned[terms].to_numpy(), demeaned["exports"].to_numpy())
+    assert plant.loc[terms, "coef"].to_numpy() == pytest.approx(coef, rel=1e-8, abs=1e-12)
+    assert plant["nobs"].iloc[0] == len(rows)
+    assert plant["n_entities"].iloc[0] == rows["establishment_id"].nunique()
+    assert plant.loc["exposure", "ci_low"] > 0
+
+
+def test_every_catalogued_dataset_opens_as_a_view_with_its_rows(demo_run):
+    from spillover.datasets import DATASETS
+
+    _, _, root = demo_run
+    manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    connection = connect(root)
+    for dataset in DATASETS:
+        rows = connection.execute(f"SELECT count(*) FROM {dataset.view}").fetchone()[0]
+        assert rows == manifest["datasets"][dataset.name]["rows"], dataset.name
