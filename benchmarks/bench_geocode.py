@@ -34,44 +34,58 @@ import psutil
 from spillover.geocode import geocode_addresses, load_gazetteer
 from spillover.geocode.synth import CLEAN_STYLES, STYLES, write_addresses
 
-DEFAULT_GAZETTEER = Path(__file__).resolve().parents[1].parent / "shared" / "gazetteer" / (
-    "japan_towns.csv.gz"
+DEFAULT_GAZETTEER = (
+    Path(__file__).resolve().parents[1].parent / "shared" / "gazetteer" / ("japan_towns.csv.gz")
 )
 
 
 def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
     p1, p2 = np.radians(lat1), np.radians(lat2)
-    a = (np.sin((p2 - p1) / 2) ** 2
-         + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2)
+    a = (
+        np.sin((p2 - p1) / 2) ** 2
+        + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
+    )
     return 2 * 6371.0088 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
 
 
 def evaluate(truth: pd.DataFrame, result: pd.DataFrame) -> pd.DataFrame:
     """Per-style accuracy table (shares in percent)."""
-    dist = haversine_km(truth["lat"].to_numpy(), truth["lon"].to_numpy(),
-                        result["lat"].to_numpy(), result["lon"].to_numpy())
-    town_ok = result["level"].isin(["block", "town"]).to_numpy() & (
-        result["town"].to_numpy(dtype=object) == truth["town"].to_numpy(dtype=object)
-    ) & (result["city"].to_numpy(dtype=object) == truth["city"].to_numpy(dtype=object))
+    dist = haversine_km(
+        truth["lat"].to_numpy(),
+        truth["lon"].to_numpy(),
+        result["lat"].to_numpy(),
+        result["lon"].to_numpy(),
+    )
+    town_ok = (
+        result["level"].isin(["block", "town"]).to_numpy()
+        & (result["town"].to_numpy(dtype=object) == truth["town"].to_numpy(dtype=object))
+        & (result["city"].to_numpy(dtype=object) == truth["city"].to_numpy(dtype=object))
+    )
     wrong_pref = result["pref_code"].notna().to_numpy() & (
         result["pref_code"].fillna(0).to_numpy(dtype=np.int64)
         != truth["pref_code"].to_numpy(dtype=np.int64)
     )
-    frame = pd.DataFrame({
-        "style": truth["style"].to_numpy(),
-        "town_ok": town_ok,
-        "within_1km": np.nan_to_num(dist, nan=np.inf) <= 1.0,
-        "wrong_pref": wrong_pref,
-        "ambiguous": result["ambiguous"].to_numpy(),
-        "none": (result["level"] == "none").to_numpy(),
-    })
+    frame = pd.DataFrame(
+        {
+            "style": truth["style"].to_numpy(),
+            "town_ok": town_ok,
+            "within_1km": np.nan_to_num(dist, nan=np.inf) <= 1.0,
+            "wrong_pref": wrong_pref,
+            "ambiguous": result["ambiguous"].to_numpy(),
+            "none": (result["level"] == "none").to_numpy(),
+        }
+    )
     table = frame.groupby("style").mean().mul(100).round(3)
     table["n"] = frame.groupby("style").size()
     clean = frame["style"].isin(CLEAN_STYLES)
-    table.loc["ALL clean"] = [*(frame[clean].drop(columns="style").mean() * 100).round(3),
-                              int(clean.sum())]
-    table.loc["ALL messy"] = [*(frame[~clean].drop(columns="style").mean() * 100).round(3),
-                              int((~clean).sum())]
+    table.loc["ALL clean"] = [
+        *(frame[clean].drop(columns="style").mean() * 100).round(3),
+        int(clean.sum()),
+    ]
+    table.loc["ALL messy"] = [
+        *(frame[~clean].drop(columns="style").mean() * 100).round(3),
+        int((~clean).sum()),
+    ]
     table["n"] = table["n"].astype(int)
     return table.reindex([s for s in STYLES if s in table.index] + ["ALL clean", "ALL messy"])
 
@@ -95,8 +109,12 @@ def main() -> None:
         load_s = time.perf_counter() - t0
     rss_index = proc.memory_info().rss / 2**20
 
-    raw = pd.read_csv(args.gazetteer, dtype={"koaza": str}, keep_default_na=False,
-                      na_values={"lat": [""], "lng": [""]}).rename(columns={"lng": "lon"})
+    raw = pd.read_csv(
+        args.gazetteer,
+        dtype={"koaza": str},
+        keep_default_na=False,
+        na_values={"lat": [""], "lng": [""]},
+    ).rename(columns={"lng": "lon"})
     truth = write_addresses(raw, n=args.n, seed=args.seed)
     addresses = truth["address"]
     cpu0, t0 = time.process_time(), time.perf_counter()

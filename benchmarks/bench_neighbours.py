@@ -41,29 +41,52 @@ VALUE_COLUMNS = ["employees", "shipments", "exports"]
 # densities of ~100 establishments per km² in places like Higashi-Osaka and Ota-ku at census
 # scale.
 DISTRICTS = [
-    ("Higashi-Osaka", 34.68, 135.60, 9.0, 3.0), ("Osaka-north", 34.76, 135.50, 5.0, 4.0),
-    ("Sakai", 34.57, 135.48, 3.0, 4.0), ("Kobe-Amagasaki", 34.72, 135.35, 4.0, 5.0),
-    ("Kyoto", 34.96, 135.75, 3.0, 4.0), ("Ota-Kawasaki", 35.55, 139.72, 5.0, 4.0),
-    ("Kawaguchi", 35.81, 139.72, 5.0, 4.0), ("Tokyo-east", 35.72, 139.82, 5.0, 4.0),
-    ("Sagamihara-Atsugi", 35.50, 139.38, 3.0, 6.0), ("Hachioji", 35.66, 139.32, 2.0, 5.0),
-    ("Saitama-north", 36.10, 139.40, 3.0, 8.0), ("Ota-Gunma", 36.29, 139.37, 2.5, 6.0),
-    ("Utsunomiya", 36.56, 139.88, 2.0, 6.0), ("Hitachi", 36.55, 140.62, 1.5, 5.0),
-    ("Keiyo", 35.58, 140.10, 2.0, 6.0), ("Nagoya", 35.15, 136.90, 6.0, 5.0),
-    ("Toyota-Mikawa", 35.02, 137.15, 4.0, 7.0), ("Ichinomiya-Gifu", 35.35, 136.78, 3.0, 6.0),
-    ("Yokkaichi-Suzuka", 34.92, 136.60, 2.0, 6.0), ("Hamamatsu", 34.72, 137.73, 3.0, 5.0),
-    ("Shizuoka-Fuji", 35.05, 138.55, 3.0, 8.0), ("Suwa-Matsumoto", 36.10, 138.05, 2.0, 8.0),
-    ("Niigata-Tsubame", 37.65, 138.95, 2.5, 8.0), ("Toyama", 36.70, 137.21, 1.5, 6.0),
-    ("Kanazawa", 36.56, 136.65, 1.5, 5.0), ("Fukui-Sabae", 35.95, 136.19, 1.5, 5.0),
-    ("Okayama-Mizushima", 34.60, 133.80, 2.0, 8.0), ("Hiroshima", 34.40, 132.50, 2.5, 6.0),
-    ("Fukuyama", 34.49, 133.36, 1.5, 5.0), ("Takamatsu", 34.33, 134.05, 1.0, 6.0),
-    ("Tokushima", 34.07, 134.55, 0.8, 6.0), ("Matsuyama", 33.84, 132.77, 1.0, 6.0),
-    ("Kitakyushu", 33.88, 130.88, 2.0, 6.0), ("Fukuoka", 33.59, 130.42, 1.5, 6.0),
-    ("Kumamoto", 32.80, 130.71, 1.0, 7.0), ("Oita", 33.24, 131.61, 0.8, 6.0),
-    ("Kagoshima", 31.60, 130.56, 0.8, 6.0), ("Nagasaki", 32.75, 129.87, 0.5, 5.0),
-    ("Sendai", 38.27, 140.87, 1.5, 7.0), ("Koriyama", 37.40, 140.38, 1.0, 7.0),
-    ("Yamagata", 38.24, 140.36, 1.0, 7.0), ("Morioka", 39.70, 141.15, 0.7, 7.0),
-    ("Akita", 39.72, 140.10, 0.5, 6.0), ("Sapporo", 43.06, 141.35, 1.2, 7.0),
-    ("Kofu", 35.66, 138.57, 1.0, 6.0), ("Nagano", 36.65, 138.18, 1.0, 7.0),
+    ("Higashi-Osaka", 34.68, 135.60, 9.0, 3.0),
+    ("Osaka-north", 34.76, 135.50, 5.0, 4.0),
+    ("Sakai", 34.57, 135.48, 3.0, 4.0),
+    ("Kobe-Amagasaki", 34.72, 135.35, 4.0, 5.0),
+    ("Kyoto", 34.96, 135.75, 3.0, 4.0),
+    ("Ota-Kawasaki", 35.55, 139.72, 5.0, 4.0),
+    ("Kawaguchi", 35.81, 139.72, 5.0, 4.0),
+    ("Tokyo-east", 35.72, 139.82, 5.0, 4.0),
+    ("Sagamihara-Atsugi", 35.50, 139.38, 3.0, 6.0),
+    ("Hachioji", 35.66, 139.32, 2.0, 5.0),
+    ("Saitama-north", 36.10, 139.40, 3.0, 8.0),
+    ("Ota-Gunma", 36.29, 139.37, 2.5, 6.0),
+    ("Utsunomiya", 36.56, 139.88, 2.0, 6.0),
+    ("Hitachi", 36.55, 140.62, 1.5, 5.0),
+    ("Keiyo", 35.58, 140.10, 2.0, 6.0),
+    ("Nagoya", 35.15, 136.90, 6.0, 5.0),
+    ("Toyota-Mikawa", 35.02, 137.15, 4.0, 7.0),
+    ("Ichinomiya-Gifu", 35.35, 136.78, 3.0, 6.0),
+    ("Yokkaichi-Suzuka", 34.92, 136.60, 2.0, 6.0),
+    ("Hamamatsu", 34.72, 137.73, 3.0, 5.0),
+    ("Shizuoka-Fuji", 35.05, 138.55, 3.0, 8.0),
+    ("Suwa-Matsumoto", 36.10, 138.05, 2.0, 8.0),
+    ("Niigata-Tsubame", 37.65, 138.95, 2.5, 8.0),
+    ("Toyama", 36.70, 137.21, 1.5, 6.0),
+    ("Kanazawa", 36.56, 136.65, 1.5, 5.0),
+    ("Fukui-Sabae", 35.95, 136.19, 1.5, 5.0),
+    ("Okayama-Mizushima", 34.60, 133.80, 2.0, 8.0),
+    ("Hiroshima", 34.40, 132.50, 2.5, 6.0),
+    ("Fukuyama", 34.49, 133.36, 1.5, 5.0),
+    ("Takamatsu", 34.33, 134.05, 1.0, 6.0),
+    ("Tokushima", 34.07, 134.55, 0.8, 6.0),
+    ("Matsuyama", 33.84, 132.77, 1.0, 6.0),
+    ("Kitakyushu", 33.88, 130.88, 2.0, 6.0),
+    ("Fukuoka", 33.59, 130.42, 1.5, 6.0),
+    ("Kumamoto", 32.80, 130.71, 1.0, 7.0),
+    ("Oita", 33.24, 131.61, 0.8, 6.0),
+    ("Kagoshima", 31.60, 130.56, 0.8, 6.0),
+    ("Nagasaki", 32.75, 129.87, 0.5, 5.0),
+    ("Sendai", 38.27, 140.87, 1.5, 7.0),
+    ("Koriyama", 37.40, 140.38, 1.0, 7.0),
+    ("Yamagata", 38.24, 140.36, 1.0, 7.0),
+    ("Morioka", 39.70, 141.15, 0.7, 7.0),
+    ("Akita", 39.72, 140.10, 0.5, 6.0),
+    ("Sapporo", 43.06, 141.35, 1.2, 7.0),
+    ("Kofu", 35.66, 138.57, 1.0, 6.0),
+    ("Nagano", 36.65, 138.18, 1.0, 7.0),
 ]
 
 
@@ -86,21 +109,34 @@ def make_world(n_points: int, n_centres: int, *, seed: int = SEED):
     km_per_deg = 111.195
     lat = lat0[district] + rng.normal(0, 1, n_points) * spread_km / km_per_deg
     lon = lon0[district] + rng.normal(0, 1, n_points) * spread_km / (
-        km_per_deg * np.cos(np.radians(lat0[district])))
+        km_per_deg * np.cos(np.radians(lat0[district]))
+    )
     employees = np.maximum(4, rng.lognormal(2.8, 1.0, n_points).astype(np.int64))
     shipments = employees * rng.lognormal(3.0, 0.8, n_points)  # million yen
     export_share = np.where(rng.random(n_points) < 0.8, 0.0, rng.uniform(0, 60, n_points))
     exports = shipments * export_share / 100
     exports[rng.random(n_points) < 0.03] = np.nan
-    points = pd.DataFrame({
-        "point_id": np.arange(n_points, dtype=np.int64),
-        "lat": lat, "lon": lon, "employees": employees, "shipments": shipments,
-        "exports": exports, "large_firm": rng.random(n_points) < 0.02,
-    })
+    points = pd.DataFrame(
+        {
+            "point_id": np.arange(n_points, dtype=np.int64),
+            "lat": lat,
+            "lon": lon,
+            "employees": employees,
+            "shipments": shipments,
+            "exports": exports,
+            "large_firm": rng.random(n_points) < 0.02,
+        }
+    )
     own = rng.choice(n_points, n_centres, replace=False)
     points.loc[own, "large_firm"] = True
-    centres = pd.DataFrame({"centre_id": own, "lat": lat[own], "lon": lon[own],
-                            "opr": rng.uniform(0.01, 0.6, n_centres)})
+    centres = pd.DataFrame(
+        {
+            "centre_id": own,
+            "lat": lat[own],
+            "lon": lon[own],
+            "opr": rng.uniform(0.01, 0.6, n_centres),
+        }
+    )
     return centres, points
 
 
@@ -110,12 +146,16 @@ def geopandas_sums(centres, points, radius_km, value_columns, *, exclude):
 
     crs = "EPSG:6690"  # JGD2011 / UTM zone 53N, metres
     kept = points[~points[exclude]]
-    gp = gpd.GeoDataFrame(kept[["point_id", *value_columns]],
-                          geometry=gpd.points_from_xy(kept["lon"], kept["lat"]),
-                          crs="EPSG:4326").to_crs(crs)
-    gc = gpd.GeoDataFrame(centres[["centre_id"]],
-                          geometry=gpd.points_from_xy(centres["lon"], centres["lat"]),
-                          crs="EPSG:4326").to_crs(crs)
+    gp = gpd.GeoDataFrame(
+        kept[["point_id", *value_columns]],
+        geometry=gpd.points_from_xy(kept["lon"], kept["lat"]),
+        crs="EPSG:4326",
+    ).to_crs(crs)
+    gc = gpd.GeoDataFrame(
+        centres[["centre_id"]],
+        geometry=gpd.points_from_xy(centres["lon"], centres["lat"]),
+        crs="EPSG:4326",
+    ).to_crs(crs)
     gc["geometry"] = gc.buffer(radius_km * 1000.0)
     joined = gpd.sjoin(gp, gc, predicate="within")
     joined = joined[joined["point_id"] != joined["centre_id"]]
@@ -148,8 +188,7 @@ def _call(kind, centres, points, radius):
         return out, {"rows": len(out)}
     if kind == "overlap":
         out = overlap_diagnostics(centres, points, radius, ["exports"], exclude="large_firm")
-        return out, {"share_exports_in_shared": round(float(out["share_exports_in_shared"][0]),
-                                                      3)}
+        return out, {"share_exports_in_shared": round(float(out["share_exports_in_shared"][0]), 3)}
     raise ValueError(f"unknown benchmark kind {kind!r}")
 
 
@@ -161,9 +200,12 @@ def _task(task: dict) -> dict:
         centres = centres.iloc[: task["centre_sample"]]
     wall, cpu = time.perf_counter(), time.process_time()
     out, notes = _call(task["kind"], centres, points, task["radius_km"])
-    result = {**task, "cpu_s": round(time.process_time() - cpu, 2),
-              "wall_s": round(time.perf_counter() - wall, 2),
-              "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+    result = {
+        **task,
+        "cpu_s": round(time.process_time() - cpu, 2),
+        "wall_s": round(time.perf_counter() - wall, 2),
+        "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
     if task.get("repeat"):
         cpu_times = []
         for _ in range(task["repeat"]):
@@ -176,8 +218,10 @@ def _task(task: dict) -> dict:
 
         exact = neighbourhood_sums(centres, points, task["radius_km"], [], exclude="large_firm")
         diff = out["n_neighbours"].to_numpy() - exact["n_neighbours"].to_numpy()
-        notes |= {"centres_with_other_count": int((diff != 0).sum()),
-                  "pairs_differing": int(np.abs(diff).sum())}
+        notes |= {
+            "centres_with_other_count": int((diff != 0).sum()),
+            "pairs_differing": int(np.abs(diff).sum()),
+        }
     return {**result, **notes}
 
 
@@ -198,8 +242,10 @@ def main(argv=None) -> None:
     census = {"n_points": 2_000_000, "n_centres": 50_000}
     tasks = []
     if args.scale in ("national", "all"):
-        tasks += [{**national, "kind": "sums", "radius_km": r, "repeat": 2}
-                  for r in (1.0, 5.0, 10.0, 20.0)]
+        tasks += [
+            {**national, "kind": "sums", "radius_km": r, "repeat": 2}
+            for r in (1.0, 5.0, 10.0, 20.0)
+        ]
         tasks += [
             {**national, "kind": "sums", "radius_km": [1.0, 5.0, 10.0, 20.0], "repeat": 2},
             {**national, "kind": "geopandas", "radius_km": 5.0},
@@ -218,28 +264,46 @@ def main(argv=None) -> None:
             {**census, "kind": "sums", "radius_km": 5.0, "centre_sample": 2_000},
         ]
     results = [_run(t) for t in tasks]
-    print("| scale | function | radius_km | centres | CPU s | wall s | repeat CPU s | peak MB "
-          "| notes |")
+    print(
+        "| scale | function | radius_km | centres | CPU s | wall s | repeat CPU s | peak MB "
+        "| notes |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
-    shown = {"n_points", "n_centres", "kind", "radius_km", "cpu_s", "wall_s", "repeat_cpu_s",
-             "peak_mb", "centre_sample", "repeat"}
+    shown = {
+        "n_points",
+        "n_centres",
+        "kind",
+        "radius_km",
+        "cpu_s",
+        "wall_s",
+        "repeat_cpu_s",
+        "peak_mb",
+        "centre_sample",
+        "repeat",
+    }
     for r in results:
         scale = "national" if r["n_points"] == 200_000 else "census"
         notes = ", ".join(f"{k}={v:,}" for k, v in r.items() if k not in shown)
         centres = r.get("centre_sample") or r["n_centres"]
-        print(f"| {scale} | {r['kind']} | {r['radius_km']} | {centres:,} | {r['cpu_s']} | "
-              f"{r['wall_s']} | {r.get('repeat_cpu_s', '')} | {r['peak_mb']:,} | {notes} |")
+        print(
+            f"| {scale} | {r['kind']} | {r['radius_km']} | {centres:,} | {r['cpu_s']} | "
+            f"{r['wall_s']} | {r.get('repeat_cpu_s', '')} | {r['peak_mb']:,} | {notes} |"
+        )
     print()
     for base in (r for r in results if r["kind"] == "geopandas"):
         for mine in results:
-            same = all(mine.get(k) == base.get(k) for k in
-                       ("n_points", "n_centres", "radius_km", "centre_sample"))
+            same = all(
+                mine.get(k) == base.get(k)
+                for k in ("n_points", "n_centres", "radius_km", "centre_sample")
+            )
             if mine["kind"] == "sums" and same:
-                print(f"- {base['n_points']:,} points, "
-                      f"{base.get('centre_sample') or base['n_centres']:,} centres, "
-                      f"{base['radius_km']} km: geopandas / engine = "
-                      f"{base['cpu_s'] / mine['cpu_s']:.0f}x (CPU), "
-                      f"{base['wall_s'] / mine['wall_s']:.0f}x (wall)")
+                print(
+                    f"- {base['n_points']:,} points, "
+                    f"{base.get('centre_sample') or base['n_centres']:,} centres, "
+                    f"{base['radius_km']} km: geopandas / engine = "
+                    f"{base['cpu_s'] / mine['cpu_s']:.0f}x (CPU), "
+                    f"{base['wall_s'] / mine['wall_s']:.0f}x (wall)"
+                )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(results, fh, indent=2)

@@ -121,9 +121,7 @@ class Definitions(_Strict):
 class ExportsConfig(_Strict):
     """How establishment exports are obtained (DESIGN.md §4)."""
 
-    fallback: list[ExportFallback] = Field(
-        default_factory=lambda: ["firm_ratio", "industry_ratio"]
-    )
+    fallback: list[ExportFallback] = Field(default_factory=lambda: ["firm_ratio", "industry_ratio"])
 
 
 class ExternalDemandConfig(_Strict):

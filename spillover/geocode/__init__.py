@@ -6,9 +6,11 @@ given to :func:`load_gazetteer`. See ``docs/geocoding.md``.
 
 from spillover.geocode.api import geocode_addresses, normalize_address
 from spillover.geocode.batch import geocode_file
-from spillover.geocode.gazetteer import GazetteerFormatError, GazetteerIndex, load_gazetteer
+from spillover.geocode.gazetteer import load_gazetteer
+from spillover.geocode.index import GazetteerIndex
 from spillover.geocode.match import LEVELS
 from spillover.geocode.mesh import mesh_to_latlon, validate_latlon
+from spillover.geocode.readers import GazetteerFormatError
 
 __all__ = [
     "LEVELS",

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from spillover.geocode.cache import cache_path, read_cache, write_cache
-from spillover.geocode.gazetteer import GazetteerIndex
+from spillover.geocode.index import GazetteerIndex
 from spillover.geocode.match import RESULT_FIELDS, Matcher, MatchResult
 from spillover.geocode.normalize import canonical_text
 

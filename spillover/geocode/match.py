@@ -41,11 +41,12 @@ from __future__ import annotations
 import math
 import re
 
-from spillover.geocode.gazetteer import GazetteerIndex
+from spillover.geocode.index import GazetteerIndex
+from spillover.options import GEOCODE_LEVELS
 
 __all__ = ["LEVELS", "RESULT_FIELDS", "SAME_PLACE_KM", "MatchResult", "Matcher"]
 
-LEVELS = ("block", "town", "oaza", "city", "pref", "none")
+LEVELS = GEOCODE_LEVELS
 """Match levels, most to least precise."""
 
 SAME_PLACE_KM = 1.0
@@ -55,7 +56,15 @@ MatchResult = tuple[str, int, "str | None", "str | None", "str | None", float, f
 """(level, pref_code (0 = none), pref, city, town, lat, lon, ambiguous, normalized)."""
 
 RESULT_FIELDS = (
-    "level", "pref_code", "pref", "city", "town", "lat", "lon", "ambiguous", "normalized",
+    "level",
+    "pref_code",
+    "pref",
+    "city",
+    "town",
+    "lat",
+    "lon",
+    "ambiguous",
+    "normalized",
 )
 """Field names of :data:`MatchResult`, in order (result frames and the cache use them)."""
 

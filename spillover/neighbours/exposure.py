@@ -76,21 +76,9 @@ def plant_exposure(
     is never exposed to the plant with the same id. With the uniform kernel and a value of 1,
     ``exposure`` is the number of neighbourhoods the establishment belongs to.
     """
-    radii = F.as_radii(radius_km)
-    if bandwidth_km is not None:
-        F.as_radii(bandwidth_km, name="bandwidth_km")
-    kernel_weights(0.0, kernel=kernel, bandwidth_km=bandwidth_km or radii[0])
-    F.check_frame(centres, name="centres", id_column="centre_id", by=by)
-    F.check_frame(points, name="points", id_column="point_id", by=by)
-    (value_column,) = F.check_values(centres, [value_column], name="centres")
-    missing_column = f"n_missing_{value_column}"
-    names = ["radius_km", "n_centres", "weight_sum", "exposure", missing_column, "nearest_km"]
-    clash = [c for c in names if c in points.columns]
-    if clash:
-        raise ValueError(
-            f"points already has column(s) {clash}, which the result needs; "
-            "rename or drop them before the call"
-        )
+    radii, value_column = _checked_inputs(
+        centres, points, radius_km, value_column, kernel, bandwidth_km, by
+    )
     keep = F.exclusion_mask(points, exclude)
     values = F.value_matrix(centres, [value_column])
     shape = (len(radii), len(points))
@@ -124,8 +112,28 @@ def plant_exposure(
             "n_centres": n_centres[:, rows].reshape(-1),
             "weight_sum": weight_sum[:, rows].reshape(-1),
             "exposure": exposure[:, rows].reshape(-1),
-            missing_column: np.rint(n_missing[:, rows]).astype(np.int64).reshape(-1),
+            f"n_missing_{value_column}": np.rint(n_missing[:, rows]).astype(np.int64).reshape(-1),
             "nearest_km": nearest[:, rows].reshape(-1),
         }
     )
     return pd.concat([repeated[keys], computed, repeated.drop(columns=keys)], axis=1)
+
+
+def _checked_inputs(centres, points, radius_km, value_column, kernel, bandwidth_km, by):
+    """Validate :func:`plant_exposure`'s arguments; return (radii in km, value column)."""
+    radii = F.as_radii(radius_km)
+    if bandwidth_km is not None:
+        F.as_radii(bandwidth_km, name="bandwidth_km")
+    kernel_weights(0.0, kernel=kernel, bandwidth_km=bandwidth_km or radii[0])
+    F.check_frame(centres, name="centres", id_column="centre_id", by=by)
+    F.check_frame(points, name="points", id_column="point_id", by=by)
+    (value_column,) = F.check_values(centres, [value_column], name="centres")
+    missing_column = f"n_missing_{value_column}"
+    names = ["radius_km", "n_centres", "weight_sum", "exposure", missing_column, "nearest_km"]
+    clash = [c for c in names if c in points.columns]
+    if clash:
+        raise ValueError(
+            f"points already has column(s) {clash}, which the result needs; "
+            "rename or drop them before the call"
+        )
+    return radii, value_column

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from spillover.geocode import GazetteerFormatError, geocode_addresses, load_gazetteer
-from spillover.geocode.gazetteer import detect_format
+from spillover.geocode.readers import detect_format
 
-from .conftest import GEOLONIA_HEADER, geolonia_csv
+from .conftest import GEOLONIA_HEADER, GEOLONIA_ROWS, geolonia_csv
 
 TOWNS_CSV = """pref_code,pref,city,town,koaza,lat,lng
 23,愛知県,豊田市,元町一丁目,,35.080000,137.150000
@@ -191,16 +191,38 @@ def test_empty_file(tmp_path):
         load_gazetteer(write(tmp_path / "e.csv", ""))
 
 
-def test_persisted_index_is_reused(tmp_path, geolonia_path):
+def test_persisted_index_is_reused(tmp_path):
+    """A second load answers from the persisted tables; a changed source is rebuilt.
+
+    The persisted towns table is edited between the loads (元町一丁目 moved to a
+    latitude that no source row has), so only an index read back from disk, not
+    one rebuilt from the CSV, can show the edit.
+    """
+    path = write(tmp_path / "latest.csv", geolonia_csv())
     idx_dir = tmp_path / "index"
-    first = load_gazetteer(geolonia_path, index_dir=idx_dir)
-    built = list(idx_dir.iterdir())
-    assert len(built) == 1 and (built[0] / "towns.parquet").exists()
-    second = load_gazetteer(geolonia_path, index_dir=idx_dir)
-    assert second.checksum == first.checksum
-    pd.testing.assert_frame_equal(first.towns, second.towns)
-    s = pd.Series(["静岡県浜松市栄町1-5", "府中市本町1-1", "福島県国見町森山五反田1"])
-    pd.testing.assert_frame_equal(geocode_addresses(s, first), geocode_addresses(s, second))
+    first = load_gazetteer(path, index_dir=idx_dir)
+    (folder,) = idx_dir.iterdir()
+    stored = pd.read_parquet(folder / "towns.parquet")
+    moved = stored["town"] == "元町一丁目"
+    assert moved.sum() == 1
+    stored.loc[moved, "lat"] = 40.0
+    stored.to_parquet(folder / "towns.parquet", index=False)
+    address = pd.Series(["愛知県豊田市元町1-1"])
+
+    second = load_gazetteer(path, index_dir=idx_dir)
+    assert (second.checksum, second.formats) == (first.checksum, first.formats)
+    expected = first.towns.copy()
+    expected.loc[moved.to_numpy(), "lat"] = 40.0
+    pd.testing.assert_frame_equal(second.towns, expected)
+    assert geocode_addresses(address, second)["lat"].tolist() == [40.0]
+
+    # A changed source never gets the stale index: it is rebuilt next to it.
+    rows = [(*r[:6], 35.081, r[7]) if r[4] == "元町一丁目" else r for r in GEOLONIA_ROWS]
+    write(path, geolonia_csv(rows))
+    third = load_gazetteer(path, index_dir=idx_dir)
+    assert third.checksum != first.checksum
+    assert geocode_addresses(address, third)["lat"].tolist() == pytest.approx([35.081])
+    assert len(list(idx_dir.iterdir())) == 2
 
 
 def test_changed_file_gets_a_new_index(tmp_path):
