@@ -4,97 +4,103 @@ The same plant is written differently from year to year: kanji or arabic 丁目,
 dashes, full-width digits, postal codes, building and floor names, the prefecture or the 郡
 omitted, a 政令市 written without its ward, 大字 prefixes, ケ/ヶ swapped, stray spaces.
 Every variant names the plant's own town, so an offline geocoder can resolve all of them.
+The styles are rendered by :mod:`spillover.geocode.address_styles`, shared with the
+geocoder's benchmark writer :mod:`spillover.geocode.synth`.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from spillover.demo.places import BUILDINGS, MUNICIPALITIES
+from spillover.geocode.address_styles import (
+    FULL_WIDTH,
+    AddressParts,
+    AddressStyle,
+    render_address,
+)
 
-_FULL_WIDTH = str.maketrans("0123456789-", "０１２３４５６７８９－")
-_KANJI = "〇一二三四五六七八九"
+_FULL_WIDTH_BUILDING = AddressStyle(
+    town="arabic_chome", numbers="{ban}-{go}", translate=FULL_WIDTH, tail="　{building}"
+)
 
-
-def kanji_number(n: int) -> str:
-    """1 → 一, 10 → 十, 23 → 二十三 (the gazetteer's 丁目 numerals)."""
-    tens, ones = divmod(n, 10)
-    head = "" if tens == 0 else ("十" if tens == 1 else _KANJI[tens] + "十")
-    return head + (_KANJI[ones] if ones else "")
-
-
-def _render(
-    style: int,
-    pref: str,
-    county: str,
-    city: str,
-    ward: str,
-    stem: str,
-    chome: int,
-    ban: int,
-    go: int,
-    extra: str,
-    zipcode: str,
-) -> str:
-    city_full = county + city + ward
-    kanji_town = f"{stem}{kanji_number(chome)}丁目" if chome else stem
-    if style == 0:  # the canonical form
-        return f"{pref}{city_full}{kanji_town}{ban}番{go}号"
-    if style == 1:  # prefecture and 郡 omitted, dashes
-        town = f"{stem}{chome}-{ban}-{go}" if chome else f"{stem}{ban}-{go}"
-        return f"{city}{ward}{town}"
-    if style == 2:  # full-width digits, building and floor
-        town = f"{stem}{chome}丁目{ban}-{go}" if chome else f"{stem}{ban}番地{go}"
-        return f"{pref}{city_full}{town}".translate(_FULL_WIDTH) + f"　{extra}"
-    if style == 3:  # postal code, 番地
-        chome_text = f"{chome}丁目" if chome else ""
-        return f"〒{zipcode} {pref}{city_full}{stem}{chome_text}{ban}番地{go}"
-    if style == 4:  # 番地の
-        return f"{pref}{city_full}{kanji_town}{ban}番地の{go}"
-    if style == 5:  # 政令市 without its ward, 郡 omitted
-        return f"{pref}{city}{kanji_town}{ban}番{go}号"
-    if style == 6:  # 大字 prefix where the town has no 丁目, else spaces between parts
-        if not chome:
-            return f"{pref}{city_full}大字{stem}{ban}番地"
-        return f"{pref} {city_full} {stem}{chome}丁目 {ban}-{go}"
-    # style 7: ケ/ヶ swapped and no 号
-    text = f"{pref}{city_full}{kanji_town}{ban}-{go}"
-    return text.replace("ヶ", "\0").replace("ケ", "ヶ").replace("\0", "ケ")
+#: The demo's writing styles; an establishment-year row is written in one drawn at random.
+_STYLES: tuple[AddressStyle, ...] = (
+    # the canonical form
+    AddressStyle(),
+    # prefecture and 郡 omitted, dashes
+    AddressStyle(pref=False, city="no_gun", town="dash_chome", numbers="{ban}-{go}"),
+    # full-width digits, building and floor (番地 where the town has no 丁目)
+    replace(
+        _FULL_WIDTH_BUILDING,
+        without_chome=replace(_FULL_WIDTH_BUILDING, numbers="{ban}番地{go}"),
+    ),
+    # postal code, arabic 丁目, 番地
+    AddressStyle(head="〒{postcode} ", town="arabic_chome", numbers="{ban}番地{go}"),
+    # 番地の
+    AddressStyle(numbers="{ban}番地の{go}"),
+    # 政令市 without its ward, 郡 omitted
+    AddressStyle(city="short"),
+    # spaces between the parts; 大字 prefix where the town has no 丁目
+    AddressStyle(
+        gaps=(" ", " ", " "),
+        town="arabic_chome",
+        numbers="{ban}-{go}",
+        without_chome=AddressStyle(town="oaza_toggle", numbers="{ban}番地"),
+    ),
+    # ケ/ヶ swapped and no 号
+    AddressStyle(numbers="{ban}-{go}", translate=str.maketrans({"ヶ": "ケ", "ケ": "ヶ"})),
+)
 
 
-def write_addresses(est: pd.DataFrame, towns: pd.DataFrame, rng: np.random.Generator) -> list[str]:
-    """One written address per establishment-year row of ``est``.
+def write_establishment_addresses(
+    est: pd.DataFrame, towns: pd.DataFrame, rng: np.random.Generator
+) -> list[str]:
+    """Write one address per establishment-year row, in a randomly drawn style.
 
-    ``est`` has ``town`` (row of ``towns``) and ``establishment_id`` (``E`` + serial).
+    Parameters
+    ----------
+    est : pandas.DataFrame
+        Establishment-year rows with ``town`` (a row label of ``towns``) and
+        ``establishment_id`` (``E`` + serial number; the serial fixes the block numbers
+        and the postal code, so they do not change from year to year).
+    towns : pandas.DataFrame
+        The demo's towns: ``muni`` (index into ``MUNICIPALITIES``), ``stem``, ``chome``
+        (0 if none) and ``town`` (the gazetteer name).
+    rng : numpy.random.Generator
+        Draws the style and the building of each row.
+
+    Returns
+    -------
+    list of str
+        The written addresses, in the order of ``est``.
     """
-    ids = est["establishment_id"].to_numpy()
-    serial = np.array([int(i[1:]) for i in ids])
+    serial = np.array([int(i[1:]) for i in est["establishment_id"].to_numpy()])
     ban = 1 + serial * 7 % 29
     go = 1 + serial * 13 % 19
-    styles = rng.integers(0, 8, len(est))
-    extras = [
+    styles = rng.integers(0, len(_STYLES), len(est))
+    buildings = [
         f"{BUILDINGS[s % len(BUILDINGS)]}{1 + s % 5}F" for s in rng.integers(0, 1000, len(est))
     ]
-    muni_index = towns["muni"].to_numpy()
+    muni_index, names = towns["muni"].to_numpy(), towns["town"].to_numpy()
     stems, chomes = towns["stem"].to_numpy(), towns["chome"].to_numpy()
     out = []
     for row, town in enumerate(est["town"].to_numpy()):
         muni = MUNICIPALITIES[muni_index[town]]
-        zipcode = f"{muni.city_code[:3]}-{serial[row] % 10000:04d}"
-        out.append(
-            _render(
-                int(styles[row]),
-                muni.pref,
-                muni.county,
-                muni.city,
-                muni.ward,
-                stems[town],
-                int(chomes[town]),
-                int(ban[row]),
-                int(go[row]),
-                extras[row],
-                zipcode,
-            )
+        parts = AddressParts(
+            pref=muni.pref,
+            city=muni.county + muni.city + muni.ward,
+            town=names[town],
+            koaza="",
+            stem=stems[town],
+            chome=int(chomes[town]),
+            ban=int(ban[row]),
+            go=int(go[row]),
+            postcode=f"{muni.city_code[:3]}-{serial[row] % 10000:04d}",
+            building=buildings[row],
         )
+        out.append(render_address(_STYLES[styles[row]], parts))
     return out

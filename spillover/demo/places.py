@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
+
 
 class Municipality(NamedTuple):
     """One real municipality (or 政令市 ward) hosting a synthetic industrial district."""
@@ -235,3 +237,20 @@ BUILDINGS: tuple[str, ...] = (
     "サンライズ",
     "丸栄ビル",
 )
+
+
+def probabilities(pairs: tuple[tuple[str, float], ...]) -> np.ndarray:
+    """Draw probabilities of a weighted table such as :data:`INDUSTRIES`.
+
+    Parameters
+    ----------
+    pairs : tuple of (str, float)
+        Codes with their relative frequencies.
+
+    Returns
+    -------
+    numpy.ndarray
+        The frequencies divided by their sum, in the order of ``pairs``.
+    """
+    weights = np.array([w for _, w in pairs], dtype=float)
+    return weights / weights.sum()

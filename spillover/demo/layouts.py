@@ -1,0 +1,211 @@
+"""Raw file layouts of the demo sources, and the config that maps them back.
+
+Files are written with the raw column names of :data:`RAW_COLUMNS` and
+:func:`demo_config` maps them back to canonical names, so each layout is stated once.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from spillover.demo.params import WorldParams
+
+#: Raw column names of each demo source, canonical → raw. Files are written with these
+#: names and :func:`demo_config` maps them back, so each layout is stated once.
+RAW_COLUMNS: dict[str, dict[str, str]] = {
+    "kogyo_toukei": {
+        "year": "調査年",
+        "establishment_id": "事業所番号",
+        "firm_id": "企業番号",
+        "pref_code": "都道府県コード",
+        "city_code": "市区町村コード",
+        "address": "所在地",
+        "industry": "産業分類番号",
+        "employees": "従業者数",
+        "shipments": "製造品出荷額等（万円）",
+        "export_share": "直接輸出額の割合（％）",
+        "capital": "資本金額（万円）",
+    },
+    "keizai_census": {
+        "establishment_id": "事業所ID",
+        "firm_id": "企業ID",
+        "pref_code": "都道府県",
+        "city_code": "市区町村",
+        "address": "事業所の所在地",
+        "industry": "産業細分類",
+        "employees": "従業者数合計",
+        "shipments": "製造品出荷額等（百万円）",
+        "export_share": "輸出比率（％）",
+        "capital": "資本金（百万円）",
+    },
+    "kigyou_katsudou": {
+        "year": "調査年度",
+        "firm_id": "企業番号",
+        "capital": "資本金（百万円）",
+        "sales": "売上高（百万円）",
+        "exports": "直接輸出額（百万円）",
+        "employees": "常時従業者数",
+        "industry": "主業種",
+    },
+    "genchi_houjin": {
+        "year": "調査年度",
+        "affiliate_id": "現地法人番号",
+        "parent_firm_id": "本社企業番号",
+        "country": "所在国コード",
+        "industry": "業種コード",
+        "sales": "売上高（百万円）",
+    },
+    "honsha_kigyou": {
+        "year": "調査年度",
+        "firm_id": "企業番号",
+        "capital": "資本金（百万円）",
+        "sales": "売上高（百万円）",
+        "industry": "業種コード",
+    },
+    "kougyou_export_ratios": {
+        "year": "年",
+        "industry_group": "業種グループ",
+        "export_ratio": "輸出比率（％）",
+    },
+    "jsic_to_group": {"jsic": "中分類", "industry_group": "業種グループ"},
+    "tankan": {
+        "period": "調査時点",
+        "industry": "業種",
+        "size_class": "規模",
+        "di": "海外での製商品需給判断DI（最近）",
+    },
+}
+
+
+def raw_frame(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Rename a canonical table to the raw layout of one source.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Table with canonical column names.
+    source : str
+        Key of :data:`RAW_COLUMNS`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``frame`` with the raw column names of ``source`` (other columns unchanged).
+    """
+    return frame.rename(columns=RAW_COLUMNS[source])
+
+
+def demo_config(params: WorldParams) -> dict:
+    """Build the config mapping the demo world's raw files.
+
+    Parameters
+    ----------
+    params : WorldParams
+        Years and neighbourhood radius (km) of the world.
+
+    Returns
+    -------
+    dict
+        The content of ``config.yaml`` (paths relative to the config file), in the
+        order it is written.
+    """
+    return {
+        "project": "spillover-demo",
+        "years": [params.first_year, params.last_year],
+        "output_root": "output",
+        "work_root": "work",
+        "cache_dir": "cache",
+        "gazetteer": {"path": "gazetteer/latest.csv", "index_dir": "cache/gazetteer"},
+        "sources": _sources(params),
+        "external_demand": {
+            "industry": "製造業",
+            "size_class": "大企業",
+            "by_centre_industry": False,
+            "industry_map": {"31": "輸送用機械", "29": "電気機械", "24": "金属製品"},
+        },
+        "neighbourhoods": {"radii_km": [params.radius_km, 10.0]},
+        "models": _models(params.radius_km),
+    }
+
+
+def _source(name: str, path: str, source_years: list[int] | None = None, **options) -> dict:
+    """One source entry: its file pattern under ``raw/`` and its raw → canonical columns."""
+    columns = {raw: canonical for canonical, raw in RAW_COLUMNS[name].items()}
+    entry = {"name": name, "path": f"raw/{path}", "columns": columns, **options}
+    return entry if source_years is None else {**entry, "years": source_years}
+
+
+def _sources(params: WorldParams) -> dict[str, list[dict]]:
+    """The ``sources`` section: every raw file of the demo world."""
+    years = list(range(params.first_year, params.last_year + 1))
+    kogyo_years = [y for y in years if y != 2015]
+    return {
+        "establishments": [
+            _source(
+                "kogyo_toukei",
+                "establishments/kogyo_{survey_year}.csv",
+                kogyo_years,
+                survey_year_offset=1,
+                encoding="cp932",
+                scale={"shipments": 0.01, "capital": 0.01},
+            ),
+            _source("keizai_census", "establishments/keizai_census_2016.csv", [2015]),
+        ],
+        "firms": [_source("kigyou_katsudou", "kikatsu/kigyou_katsudou_{year}.csv", years)],
+        "affiliates": [
+            _source("genchi_houjin", "kaigai/genchi_houjin_{year}.csv", years, encoding="cp932")
+        ],
+        "parents": [
+            _source("honsha_kigyou", "kaigai/honsha_kigyou_{year}.csv", years, encoding="cp932")
+        ],
+        "export_ratios": [_source("kougyou_export_ratios", "kougyou/export_ratios.csv")],
+        "export_ratio_concordance": [_source("jsic_to_group", "kougyou/jsic_concordance.csv")],
+        "external_demand": [_source("tankan", "tankan/tankan_overseas_supply_demand_di.csv")],
+    }
+
+
+def _models(radius_km: float) -> list[dict]:
+    """The ``models`` section: neighbourhood models at ``radius_km`` and 10 km, a plant model."""
+    return [
+        {
+            "id": "baseline",
+            "dependent": "exports",
+            "regressors": ["opr", "external_demand", "shipments"],
+            "radius_km": radius_km,
+            "entity_effects": True,
+            "time_effects": False,
+            "cov_type": "clustered",
+            "cluster": "entity",
+        },
+        {
+            "id": "twoway_no_di",
+            "dependent": "exports",
+            "regressors": ["opr", "shipments"],
+            "radius_km": radius_km,
+            "entity_effects": True,
+            "time_effects": True,
+            "cov_type": "clustered",
+            "cluster": "entity",
+        },
+        {
+            "id": "plant_exposure",
+            "family": "plant",
+            "dependent": "exports",
+            "regressors": ["exposure", "external_demand", "shipments"],
+            "radius_km": radius_km,
+            "entity_effects": True,
+            "time_effects": False,
+            "cov_type": "clustered",
+            "cluster": "entity",
+        },
+        {
+            "id": "radius10",
+            "dependent": "exports",
+            "regressors": ["opr", "external_demand", "shipments"],
+            "radius_km": 10.0,
+            "entity_effects": True,
+            "time_effects": False,
+            "cov_type": "clustered",
+            "cluster": "entity",
+        },
+    ]

@@ -1,0 +1,42 @@
+"""Size and shape of the demo world, shared by every step that builds it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CAPITAL_THRESHOLD = 1000.0
+"""Capital (million yen) from which a firm is large: its plants are never neighbours."""
+
+
+@dataclass(frozen=True)
+class WorldParams:
+    """Size and shape of the demo world.
+
+    Attributes
+    ----------
+    seed : int
+        Seed of the world; the same parameters give the same files byte for byte.
+    first_year, last_year : int
+        Accounts years covered (inclusive).
+    n_establishments : int
+        Establishments in the pool (about the rows per year; entry and exit thin it).
+    n_global_firms, n_large_firms, n_medium_firms : int
+        Firms of each kind: global firms own the centres, large firms (capital at or
+        above :data:`CAPITAL_THRESHOLD`) are excluded from neighbourhoods, medium firms
+        are below it.
+    radius_km : float
+        Neighbourhood radius (km) under which the effects are planted.
+    broken_rows : bool
+        Whether one 工業統計 file gets the rows a real file contains (bad codes,
+        impossible values, a duplicate) that must land in quarantine.
+    """
+
+    seed: int = 2023
+    first_year: int = 2012
+    last_year: int = 2019
+    n_establishments: int = 23_000
+    n_global_firms: int = 150
+    n_large_firms: int = 260
+    n_medium_firms: int = 2_600
+    radius_km: float = 5.0
+    broken_rows: bool = True
