@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from spillover.config import NeighbourhoodConfig
-from spillover.neighbours import plant_exposure
 from spillover.plants import centre_plants
+from spillover.spatial import plant_exposure
 
 
 def exposure_table(
@@ -16,7 +16,7 @@ def exposure_table(
 
     exposure = Σ over global-firm plants within the radius of w(d) · OPR of the plant's firm
     (OPR in percent, so exposure is in percent-weighted counts); see
-    :func:`spillover.neighbours.plant_exposure`. One row per radius × year × establishment.
+    :func:`spillover.spatial.plant_exposure`. One row per radius × year × establishment.
     """
     centres = centre_plants(plants).merge(
         global_firms[["year", "firm_id", "opr"]], on=["year", "firm_id"], how="left"

@@ -2,7 +2,7 @@
 
 Each reads the classified plants of the exports stage (one row per year and establishment,
 with ``lat, lon, is_centre, large_firm, exports, export_method``) and applies the neighbour
-rule of :mod:`spillover.neighbours` year by year.
+rule of :mod:`spillover.spatial` year by year.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from __future__ import annotations
 import pandas as pd
 
 from spillover.config import NeighbourhoodConfig
-from spillover.neighbours import neighbour_pairs, neighbourhood_sums, overlap_diagnostics
 from spillover.options import DIRECT_SHARE
 from spillover.plants import centre_plants
+from spillover.spatial import neighbour_pairs, neighbourhood_sums, overlap_diagnostics
 
 #: Neighbourhood sums computed for every centre (million yen; employees in persons).
 VALUE_COLUMNS = ["employees", "shipments", "exports", "exports_imputed"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-#: Distance-decay weights w(d) for plant-level exposure (spillover.neighbours.kernels).
+#: Distance-decay weights w(d) for plant-level exposure (spillover.spatial.kernels).
 Kernel = Literal["uniform", "triangular", "epanechnikov", "bisquare", "gaussian", "exponential"]
 KERNELS: tuple[str, ...] = get_args(Kernel)
 

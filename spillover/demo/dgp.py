@@ -29,7 +29,7 @@ from spillover.demo.establishments import Plants, make_plants
 from spillover.demo.firms import firm_survey, make_firms, overseas_tables
 from spillover.demo.geography import make_towns
 from spillover.demo.params import CAPITAL_THRESHOLD, WorldParams
-from spillover.neighbours import haversine_km
+from spillover.spatial import haversine_km
 
 #: Planted truth (neighbourhood level): million yen per OPR point / per DI point.
 BETA_OPR = 25.0

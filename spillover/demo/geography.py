@@ -7,7 +7,7 @@ import pandas as pd
 
 from spillover.demo.places import MUNICIPALITIES, TOWN_STEMS
 from spillover.geocode.address_styles import kanji_numeral
-from spillover.neighbours import haversine_km
+from spillover.spatial import haversine_km
 
 
 def make_towns(rng: np.random.Generator) -> pd.DataFrame:

@@ -7,7 +7,7 @@ shares only the contract constants (Earth radius, boundary tolerance).
 import numpy as np
 import pandas as pd
 
-from spillover.neighbours import BOUNDARY_TOLERANCE_KM, EARTH_RADIUS_KM
+from spillover.spatial import BOUNDARY_TOLERANCE_KM, EARTH_RADIUS_KM
 
 KM_PER_DEGREE = np.pi * EARTH_RADIUS_KM / 180.0
 

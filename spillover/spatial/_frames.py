@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from spillover.neighbours._sweep import Data, Search
+from spillover.spatial._sweep import Data, Search
 
 MAX_RADIUS_KM = 5000.0
 """Largest accepted radius, in km (the engine's geometry holds for caps below a hemisphere)."""

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from spillover.neighbours import _frames as F
-from spillover.neighbours.kernels import kernel_weights
+from spillover.spatial import _frames as F
+from spillover.spatial.kernels import kernel_weights
 
 
 def neighbour_pairs(
@@ -29,7 +29,7 @@ def neighbour_pairs(
         ``point_id`` (unique, within ``by``), ``lat``, ``lon`` in degrees.
     radius_km : float
         Search radius in km; a point at great-circle distance ``<= radius_km`` (plus
-        :data:`~spillover.neighbours.BOUNDARY_TOLERANCE_KM`) is inside.
+        :data:`~spillover.spatial.BOUNDARY_TOLERANCE_KM`) is inside.
     exclude : str, optional
         Name of a boolean column of ``points``; its True rows are never neighbours.
     by : str, optional
@@ -215,7 +215,7 @@ def kernel_sums(
     centres, points, radius_km, value_columns, exclude, by
         As in :func:`neighbourhood_sums`.
     kernel : str
-        Kernel name, see :func:`~spillover.neighbours.kernel_weights`.
+        Kernel name, see :func:`~spillover.spatial.kernel_weights`.
     bandwidth_km : float, optional
         Kernel bandwidth in km; defaults to each radius.
 

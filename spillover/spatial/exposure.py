@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from spillover.neighbours import _frames as F
-from spillover.neighbours.kernels import kernel_weights
+from spillover.spatial import _frames as F
+from spillover.spatial.kernels import kernel_weights
 
 
 def plant_exposure(
@@ -48,7 +48,7 @@ def plant_exposure(
     value_column : str
         Numeric column of ``centres`` to sum, weighted by the kernel.
     kernel : str, default "uniform"
-        Distance-decay kernel, see :func:`~spillover.neighbours.kernel_weights`.
+        Distance-decay kernel, see :func:`~spillover.spatial.kernel_weights`.
     bandwidth_km : float, optional
         Kernel bandwidth in km; defaults to each radius.
     exclude : str, optional
@@ -71,7 +71,7 @@ def plant_exposure(
 
     Notes
     -----
-    The neighbour rule is that of :func:`~spillover.neighbours.neighbourhood_sums` with the
+    The neighbour rule is that of :func:`~spillover.spatial.neighbourhood_sums` with the
     roles turned round: distance ``<= radius_km + BOUNDARY_TOLERANCE_KM``, and an establishment
     is never exposed to the plant with the same id. With the uniform kernel and a value of 1,
     ``exposure`` is the number of neighbourhoods the establishment belongs to.

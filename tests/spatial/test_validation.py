@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spillover.neighbours import neighbour_pairs, neighbourhood_sums
+from spillover.spatial import neighbour_pairs, neighbourhood_sums
 
 
 @pytest.fixture

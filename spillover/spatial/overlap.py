@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from spillover.neighbours import _frames as F
+from spillover.spatial import _frames as F
 
 
 def overlap_diagnostics(
@@ -24,7 +24,7 @@ def overlap_diagnostics(
     Parameters
     ----------
     centres, points, radius_km, value_columns, exclude, by
-        As in :func:`~spillover.neighbours.neighbourhood_sums`; pass ``by="year"`` for one
+        As in :func:`~spillover.spatial.neighbourhood_sums`; pass ``by="year"`` for one
         row per year.
 
     Returns

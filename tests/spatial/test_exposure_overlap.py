@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spillover.neighbours import (
+from spillover.spatial import (
     KERNELS,
     kernel_sums,
     kernel_weights,

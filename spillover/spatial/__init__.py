@@ -1,18 +1,18 @@
-"""Neighbourhood engine: exact great-circle radius search around plants.
+"""Spatial engine: exact great-circle radius search around plants (neighbourhoods, exposure).
 
 Every function takes *centres* (``centre_id, lat, lon``) and *points* (``point_id, lat, lon``
 plus values) as DataFrames in degrees and applies one neighbour rule: great-circle distance
 ``<= radius_km + BOUNDARY_TOLERANCE_KM`` on a sphere of radius ``EARTH_RADIUS_KM``, excluded
 points never count, and a point never neighbours the centre with the same id. See
-``docs/neighbours.md`` for the algorithm and benchmark figures.
+``docs/spatial.md`` for the algorithm and benchmark figures.
 """
 
-from spillover.neighbours._frames import MAX_RADIUS_KM
-from spillover.neighbours._sweep import BOUNDARY_TOLERANCE_KM, EARTH_RADIUS_KM, haversine_km
-from spillover.neighbours.exposure import plant_exposure
-from spillover.neighbours.kernels import KERNELS, kernel_weights
-from spillover.neighbours.overlap import overlap_diagnostics
-from spillover.neighbours.sums import kernel_sums, neighbour_pairs, neighbourhood_sums, ring_sums
+from spillover.spatial._frames import MAX_RADIUS_KM
+from spillover.spatial._sweep import BOUNDARY_TOLERANCE_KM, EARTH_RADIUS_KM, haversine_km
+from spillover.spatial.exposure import plant_exposure
+from spillover.spatial.kernels import KERNELS, kernel_weights
+from spillover.spatial.overlap import overlap_diagnostics
+from spillover.spatial.sums import kernel_sums, neighbour_pairs, neighbourhood_sums, ring_sums
 
 __all__ = [
     "BOUNDARY_TOLERANCE_KM",

@@ -2,8 +2,8 @@
 
 Run from the repository root (one command, a few minutes; the census scale needs ~4 GB):
 
-    .venv/bin/python benchmarks/bench_neighbours.py            # national + census
-    .venv/bin/python benchmarks/bench_neighbours.py --scale national
+    .venv/bin/python benchmarks/bench_spatial.py            # national + census
+    .venv/bin/python benchmarks/bench_spatial.py --scale national
 
 Every measurement runs in a fresh single-threaded child process that builds the same seeded
 synthetic world, so the peak memory reported (the child's maximum resident set size) is
@@ -166,7 +166,7 @@ def geopandas_sums(centres, points, radius_km, value_columns, *, exclude):
 
 def _call(kind, centres, points, radius):
     """Run one benchmarked call; return the result frame and notes for the table."""
-    from spillover.neighbours import (
+    from spillover.spatial import (
         neighbour_pairs,
         neighbourhood_sums,
         overlap_diagnostics,
@@ -193,7 +193,7 @@ def _call(kind, centres, points, radius):
 
 
 def _task(task: dict) -> dict:
-    import spillover.neighbours  # noqa: F401  (import time is not measured)
+    import spillover.spatial  # noqa: F401  (import time is not measured)
 
     centres, points = make_world(task["n_points"], task["n_centres"])
     if task.get("centre_sample"):
@@ -214,7 +214,7 @@ def _task(task: dict) -> dict:
             cpu_times.append(time.process_time() - cpu)
         result["repeat_cpu_s"] = round(min(cpu_times), 2)
     if task["kind"] == "geopandas":
-        from spillover.neighbours import neighbourhood_sums
+        from spillover.spatial import neighbourhood_sums
 
         exact = neighbourhood_sums(centres, points, task["radius_km"], [], exclude="large_firm")
         diff = out["n_neighbours"].to_numpy() - exact["n_neighbours"].to_numpy()
