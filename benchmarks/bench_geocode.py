@@ -33,19 +33,11 @@ import psutil
 
 from spillover.geocode import geocode_addresses, load_gazetteer
 from spillover.geocode.synth import CLEAN_STYLES, STYLES, write_addresses
+from spillover.spatial import haversine_km
 
 DEFAULT_GAZETTEER = (
     Path(__file__).resolve().parents[1].parent / "shared" / "gazetteer" / ("japan_towns.csv.gz")
 )
-
-
-def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    a = (
-        np.sin((p2 - p1) / 2) ** 2
-        + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
-    )
-    return 2 * 6371.0088 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
 
 
 def evaluate(truth: pd.DataFrame, result: pd.DataFrame) -> pd.DataFrame:
