@@ -19,7 +19,7 @@ import pandera.pandas as pa
 from spillover import quarantine
 from spillover.config import Config, Source
 from spillover.errors import SpilloverError
-from spillover.schemas import DTYPES, TABLES, empty_frame, schema
+from spillover.schemas import DTYPES, TABLES, Kind, empty_frame, schema
 
 #: Raw tokens that mean "no value" in METI files (blank, dash, suppressed χ/X, 不明).
 NULL_TOKENS = frozenset(
@@ -237,38 +237,76 @@ def _parse_column(
 # ---------------------------------------------------------------- mapping one file
 
 
-def _quarantine_rows(
-    raw: pd.DataFrame,
-    mask: pd.Series,
-    reasons: pd.Series,
-    *,
-    table: str,
-    source: Source,
-    path: Path,
-    lines: pd.Series,
-) -> pd.DataFrame:
-    return quarantine.records(
-        stage="ingest",
-        table=table,
-        source=source.name,
-        file=str(path),
-        line=lines[mask].astype("int64").to_numpy(),
-        column=reasons[mask].map(lambda r: r[0]).to_numpy(),
-        reason=reasons[mask].map(lambda r: r[1]).to_numpy(),
-        raw=raw.loc[mask].to_dict("records"),
-    )
+class _RowReasons:
+    """Why each raw row is rejected: the canonical column and message of its first problem.
+
+    Checks run in a fixed order (parsing, stated year, missing values, schema) and each only
+    flags rows that are still clean, so a quarantined row carries exactly one reason.
+
+    Parameters
+    ----------
+    index : pandas.Index
+        Index of the raw frame; one reason slot per raw row.
+    """
+
+    def __init__(self, index: pd.Index) -> None:
+        # (canonical column, message) per flagged row, None while the row is clean
+        self._reason = pd.Series([None] * len(index), index=index, dtype=object)
+
+    @property
+    def clean(self) -> pd.Series:
+        """Boolean mask of the rows not flagged so far."""
+        return self._reason.isna()
+
+    @property
+    def columns(self) -> pd.Series:
+        """Canonical column of each flagged row's reason."""
+        return self._reason[~self.clean].map(lambda reason: reason[0])
+
+    @property
+    def messages(self) -> pd.Series:
+        """Message of each flagged row's reason."""
+        return self._reason[~self.clean].map(lambda reason: reason[1])
+
+    def flag(self, mask: pd.Series, column: str, message: pd.Series | str) -> None:
+        """Flag the clean rows in ``mask`` with ``column`` and ``message``.
+
+        Parameters
+        ----------
+        mask : pandas.Series
+            Boolean, aligned with the raw rows: the rows that fail this check.
+        column : str
+            Canonical column the failure is reported under.
+        message : pandas.Series or str
+            One message for every row, or a message per row (indexed like the raw rows).
+        """
+        hit = mask & self.clean
+        if hit.any():
+            texts = (
+                message.reindex(hit.index)[hit]
+                if isinstance(message, pd.Series)
+                else [message] * int(hit.sum())
+            )
+            self._reason[hit] = [(column, text) for text in texts]
+
+    def flag_row(self, label: object, column: str, message: str) -> None:
+        """Flag the row labelled ``label`` unless it is unknown or already flagged."""
+        if label in self._reason.index and self._reason[label] is None:
+            self._reason[label] = (column, message)
 
 
-def map_source_frame(
-    raw: pd.DataFrame,
-    lines: pd.Series,
-    *,
-    table: str,
-    source: Source,
-    path: Path,
-    year: int | None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Map one raw frame onto ``table``; return (canonical rows, quarantined rows)."""
+def _check_mapping(
+    raw: pd.DataFrame, *, table: str, source: Source, path: Path, year: int | None
+) -> None:
+    """Check ``source``'s mapping against the raw columns and the schema of ``table``.
+
+    Raises
+    ------
+    IngestError
+        If a mapped raw column is not in ``raw``; if ``columns``, ``scale``, ``constants`` or
+        ``zero_pad`` name a column ``table`` does not have; or if a required canonical column
+        is neither mapped, a constant, nor (for ``year``) given by the file's year.
+    """
     spec = TABLES[table]
     missing_raw = [name for name in source.columns if name not in raw.columns]
     if missing_raw:
@@ -296,75 +334,200 @@ def map_source_frame(
             "neither mapped in 'columns' nor set in 'constants'"
         )
 
-    out = pd.DataFrame(index=raw.index)
-    reason = pd.Series([None] * len(raw), index=raw.index, dtype=object)
 
-    def flag(mask: pd.Series, column: str, message: pd.Series | str) -> None:
-        hit = mask & reason.isna()
-        if hit.any():
-            texts = (
-                message.reindex(hit.index)[hit]
-                if isinstance(message, pd.Series)
-                else [message] * int(hit.sum())
-            )
-            reason[hit] = [(column, text) for text in texts]
+def _parse_mapped(
+    raw_values: pd.Series, *, table: str, column: str, source: Source, reasons: _RowReasons
+) -> pd.Series:
+    """Parse the raw column mapped onto ``column``; flag the values that do not parse."""
+    values, failed = _parse_column(table, column, raw_values, zero_pad=source.zero_pad.get(column))
+    if failed.any():
+        kind = TABLES[table].columns[column].kind
+        shown = raw_values[failed].astype("str").map(repr)
+        reasons.flag(failed, column, "cannot parse " + shown + f" as {kind}")
+    return values
 
+
+def _unmapped_values(
+    column: str, kind: Kind, *, index: pd.Index, source: Source, year: int | None
+) -> pd.Series:
+    """Values of a column no raw column maps onto: its constant, the file's year, or missing."""
+    if column in source.constants:
+        return pd.Series(source.constants[column], index=index).astype(DTYPES[kind])
+    if column == "year" and year is not None:
+        return pd.Series(year, index=index, dtype="Int64")
+    return pd.Series(None, index=index, dtype=DTYPES[kind])
+
+
+def _convert_columns(
+    raw: pd.DataFrame, *, table: str, source: Source, year: int | None, reasons: _RowReasons
+) -> pd.DataFrame:
+    """Build every canonical column of ``table`` from ``raw``, flagging unparsable values.
+
+    Parameters
+    ----------
+    raw : pandas.DataFrame
+        The raw file as read by :func:`read_raw`.
+    table : str
+        Canonical table name (a key of :data:`~spillover.schemas.TABLES`).
+    source : Source
+        The mapping: ``columns`` (raw -> canonical), ``constants``, ``zero_pad`` (code width,
+        digits) and ``scale`` (a factor applied after parsing, e.g. 0.01 for 万円 -> million
+        yen).
+    year : int or None
+        Accounts year of the file, used for ``year`` when no raw column maps onto it.
+    reasons : _RowReasons
+        Receives a "cannot parse" reason for each value that does not parse.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One column per canonical column, in schema order, with the canonical dtypes.
+    """
     inverse = {canonical: raw_name for raw_name, canonical in source.columns.items()}
-    for column, col_spec in spec.columns.items():
+    out = pd.DataFrame(index=raw.index)
+    for column, col_spec in TABLES[table].columns.items():
         if column in inverse:
-            raw_values = raw[inverse[column]]
-            values, failed = _parse_column(
-                table, column, raw_values, zero_pad=source.zero_pad.get(column)
+            values = _parse_mapped(
+                raw[inverse[column]], table=table, column=column, source=source, reasons=reasons
             )
-            if failed.any():
-                shown = raw_values[failed].astype("str").map(repr)
-                flag(failed, column, "cannot parse " + shown + f" as {col_spec.kind}")
-        elif column in source.constants:
-            values = pd.Series(source.constants[column], index=raw.index)
-            values = values.astype(DTYPES[col_spec.kind])
-        elif column == "year" and year is not None:
-            values = pd.Series(year, index=raw.index, dtype="Int64")
         else:
-            values = pd.Series(None, index=raw.index, dtype=DTYPES[col_spec.kind])
+            values = _unmapped_values(
+                column, col_spec.kind, index=raw.index, source=source, year=year
+            )
         if column in source.scale:
             values = values * source.scale[column]
         out[column] = values.astype(DTYPES[col_spec.kind])
+    return out
 
-    if year is not None and "year" in inverse:
-        expected = year + source.survey_year_offset
-        stated = out["year"]
-        flag(
-            stated.notna() & (stated != expected),
-            "year",
-            "year column says " + stated.astype("str") + f" but the file is for year {expected}",
-        )
-        out["year"] = pd.Series(year, index=raw.index, dtype="Int64")
 
-    for column, col_spec in spec.columns.items():
+def _check_stated_year(
+    out: pd.DataFrame, *, source: Source, year: int | None, reasons: _RowReasons
+) -> pd.DataFrame:
+    """Flag rows whose mapped year is not the file's survey year; then set ``year`` everywhere.
+
+    Only applies when the file has a ``year`` and a raw column maps onto ``year``: a row must
+    state ``year + source.survey_year_offset`` (the survey year, e.g. 2013 for 2012
+    accounts). Returns ``out`` with ``year`` set to the accounts year on every row.
+    """
+    if year is None or "year" not in source.columns.values():
+        return out
+    expected = year + source.survey_year_offset
+    stated = out["year"]
+    reasons.flag(
+        stated.notna() & (stated != expected),
+        "year",
+        "year column says " + stated.astype("str") + f" but the file is for year {expected}",
+    )
+    return out.assign(year=pd.Series(year, index=out.index, dtype="Int64"))
+
+
+def _flag_missing_required(out: pd.DataFrame, *, table: str, reasons: _RowReasons) -> None:
+    """Flag rows with a missing value in a non-nullable column of ``table``."""
+    for column, col_spec in TABLES[table].columns.items():
         if not col_spec.nullable:
-            flag(out[column].isna(), column, "missing value in a required column")
+            reasons.flag(out[column].isna(), column, "missing value in a required column")
 
-    candidates = reason.isna()
+
+def _flag_schema_failures(out: pd.DataFrame, *, table: str, reasons: _RowReasons) -> None:
+    """Validate the still-clean rows against the pandera schema; flag each failing row once.
+
+    A row failing several checks gets the first failure pandera reports. Failures not tied
+    to a row (no index) are ignored.
+    """
     try:
-        schema(table).validate(out.loc[candidates], lazy=True)
+        schema(table).validate(out.loc[reasons.clean], lazy=True)
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases.dropna(subset=["index"])
-        for row in cases.itertuples():
-            index = row.index
-            if index in reason.index and reason[index] is None:
-                reason[index] = (
-                    row.column,
-                    f"check {row.check} failed for value {row.failure_case}",
-                )
+        for case in cases.itertuples():
+            reasons.flag_row(
+                case.index, case.column, f"check {case.check} failed for value {case.failure_case}"
+            )
 
-    bad = reason.notna()
-    quarantined = _quarantine_rows(
-        raw, bad, reason, table=table, source=source, path=path, lines=lines
+
+def _quarantine_rows(
+    raw: pd.DataFrame,
+    lines: pd.Series,
+    reasons: _RowReasons,
+    *,
+    table: str,
+    source: Source,
+    path: Path,
+) -> pd.DataFrame:
+    """Quarantine records for the flagged rows, with their raw values, line and reason."""
+    bad = ~reasons.clean
+    return quarantine.records(
+        stage="ingest",
+        table=table,
+        source=source.name,
+        file=str(path),
+        line=lines[bad].astype("int64").to_numpy(),
+        column=reasons.columns.to_numpy(),
+        reason=reasons.messages.to_numpy(),
+        raw=raw.loc[bad].to_dict("records"),
     )
-    good = out.loc[~bad].copy()
+
+
+def _good_rows(
+    out: pd.DataFrame, lines: pd.Series, reasons: _RowReasons, *, path: Path
+) -> pd.DataFrame:
+    """The unflagged canonical rows with their provenance (file and 1-based line)."""
+    good = out.loc[reasons.clean].copy()
     good["source_file"] = str(path)
-    good["source_line"] = lines[~bad].astype("int64")
-    return good, quarantined
+    good["source_line"] = lines[reasons.clean].astype("int64")
+    return good
+
+
+def map_source_frame(
+    raw: pd.DataFrame,
+    lines: pd.Series,
+    *,
+    table: str,
+    source: Source,
+    path: Path,
+    year: int | None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Map one raw frame onto ``table``; return (canonical rows, quarantined rows).
+
+    Steps: check the mapping, parse each canonical column, check the stated year, flag
+    missing required values, validate the remaining rows against the schema. Every raw row
+    ends either in the canonical rows or in the quarantine, with its first problem.
+
+    Parameters
+    ----------
+    raw : pandas.DataFrame
+        The raw file as read by :func:`read_raw` (text columns, or typed for binary formats).
+    lines : pandas.Series
+        1-based line/row number of each raw row in its file, indexed like ``raw``.
+    table : str
+        Canonical table name (a key of :data:`~spillover.schemas.TABLES`).
+    source : Source
+        The source's mapping (columns, constants, scale, zero_pad, survey_year_offset).
+    path : Path
+        The raw file, recorded as provenance and in messages.
+    year : int or None
+        Accounts year of the file (from the source's ``years``), or None for undated files.
+
+    Returns
+    -------
+    good : pandas.DataFrame
+        Canonical rows (schema columns and dtypes) plus ``source_file`` and ``source_line``.
+    quarantined : pandas.DataFrame
+        One quarantine record (:data:`spillover.quarantine.COLUMNS`) per rejected row.
+
+    Raises
+    ------
+    IngestError
+        If a mapped raw column is not in the file, the mapping names a column ``table`` does
+        not have, or a required canonical column is neither mapped nor a constant.
+    """
+    _check_mapping(raw, table=table, source=source, path=path, year=year)
+    reasons = _RowReasons(raw.index)
+    out = _convert_columns(raw, table=table, source=source, year=year, reasons=reasons)
+    out = _check_stated_year(out, source=source, year=year, reasons=reasons)
+    _flag_missing_required(out, table=table, reasons=reasons)
+    _flag_schema_failures(out, table=table, reasons=reasons)
+    quarantined = _quarantine_rows(raw, lines, reasons, table=table, source=source, path=path)
+    return _good_rows(out, lines, reasons, path=path), quarantined
 
 
 def _drop_duplicate_keys(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

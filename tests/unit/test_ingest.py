@@ -177,27 +177,86 @@ def test_numeric_ids_and_codes_from_binary_formats(tmp_path, fmt):
     assert pd.isna(table["exports"].iloc[1]) and quarantine.empty
 
 
+#: 工業統計-style record layout: (raw name, [start, end) byte range, right-justified?).
+#: 事業所名 and 所在地 are CP932 kanji (2 bytes a character) and come before the codes and
+#: numbers, so a reader that cut decoded text by character offsets would shift every later
+#: field.
+FWF_LAYOUT = [
+    ("調査年", (0, 4), False),
+    ("事業所番号", (4, 10), False),
+    ("事業所名", (10, 26), False),
+    ("所在地", (26, 56), False),
+    ("都道府県コード", (56, 58), False),
+    ("市区町村コード", (58, 63), False),
+    ("産業分類番号", (63, 67), False),
+    ("従業者数", (67, 73), True),
+    ("製造品出荷額等（万円）", (73, 83), True),
+]
+#: Field values of each record, in layout order (as the reader must return them, stripped).
+FWF_RECORDS = [
+    ["2013", "E00001", "豊田工業株式会社", "愛知県豊田市元町１－１"]
+    + ["23", "23211", "3113", "120", "1234500"],
+    ["2013", "E00002", "諏訪精密", "長野県諏訪市高島1-22-30"]
+    + ["20", "20206", "2739", "45", "50000"],
+]
+
+
+def _fwf_record(values):
+    """Encode one record as CP932 bytes, padding each field with spaces to its byte width."""
+    record = b""
+    for value, (_, (start, end), right) in zip(values, FWF_LAYOUT, strict=True):
+        field = value.encode("cp932")
+        assert len(field) <= end - start
+        record += field.rjust(end - start) if right else field.ljust(end - start)
+    assert len(record) == FWF_LAYOUT[-1][1][1]
+    return record
+
+
 def test_fixed_width_records_are_cut_by_bytes(tmp_path):
-    # record layout: year 0-4, firm 4-10, capital 10-18, sales 18-26, name (CP932) 26-34
-    records = [
-        "2015" + "F00001" + "    1500" + "    9000" + "豊田工業",
-        "2015" + "F00002" + "      40" + "     300" + "諏訪精密",
-    ]
-    (tmp_path / "firms.dat").write_bytes("\n".join(records).encode("cp932") + b"\n")
-    config = _firm_source(
-        tmp_path,
-        "firms.dat",
+    header = "事業所票 2013年".encode("cp932")
+    body = b"\n".join(_fwf_record(values) for values in FWF_RECORDS)
+    (tmp_path / "kogyo_2013.dat").write_bytes(header + b"\n" + body + b"\n")
+    columns = {
+        "調査年": "year",
+        "事業所番号": "establishment_id",
+        "所在地": "address",
+        "都道府県コード": "pref_code",
+        "市区町村コード": "city_code",
+        "産業分類番号": "industry",
+        "従業者数": "employees",
+        "製造品出荷額等（万円）": "shipments",
+    }
+    data = demo_config(WorldParams())
+    source = data["sources"]["establishments"][0]
+    source.update(
+        path="kogyo_{survey_year}.dat",
+        years=[2012],
+        survey_year_offset=1,
         format="fwf",
         encoding="cp932",
-        colspecs=[[0, 4], [4, 10], [10, 18], [18, 26], [26, 34]],
-        names=["年度", "企業", "資本金", "売上", "名称"],
-        columns={"年度": "year", "企業": "firm_id", "資本金": "capital", "売上": "sales"},
+        skip_lines=1,
+        colspecs=[list(span) for _, span, _ in FWF_LAYOUT],
+        names=[name for name, _, _ in FWF_LAYOUT],
+        columns=columns,
+        scale={"shipments": 0.01},
     )
-    table, quarantine, reports = ingest_table("firms", config)
-    assert table["firm_id"].tolist() == ["F00001", "F00002"]
-    assert table["sales"].tolist() == [9000.0, 300.0]
-    assert table["source_line"].tolist() == [1, 2]
-    assert reports[0].rows_in == 2 and quarantine.empty
+    data["sources"]["establishments"] = [source]
+    config = parse_config(data, base_dir=tmp_path)
+    raw, lines = read_raw(tmp_path / "kogyo_2013.dat", config.sources["establishments"][0])
+    assert raw.to_numpy().tolist() == FWF_RECORDS  # every field, the unmapped 事業所名 too
+    assert lines.tolist() == [2, 3]  # the skipped header is line 1
+    table, quarantine, reports = ingest_table("establishments", config)
+    assert quarantine.empty and reports[0].rows_in == 2
+    assert table["year"].tolist() == [2012, 2012]
+    assert table["establishment_id"].tolist() == ["E00001", "E00002"]
+    # addresses are kept as written (full-width digits and dash included)
+    assert table["address"].tolist() == ["愛知県豊田市元町１－１", "長野県諏訪市高島1-22-30"]
+    assert table["pref_code"].tolist() == [23, 20]
+    assert table["city_code"].tolist() == ["23211", "20206"]
+    assert table["industry"].tolist() == ["3113", "2739"]
+    assert table["employees"].tolist() == [120, 45]
+    assert table["shipments"].tolist() == pytest.approx([12345.0, 500.0])  # 万円 → million yen
+    assert table["source_line"].tolist() == [2, 3]
 
 
 def test_unknown_scale_key_is_named(tmp_path):
