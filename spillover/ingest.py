@@ -3,34 +3,32 @@
 Every raw row ends in exactly one place: the canonical table or the quarantine (with the
 file, line, column and reason). :class:`SourceReport` counts both per source file so the
 manifest can show rows in = rows out + rows quarantined.
+
+Reading and whole-file checks are in :mod:`spillover.rawfiles`, value parsing in
+:mod:`spillover.parsing`, row-level plausibility rules in :mod:`spillover.plausibility` and
+the per-column bounds in :mod:`spillover.schemas`. :func:`ingest_all` ends with the
+completeness checks of :mod:`spillover.completeness`, so an incomplete input stops the run
+before the ingest stage writes anything.
 """
 
 from __future__ import annotations
 
-import glob as globlib
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from spillover import quarantine
-from spillover.config import Config, Source
-from spillover.errors import SpilloverError
+from spillover import completeness, plausibility, quarantine
+from spillover.config import Config, PlausibilityConfig, Source
+from spillover.parsing import parse_column
+from spillover.rawfiles import TEXT_FORMATS, IngestError, RawFile, read_table_files, sha256
 from spillover.schemas import DTYPES, TABLES, Kind, empty_frame, schema
 
-#: Raw tokens that mean "no value" in METI files (blank, dash, suppressed χ/X, 不明).
-NULL_TOKENS = frozenset(
-    {"", "-", "－", "―", "‐", "…", "...", "χ", "Χ", "X", "x", "不明", "NA", "nan"}
-)
+__all__ = ["IngestError", "IngestResult", "SourceReport", "ingest_all", "ingest_table"]
+
 #: Provenance kept on every canonical row: the raw file and its line (header = line 1).
 PROVENANCE = ["source_file", "source_line"]
-
-
-class IngestError(SpilloverError, RuntimeError):
-    """A source is missing, unreadable, mis-mapped or has too many bad rows."""
 
 
 @dataclass
@@ -53,185 +51,6 @@ class IngestResult:
     tables: dict[str, pd.DataFrame]
     quarantine: pd.DataFrame
     reports: list[SourceReport]
-
-
-# ---------------------------------------------------------------- reading raw files
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def read_raw(path: Path, source: Source) -> tuple[pd.DataFrame, pd.Series]:
-    """Read one raw file as text columns; return it and the 1-based line/row of each row.
-
-    CSV/TSV line numbers count the header as line 1, so they match what an editor shows.
-    """
-    fmt = source.format
-    try:
-        if fmt in ("csv", "tsv"):
-            frame = pd.read_csv(
-                path,
-                sep="\t" if fmt == "tsv" else ",",
-                dtype=str,
-                encoding=source.encoding,
-                keep_default_na=False,
-                skip_blank_lines=False,
-            )
-            lines = pd.Series(np.arange(len(frame)) + 2, index=frame.index)
-            return frame, lines
-        if fmt == "fwf":
-            return _read_fixed_width(path, source)
-        if fmt == "parquet":
-            frame = pd.read_parquet(path)
-        elif fmt == "stata":
-            frame = pd.read_stata(path, convert_categoricals=False)
-        elif fmt == "sas":
-            frame = pd.read_sas(path, encoding=source.encoding)
-        elif fmt == "excel":
-            frame = pd.read_excel(path, sheet_name=source.sheet or 0, dtype=str)
-            # Excel shows the header as row 1, so data row i is row i + 2
-            return frame, pd.Series(np.arange(len(frame)) + 2, index=frame.index)
-        else:  # pragma: no cover - Literal type forbids it
-            raise IngestError(f"{path}: unsupported format {fmt!r}")
-    except UnicodeDecodeError as exc:
-        raise IngestError(
-            f"{path}: cannot decode as {source.encoding!r} at byte {exc.start}; "
-            f"set sources.<table>[{source.name}].encoding (e.g. 'cp932' for Shift_JIS files)"
-        ) from None
-    except ImportError as exc:
-        raise IngestError(f"{path}: reading {fmt!r} needs an optional package: {exc}") from None
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise IngestError(f"{path}: cannot read as {fmt}: {exc}") from None
-    return frame, pd.Series(np.arange(len(frame)) + 1, index=frame.index)
-
-
-def _read_fixed_width(path: Path, source: Source) -> tuple[pd.DataFrame, pd.Series]:
-    """Fixed-width records sliced by **byte** ranges, as survey record layouts define them.
-
-    ``colspecs`` are [start, end) byte offsets and ``names`` the raw column names; the first
-    ``skip_lines`` lines (a header, if any) are skipped. Multi-byte CP932 characters are cut
-    by bytes first and decoded per field, so kanji fields keep their documented width.
-    """
-    lines = path.read_bytes().splitlines()
-    first = source.skip_lines
-    records = lines[first:]
-    columns = {}
-    for name, (start, end) in zip(source.names, source.colspecs, strict=True):
-        columns[name] = [record[start:end].decode(source.encoding).strip() for record in records]
-    frame = pd.DataFrame(columns, dtype="str")
-    return frame, pd.Series(np.arange(len(frame)) + first + 1, index=frame.index)
-
-
-def source_files(source: Source, config: Config) -> list[tuple[int | None, Path]]:
-    """Expand a source's path template into (year, file) pairs; fail on a missing file."""
-    pattern = str(config.resolve(source.path))
-    if source.years is None:
-        matches = sorted(globlib.glob(pattern))
-        if not matches:
-            raise IngestError(f"source {source.name!r}: no file matches {pattern}")
-        return [(None, Path(match)) for match in matches]
-    pairs: list[tuple[int | None, Path]] = []
-    for year in source.years:
-        concrete = pattern.format(year=year, survey_year=year + source.survey_year_offset)
-        matches = sorted(globlib.glob(concrete))
-        if not matches:
-            raise IngestError(
-                f"source {source.name!r}: no file for year {year} (looked for {concrete})"
-            )
-        pairs.extend((year, Path(match)) for match in matches)
-    return pairs
-
-
-# ---------------------------------------------------------------- parsing values
-
-
-def _clean_text(raw: pd.Series, *, normalize: bool = True) -> pd.Series:
-    """Stripped text (NFKC-normalised where not ASCII) with METI null tokens as missing."""
-    text = raw.astype("str")
-    if normalize:
-        wide = text.str.contains(r"[^\x00-\x7f]", regex=True, na=False)
-        if wide.any():
-            text = text.where(~wide, text[wide].str.normalize("NFKC"))
-    text = text.str.strip()
-    return text.where(~text.isin(NULL_TOKENS) & raw.notna())
-
-
-def _parse_number(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Parse numbers written with commas or full-width digits; return values and failures."""
-    if pd.api.types.is_numeric_dtype(raw):
-        values = raw.astype("float64")
-        return values, pd.Series(False, index=raw.index)
-    text = _clean_text(raw).str.replace(",", "", regex=False).str.replace("△", "-", regex=False)
-    values = pd.to_numeric(text, errors="coerce").astype("float64")
-    return values, values.isna() & text.notna()
-
-
-_PERIOD_PATTERNS = (
-    (re.compile(r"^(\d{4})\s*Q([1-4])$"), lambda y, q: (y, int(q))),
-    (re.compile(r"^(\d{4})[/\-.年](\d{1,2})月?$"), lambda y, m: (y, (int(m) - 1) // 3 + 1)),
-)
-
-
-def _parse_period(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Turn ``2015Q2``, ``2015/06``, ``2015-06`` or ``2015年6月`` into ``2015Q2``."""
-    text = _clean_text(raw)
-    out = pd.Series(pd.NA, index=raw.index, dtype="str")
-    for pattern, to_quarter in _PERIOD_PATTERNS:
-        parts = text.str.extract(pattern)
-        hit = parts[0].notna() & out.isna()
-        if hit.any():
-            out[hit] = [
-                "{}Q{}".format(*to_quarter(int(y), v))
-                for y, v in zip(parts.loc[hit, 0], parts.loc[hit, 1], strict=True)
-            ]
-    return out, out.isna() & text.notna()
-
-
-#: Code widths whose lost leading zero is unambiguous (city 1100 -> 01100, JSIC 9 -> 09).
-#: A 3-digit industry code may be a 小分類 or a 細分類 that lost its zero: name the width
-#: in the source's ``zero_pad`` (e.g. ``{industry: 4}``) instead.
-CODE_WIDTHS = {"industry": 2, "jsic": 2, "city_code": 5}
-
-
-def _zero_pad(text: pd.Series, width: int, *, only_one_short: bool) -> pd.Series:
-    """Left-pad digit codes with zeros to ``width`` (only those one digit short, if asked)."""
-    digits = text.str.fullmatch(r"\d+").fillna(False).astype(bool)
-    length = text.str.len()
-    short = digits & ((length == width - 1) if only_one_short else (length < width))
-    return text.where(~short, text.str.zfill(width))
-
-
-def _parse_column(
-    table: str, column: str, raw: pd.Series, *, zero_pad: int | None = None
-) -> tuple[pd.Series, pd.Series]:
-    """Parse one raw column into its canonical kind; return values and a failure mask."""
-    kind = TABLES[table].columns[column].kind
-    if column == "period":
-        return _parse_period(raw)
-    if kind == "str":
-        if pd.api.types.is_float_dtype(raw) or pd.api.types.is_integer_dtype(raw):
-            # ids and codes stored as numbers (Parquet, Stata): 10.0 -> "10", not "10.0"
-            raw = raw.astype("Int64").astype("str").where(raw.notna())
-        # addresses stay as written: the geocoder has its own, address-aware normaliser
-        text = _clean_text(raw, normalize=column != "address")
-        if zero_pad is not None:
-            text = _zero_pad(text, zero_pad, only_one_short=False)
-        elif column in CODE_WIDTHS:
-            text = _zero_pad(text, CODE_WIDTHS[column], only_one_short=True)
-        return text.astype("str"), pd.Series(False, index=raw.index)
-    values, failed = _parse_number(raw)
-    if kind == "int":
-        fractional = values.notna() & (values != np.floor(values))
-        failed = failed | fractional
-        values = values.where(~fractional).astype("Int64")
-    return values, failed
 
 
 # ---------------------------------------------------------------- mapping one file
@@ -338,12 +157,9 @@ def _check_mapping(
 def _parse_mapped(
     raw_values: pd.Series, *, table: str, column: str, source: Source, reasons: _RowReasons
 ) -> pd.Series:
-    """Parse the raw column mapped onto ``column``; flag the values that do not parse."""
-    values, failed = _parse_column(table, column, raw_values, zero_pad=source.zero_pad.get(column))
-    if failed.any():
-        kind = TABLES[table].columns[column].kind
-        shown = raw_values[failed].astype("str").map(repr)
-        reasons.flag(failed, column, "cannot parse " + shown + f" as {kind}")
+    """Parse the raw column mapped onto ``column``; flag unparsable or non-finite values."""
+    values, problems = parse_column(table, column, raw_values, zero_pad=source.zero_pad.get(column))
+    reasons.flag(problems.notna(), column, problems)
     return values
 
 
@@ -366,7 +182,7 @@ def _convert_columns(
     Parameters
     ----------
     raw : pandas.DataFrame
-        The raw file as read by :func:`read_raw`.
+        The raw file as read by :func:`~spillover.rawfiles.read_raw`.
     table : str
         Canonical table name (a key of :data:`~spillover.schemas.TABLES`).
     source : Source
@@ -428,6 +244,29 @@ def _flag_missing_required(out: pd.DataFrame, *, table: str, reasons: _RowReason
             reasons.flag(out[column].isna(), column, "missing value in a required column")
 
 
+def _flag_short_records(raw: pd.DataFrame, *, source: Source, reasons: _RowReasons) -> None:
+    """Flag text records that end before their last field, and blank lines (column ``(record)``).
+
+    Only text files have absent fields (:mod:`spillover.rawfiles`); in binary formats a
+    missing value is a missing value, checked column by column.
+    """
+    if source.format in TEXT_FORMATS:
+        short = plausibility.absent_fields(raw)
+        reasons.flag(short.notna(), "(record)", short)
+
+
+def _flag_code_mismatches(
+    out: pd.DataFrame, *, table: str, rules: PlausibilityConfig, reasons: _RowReasons
+) -> None:
+    """Flag establishments whose ``city_code`` lies in another prefecture than ``pref_code``.
+
+    Follows ``plausibility.on_code_mismatch`` (``keep`` leaves the rows as they are).
+    """
+    if table == "establishments" and rules.on_code_mismatch == "quarantine":
+        clash = plausibility.code_mismatches(out)
+        reasons.flag(clash.notna(), "city_code", clash)
+
+
 def _flag_schema_failures(out: pd.DataFrame, *, table: str, reasons: _RowReasons) -> None:
     """Validate the still-clean rows against the pandera schema; flag each failing row once.
 
@@ -485,17 +324,21 @@ def map_source_frame(
     source: Source,
     path: Path,
     year: int | None,
+    rules: PlausibilityConfig | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Map one raw frame onto ``table``; return (canonical rows, quarantined rows).
 
-    Steps: check the mapping, parse each canonical column, check the stated year, flag
-    missing required values, validate the remaining rows against the schema. Every raw row
-    ends either in the canonical rows or in the quarantine, with its first problem.
+    Steps: check the mapping, flag short text records, parse each canonical column (flagging
+    unparsable and non-finite values), check the stated year, flag missing required values,
+    validate the remaining rows against the schema (types, ranges, bounds), flag
+    contradicting codes. Every raw row ends either in the canonical rows or in the
+    quarantine, with its first problem.
 
     Parameters
     ----------
     raw : pandas.DataFrame
-        The raw file as read by :func:`read_raw` (text columns, or typed for binary formats).
+        The raw file as read by :func:`~spillover.rawfiles.read_raw` (text columns, or typed
+        for binary formats).
     lines : pandas.Series
         1-based line/row number of each raw row in its file, indexed like ``raw``.
     table : str
@@ -506,6 +349,8 @@ def map_source_frame(
         The raw file, recorded as provenance and in messages.
     year : int or None
         Accounts year of the file (from the source's ``years``), or None for undated files.
+    rules : PlausibilityConfig, optional
+        ``plausibility`` settings of the config (the defaults if omitted).
 
     Returns
     -------
@@ -522,10 +367,12 @@ def map_source_frame(
     """
     _check_mapping(raw, table=table, source=source, path=path, year=year)
     reasons = _RowReasons(raw.index)
+    _flag_short_records(raw, source=source, reasons=reasons)
     out = _convert_columns(raw, table=table, source=source, year=year, reasons=reasons)
     out = _check_stated_year(out, source=source, year=year, reasons=reasons)
     _flag_missing_required(out, table=table, reasons=reasons)
     _flag_schema_failures(out, table=table, reasons=reasons)
+    _flag_code_mismatches(out, table=table, rules=rules or PlausibilityConfig(), reasons=reasons)
     quarantined = _quarantine_rows(raw, lines, reasons, table=table, source=source, path=path)
     return _good_rows(out, lines, reasons, path=path), quarantined
 
@@ -555,35 +402,56 @@ def _drop_duplicate_keys(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame,
     return frame.loc[~repeated], quarantined
 
 
+def _map_file(raw_file: RawFile, config: Config) -> tuple[pd.DataFrame, pd.DataFrame, SourceReport]:
+    """Map one file, enforce ``quarantine.max_share`` on it, and account for its rows."""
+    raw, path, source = raw_file.frame, raw_file.path, raw_file.source
+    good, bad = map_source_frame(
+        raw,
+        raw_file.lines,
+        table=raw_file.table,
+        source=source,
+        path=path,
+        year=raw_file.year,
+        rules=config.plausibility,
+    )
+    examples = "; ".join(f"line {r.line} {r.column}: {r.reason}" for r in bad.head(3).itertuples())
+    quarantine.check_share(
+        len(bad),
+        len(raw),
+        config.quarantine.max_share,
+        subject=str(path),
+        hint=f". First: {examples}",
+    )
+    good["source_name"] = source.name
+    report = SourceReport(
+        raw_file.table, source.name, str(path), len(raw), len(good), len(bad), sha256(path)
+    )
+    return good, bad, report
+
+
 def ingest_table(
     table: str, config: Config
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[SourceReport]]:
-    """Read every source of ``table``; return canonical rows, quarantine and accounting."""
+    """Read every source of ``table``; return canonical rows, quarantine and accounting.
+
+    Raises
+    ------
+    IncompleteInputError
+        If a file is empty, header-only or cut mid-record, or a year has too few rows
+        (:func:`spillover.completeness.check_row_counts`).
+    IngestError
+        If a file is missing, unreadable or mis-mapped.
+    QuarantineLimitError
+        If a file has more than ``quarantine.max_share`` bad rows.
+    """
+    files = read_table_files(table, config)
+    completeness.check_row_counts(table, files, config.completeness)
     frames, rejected, reports = [], [], []
-    for source in config.sources.get(table, []):
-        for year, path in source_files(source, config):
-            raw, lines = read_raw(path, source)
-            good, bad = map_source_frame(
-                raw, lines, table=table, source=source, path=path, year=year
-            )
-            examples = "; ".join(
-                f"line {r.line} {r.column}: {r.reason}" for r in bad.head(3).itertuples()
-            )
-            quarantine.check_share(
-                len(bad),
-                len(raw),
-                config.quarantine.max_share,
-                subject=str(path),
-                hint=f". First: {examples}",
-            )
-            good["source_name"] = source.name
-            frames.append(good)
-            rejected.append(bad)
-            reports.append(
-                SourceReport(
-                    table, source.name, str(path), len(raw), len(good), len(bad), _sha256(path)
-                )
-            )
+    for raw_file in files:
+        good, bad, report = _map_file(raw_file, config)
+        frames.append(good)
+        rejected.append(bad)
+        reports.append(report)
     if not frames:
         empty = empty_frame(table).assign(
             source_file=pd.Series(dtype="str"), source_line=pd.Series(dtype="int64")
@@ -602,7 +470,18 @@ def ingest_table(
 
 
 def ingest_all(config: Config) -> IngestResult:
-    """Ingest every configured table."""
+    """Ingest every configured table, then check that the inputs are complete.
+
+    Raises
+    ------
+    IncompleteInputError
+        If an input is incomplete (:mod:`spillover.completeness`): nothing has been
+        written yet, since the ingest stage writes only what this returns.
+    IngestError, QuarantineLimitError
+        See :func:`ingest_table`.
+    """
+    completeness.check_rule_names(config)
+    completeness.warn_switched_off(config.completeness)
     tables, rejected, reports = {}, [], []
     for table in TABLES:
         if not config.sources.get(table):
@@ -611,4 +490,6 @@ def ingest_all(config: Config) -> IngestResult:
         tables[table] = canonical
         rejected.append(bad)
         reports.extend(table_reports)
+    completeness.check_years(tables, config)
+    completeness.check_quarters(tables["external_demand"], config)
     return IngestResult(tables, quarantine.concat(rejected).astype({"line": "int64"}), reports)

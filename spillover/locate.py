@@ -1,10 +1,11 @@
 """The geocode stage: coordinates for every establishment row, and the rows that have none.
 
-Each row is placed by the first source that works: given lat/lon (inside Japan), else the
-offline address geocoder (:mod:`spillover.geocode`), else the centre of its mesh cell where
-the address did not reach town level. Rows that stay unplaced, are placed more coarsely
-than ``gazetteer.min_level``, or (by default) whose address lies in another prefecture than
-their ``pref_code`` are quarantined with the reason.
+Each row is placed by the first source that works: given lat/lon, else the offline address
+geocoder (:mod:`spillover.geocode`), else the centre of its mesh cell where the address did
+not reach town level. Given lat/lon and mesh centres are used only inside Japan's territory
+(:mod:`spillover.geocode.territory`: Seoul or (0, 0) fall through to the address). Rows that
+stay unplaced, are placed more coarsely than ``gazetteer.min_level``, or (by default) whose
+address lies in another prefecture than their ``pref_code`` are quarantined with the reason.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pandas as pd
 
 from spillover import quarantine
 from spillover.config import GazetteerConfig
+from spillover.geocode.territory import in_japan
 from spillover.options import GEOCODE_LEVELS
 
 #: Levels finer than a municipality: a mesh centre replaces a coarser address match.
@@ -28,16 +30,13 @@ def locate_establishments(
     """Coordinates (degrees) for every establishment row: given lat/lon, else address, else mesh.
 
     ``geocode_level`` is ``latlon`` (given and inside Japan), a geocoder level
-    (block/town/oaza/city/pref) or ``mesh`` (mesh-cell centre used where the address did not
-    reach town level), else ``none``.
+    (block/town/oaza/city/pref) or ``mesh`` (centre of a mesh cell inside Japan, used where
+    the address did not reach town level), else ``none``.
     """
-    from spillover.geocode import geocode_addresses, mesh_to_latlon, validate_latlon
+    from spillover.geocode import geocode_addresses, mesh_to_latlon
 
     out = establishments.copy()
-    given = out["lat"].notna() & out["lon"].notna()
-    given &= pd.Series(
-        validate_latlon(out["lat"].to_numpy(), out["lon"].to_numpy()), index=out.index
-    )
+    given = pd.Series(in_japan(out["lat"], out["lon"]), index=out.index)
     coded = geocode_addresses(
         out["address"].fillna(""), gazetteer, cache_dir=cache_dir, progress=progress
     )
@@ -51,7 +50,7 @@ def locate_establishments(
     coarse = ~given & ~coded["level"].isin(_TOWN_OR_FINER) & out["mesh_code"].notna()
     if coarse.any():
         mesh_lat, mesh_lon = mesh_to_latlon(out.loc[coarse, "mesh_code"])
-        ok = ~np.isnan(mesh_lat)
+        ok = in_japan(mesh_lat, mesh_lon)
         hit = coarse[coarse].index[ok]
         out.loc[hit, "lat"], out.loc[hit, "lon"] = mesh_lat[ok], mesh_lon[ok]
         out.loc[hit, "geocode_level"] = "mesh"
@@ -61,9 +60,36 @@ def locate_establishments(
     return out
 
 
-def geocode_rejections(located: pd.DataFrame, rules: GazetteerConfig) -> pd.Series:
-    """Why each located row cannot be used (NaN where it can)."""
-    address = located["address"].fillna("(empty)").astype("str")
+def given_outside_japan(establishments: pd.DataFrame) -> pd.Series:
+    """Given coordinates that lie outside Japan, as text ``(lat, lon)``; missing elsewhere.
+
+    Such rows are placed by their address or mesh code instead (see
+    :func:`locate_establishments`); the text ends their quarantine reason if that fails too.
+    """
+    lat, lon = establishments["lat"], establishments["lon"]
+    outside = lat.notna() & lon.notna() & ~in_japan(lat, lon)
+    out = pd.Series(None, index=establishments.index, dtype=object)
+    out[outside] = [f"({a:g}, {b:g})" for a, b in zip(lat[outside], lon[outside], strict=True)]
+    return out
+
+
+def geocode_rejections(
+    located: pd.DataFrame, rules: GazetteerConfig, outside: pd.Series
+) -> pd.Series:
+    """Why each located row cannot be used (NaN where it can).
+
+    Parameters
+    ----------
+    located : pandas.DataFrame
+        Output of :func:`locate_establishments`.
+    rules : GazetteerConfig
+        ``min_level`` and ``on_pref_mismatch``.
+    outside : pandas.Series
+        :func:`given_outside_japan` of the rows before they were located: a rejected row
+        whose given lat/lon lay outside Japan says so at the end of its reason.
+    """
+    note = ("; its given lat/lon " + outside + " lie outside Japan").fillna("")
+    address = located["address"].fillna("(empty)").astype("str") + note.reindex(located.index)
     level = located["geocode_level"]
     rank = level.map({name: i for i, name in enumerate(GEOCODE_LEVELS)})
     too_coarse = rank > GEOCODE_LEVELS.index(rules.min_level)  # latlon / mesh: no rank
@@ -108,12 +134,15 @@ def locate_plants(
     """Place every row and apply the acceptance rules of ``rules``.
 
     Returns (accepted rows, quarantine rows, summary): the summary counts rows by
-    ``geocode_level`` and the rows with a prefecture mismatch or an ambiguous match.
+    ``geocode_level``, the rows with a prefecture mismatch or an ambiguous match, and the
+    rows whose given lat/lon lay outside Japan (``latlon_outside_japan``; placed otherwise
+    or quarantined).
     """
     located = locate_establishments(
         establishments, gazetteer, cache_dir=cache_dir, progress=progress
     )
-    reasons = geocode_rejections(located, rules)
+    outside = given_outside_japan(establishments)
+    reasons = geocode_rejections(located, rules, outside)
     rejected = reasons.notna()
     refused = quarantine.rejected_rows(
         located[rejected],
@@ -126,5 +155,6 @@ def locate_plants(
         "levels": {str(k): int(v) for k, v in located["geocode_level"].value_counts().items()},
         "pref_mismatch": int(located["pref_mismatch"].sum()),
         "ambiguous": int(located["geocode_ambiguous"].sum()),
+        "latlon_outside_japan": int(outside.notna().sum()),
     }
     return located.loc[~rejected], refused, summary

@@ -50,9 +50,39 @@ class TableSpec:
 
 
 _YEAR = ColumnSpec("int", checks=(pa.Check.in_range(1950, 2100),), description="year")
-_MONEY = (pa.Check.ge(0),)
 _PERCENT = (pa.Check.in_range(0, 100),)
 _JSIC = (pa.Check.str_matches(r"^[0-9]{2,4}$"),)
+
+# Upper bounds (inclusive) of the numeric columns. Every numeric column is bounded on both
+# sides, so a non-finite value can never pass the schema. The bounds lie far above any real
+# unit: only corrupt values (1e20, a 円 column read as 万円) fail, which would otherwise
+# dominate every sum and estimate downstream.
+
+#: Shipments of one establishment, million yen: 10 trillion yen. Japan's largest plants
+#: ship a few trillion yen a year (all manufacturing ships about 330 trillion yen).
+MAX_ESTABLISHMENT_SHIPMENTS = 1e7
+#: Paid-in capital of one enterprise, million yen: 10 trillion yen. The largest capital of
+#: any Japanese corporation is a few trillion yen.
+MAX_CAPITAL = 1e7
+#: Annual sales or direct exports of one firm or overseas affiliate, million yen: 100
+#: trillion yen. The largest Japanese firm sells about 15 trillion yen a year (non-consolidated),
+#: its largest overseas affiliate less; Japan's GDP is about 600 trillion yen.
+MAX_FIRM_SALES = 1e8
+#: Persons employed at one establishment: the largest Japanese plants employ some 10,000.
+MAX_ESTABLISHMENT_EMPLOYEES = 100_000
+#: Persons employed by one firm: the largest Japanese employers have a few hundred thousand.
+MAX_FIRM_EMPLOYEES = 1_000_000
+
+
+def _money(upper: float) -> tuple[pa.Check, ...]:
+    """Money column checks: non-negative and at most ``upper`` million yen."""
+    return (pa.Check.ge(0), pa.Check.le(upper, error=f"<= {upper:,.0f} million yen"))
+
+
+def _headcount(upper: int) -> tuple[pa.Check, ...]:
+    """Head-count column checks: non-negative and at most ``upper`` persons."""
+    return (pa.Check.ge(0), pa.Check.le(upper, error=f"<= {upper:,} persons"))
+
 
 TABLES: dict[str, TableSpec] = {
     "establishments": TableSpec(
@@ -66,18 +96,24 @@ TABLES: dict[str, TableSpec] = {
                 "str", nullable=True, checks=(pa.Check.str_matches(r"^[0-9]{5}$"),)
             ),
             "address": ColumnSpec("str", nullable=True, description="所在地 as written"),
-            "lat": ColumnSpec("float", nullable=True, checks=(pa.Check.in_range(20, 46),)),
-            "lon": ColumnSpec("float", nullable=True, checks=(pa.Check.in_range(122, 154),)),
+            # Any latitude/longitude on Earth: whether it lies in Japan is the geocode stage's
+            # test (spillover.geocode.territory), which then falls back to the address.
+            "lat": ColumnSpec("float", nullable=True, checks=(pa.Check.in_range(-90, 90),)),
+            "lon": ColumnSpec("float", nullable=True, checks=(pa.Check.in_range(-180, 180),)),
             "mesh_code": ColumnSpec(
                 "str", nullable=True, checks=(pa.Check.str_matches(r"^[0-9]{4}([0-9]{2,6})?$"),)
             ),
             "industry": ColumnSpec("str", checks=_JSIC, description="JSIC code"),
-            "employees": ColumnSpec("int", checks=(pa.Check.ge(0),)),
-            "shipments": ColumnSpec("float", checks=_MONEY, description="million yen"),
+            "employees": ColumnSpec("int", checks=_headcount(MAX_ESTABLISHMENT_EMPLOYEES)),
+            "shipments": ColumnSpec(
+                "float", checks=_money(MAX_ESTABLISHMENT_SHIPMENTS), description="million yen"
+            ),
             "export_share": ColumnSpec(
                 "float", nullable=True, checks=_PERCENT, description="直接輸出 share, %"
             ),
-            "capital": ColumnSpec("float", nullable=True, checks=_MONEY, description="million yen"),
+            "capital": ColumnSpec(
+                "float", nullable=True, checks=_money(MAX_CAPITAL), description="million yen"
+            ),
         },
         key=("year", "establishment_id"),
         optional=frozenset(
@@ -98,10 +134,12 @@ TABLES: dict[str, TableSpec] = {
         {
             "year": _YEAR,
             "firm_id": ColumnSpec("str"),
-            "capital": ColumnSpec("float", checks=_MONEY, description="million yen"),
-            "sales": ColumnSpec("float", checks=_MONEY, description="million yen"),
-            "exports": ColumnSpec("float", nullable=True, checks=_MONEY, description="直接輸出額"),
-            "employees": ColumnSpec("int", nullable=True, checks=(pa.Check.ge(0),)),
+            "capital": ColumnSpec("float", checks=_money(MAX_CAPITAL), description="million yen"),
+            "sales": ColumnSpec("float", checks=_money(MAX_FIRM_SALES), description="million yen"),
+            "exports": ColumnSpec(
+                "float", nullable=True, checks=_money(MAX_FIRM_SALES), description="直接輸出額"
+            ),
+            "employees": ColumnSpec("int", nullable=True, checks=_headcount(MAX_FIRM_EMPLOYEES)),
             "industry": ColumnSpec("str", nullable=True, checks=_JSIC),
         },
         key=("year", "firm_id"),
@@ -115,7 +153,7 @@ TABLES: dict[str, TableSpec] = {
             "parent_firm_id": ColumnSpec("str"),
             "country": ColumnSpec("str", checks=(pa.Check.str_matches(r"^[A-Z]{2}$"),)),
             "industry": ColumnSpec("str", checks=_JSIC),
-            "sales": ColumnSpec("float", checks=_MONEY, description="million yen"),
+            "sales": ColumnSpec("float", checks=_money(MAX_FIRM_SALES), description="million yen"),
         },
         key=("year", "affiliate_id"),
     ),
@@ -124,9 +162,11 @@ TABLES: dict[str, TableSpec] = {
         {
             "year": _YEAR,
             "firm_id": ColumnSpec("str"),
-            "capital": ColumnSpec("float", checks=_MONEY, description="million yen"),
+            "capital": ColumnSpec("float", checks=_money(MAX_CAPITAL), description="million yen"),
             "sales": ColumnSpec(
-                "float", checks=_MONEY, description="domestic corporation, million yen"
+                "float",
+                checks=_money(MAX_FIRM_SALES),
+                description="domestic corporation, million yen",
             ),
             "industry": ColumnSpec("str", nullable=True, checks=_JSIC),
         },

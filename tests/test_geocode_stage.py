@@ -22,6 +22,7 @@ def test_unplaceable_rows_are_quarantined_with_file_and_line(tmp_path):
     extra["事業所番号"] = ["E9999999", "E9999998", "E9999997"]
     extra["所在地"] = ["火星県オリンポス市1-1", "愛知県豊田市", "愛知県豊田市元町一丁目1番1号"]
     extra["都道府県コード"] = ["23", "23", "13"]  # the last one says Tokyo
+    extra["市区町村コード"] = ["23211", "23211", ""]
     raw = pd.concat([raw, extra], ignore_index=True)
     raw.to_csv(path, index=False, encoding="cp932")
 

@@ -9,10 +9,12 @@ from spillover.geocode.batch import geocode_file
 from spillover.geocode.gazetteer import load_gazetteer
 from spillover.geocode.index import GazetteerIndex
 from spillover.geocode.match import LEVELS
-from spillover.geocode.mesh import mesh_to_latlon, validate_latlon
+from spillover.geocode.mesh import mesh_to_latlon
 from spillover.geocode.readers import GazetteerFormatError
+from spillover.geocode.territory import in_japan
 
 __all__ = [
+    "in_japan",
     "LEVELS",
     "GazetteerFormatError",
     "GazetteerIndex",
@@ -21,5 +23,4 @@ __all__ = [
     "load_gazetteer",
     "mesh_to_latlon",
     "normalize_address",
-    "validate_latlon",
 ]

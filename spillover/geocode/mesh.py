@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["JAPAN_BOUNDS", "mesh_to_latlon", "validate_latlon"]
+__all__ = ["JAPAN_BOUNDS", "mesh_to_latlon"]
 
 JAPAN_BOUNDS = {"lat_min": 20.0, "lat_max": 46.0, "lon_min": 122.0, "lon_max": 154.0}
 """Degrees (WGS84) enclosing Japan's territory, from 沖ノ鳥島 (20.4° N) and 与那国島
@@ -89,32 +89,3 @@ def mesh_to_latlon(codes: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     lat[idx] = np.where(ok, s_lat + size_lat / 2, np.nan)
     lon[idx] = np.where(ok, s_lon + size_lon / 2, np.nan)
     return lat, lon
-
-
-def validate_latlon(lat, lon) -> np.ndarray:
-    """Check that coordinates lie inside Japan's extent.
-
-    Parameters
-    ----------
-    lat, lon : array-like of float
-        Degrees, WGS84.
-
-    Returns
-    -------
-    numpy.ndarray of bool
-        True where both are finite and inside :data:`JAPAN_BOUNDS` (a bounding
-        box: it rejects swapped lat/lon, zeros and foreign points, but not
-        points in the sea between the islands).
-    """
-    la = np.asarray(lat, dtype=np.float64)
-    lo = np.asarray(lon, dtype=np.float64)
-    b = JAPAN_BOUNDS
-    with np.errstate(invalid="ignore"):
-        return (
-            np.isfinite(la)
-            & np.isfinite(lo)
-            & (la >= b["lat_min"])
-            & (la <= b["lat_max"])
-            & (lo >= b["lon_min"])
-            & (lo <= b["lon_max"])
-        )

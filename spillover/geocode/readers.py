@@ -10,7 +10,11 @@ Every supported file is reduced to two tidy tables before the index is built
     one row per 街区 (MLIT 街区レベル only): the same columns plus ``block``
     (the leading integer of 街区符号・地番).
 
-Coordinates are WGS84 / JGD2011 degrees throughout.
+Coordinates are WGS84 / JGD2011 degrees throughout. Rows whose point lies outside Japan's
+territory (:mod:`spillover.geocode.territory`; a row at (0, 0), or with 緯度 and 経度
+swapped) are dropped at load with a :class:`GazetteerWarning` counting them, so that no
+address is placed abroad; a file with more than :data:`MAX_OUTSIDE_SHARE` of such rows is
+rejected as a whole.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import gzip
 import io
 import re
 import unicodedata
+import warnings
 import zipfile
 import zlib
 from collections.abc import Iterable
@@ -31,12 +36,29 @@ import pandas as pd
 
 from spillover.errors import SpilloverError
 from spillover.geocode._prefectures import PREF_CODE
+from spillover.geocode.territory import in_japan
 
-__all__ = ["FORMATS", "GazetteerFormatError", "detect_format", "gazetteer_files", "read_gazetteer"]
+__all__ = [
+    "FORMATS",
+    "MAX_OUTSIDE_SHARE",
+    "GazetteerFormatError",
+    "GazetteerWarning",
+    "detect_format",
+    "gazetteer_files",
+    "read_gazetteer",
+]
+
+MAX_OUTSIDE_SHARE = 0.01
+"""Largest share of a file's located rows that may lie outside Japan and be dropped; above
+it the file itself is wrong (swapped 緯度/経度, another datum or projection), not a few rows."""
 
 
 class GazetteerFormatError(SpilloverError, ValueError):
     """A gazetteer file is unreadable, of an unknown layout, or lacks columns."""
+
+
+class GazetteerWarning(UserWarning):
+    """Rows of a gazetteer file were dropped at load (their point lies outside Japan)."""
 
 
 @dataclass(frozen=True)
@@ -258,6 +280,54 @@ def _text(frame: pd.DataFrame, name: str) -> pd.Series:
     return frame[col].fillna("").astype(str).str.strip()
 
 
+def _inside_japan(rows: pd.DataFrame, label: str) -> pd.Series:
+    """Rows with a point inside Japan; warn about (or reject) the rest.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        Town or block rows with ``town``, ``lat`` and ``lon`` (degrees), indexed by data
+        row - 1 (the header is not counted).
+    label : str
+        File name for messages.
+
+    Returns
+    -------
+    pandas.Series
+        True where the row has both coordinates and they lie inside Japan. Rows without
+        coordinates are False silently (new towns have no representative point yet).
+
+    Raises
+    ------
+    GazetteerFormatError
+        If more than :data:`MAX_OUTSIDE_SHARE` of the rows with coordinates lie outside.
+    """
+    located = rows["lat"].notna() & rows["lon"].notna()
+    inside = pd.Series(in_japan(rows["lat"], rows["lon"]), index=rows.index)
+    outside = located & ~inside
+    n_outside, n_located = int(outside.sum()), int(located.sum())
+    if n_outside:
+        first = rows.loc[outside.idxmax()]
+        example = (
+            f"first at data row {outside.idxmax() + 1}: {first['town']} at lat {first['lat']:g}, "
+            f"lon {first['lon']:g}"
+        )
+        share = n_outside / n_located
+        if share > MAX_OUTSIDE_SHARE:
+            raise GazetteerFormatError(
+                f"{label}: {n_outside:,} of {n_located:,} rows ({share:.1%}) have coordinates "
+                f"outside Japan ({example}), more than {MAX_OUTSIDE_SHARE:.0%}: are 緯度 and "
+                "経度 swapped, or in another datum or projection?"
+            )
+        warnings.warn(
+            f"{label}: dropped {n_outside:,} row(s) with coordinates outside Japan ({example}); "
+            "addresses there fall back to their 大字 or municipality",
+            GazetteerWarning,
+            stacklevel=2,
+        )
+    return inside
+
+
 def _gaiku_rows(frame: pd.DataFrame, label: str) -> pd.DataFrame:
     """Block rows of an MLIT 街区レベル file (representative rows only, if flagged)."""
     pref = _text(frame, "都道府県名")
@@ -283,8 +353,8 @@ def _gaiku_rows(frame: pd.DataFrame, label: str) -> pd.DataFrame:
     representative = _text(frame, "代表フラグ") == "1"
     if representative.any():
         rows = rows[representative]
-    keep = (rows["town"] != "") & rows["block"].notna() & rows["lat"].notna()
-    return rows[keep & rows["lon"].notna()].reset_index(drop=True)
+    keep = (rows["town"] != "") & rows["block"].notna() & _inside_japan(rows, label)
+    return rows[keep].reset_index(drop=True)
 
 
 def _town_rows(frame: pd.DataFrame, fmt: str, label: str) -> pd.DataFrame:
@@ -329,7 +399,7 @@ def _town_rows(frame: pd.DataFrame, fmt: str, label: str) -> pd.DataFrame:
     )
     # Rows without a representative point (new towns, in the real data) cannot be
     # located; dropping them lets such addresses fall back to their municipality.
-    keep = (towns["town"] != "") & towns["lat"].notna() & towns["lon"].notna()
+    keep = (towns["town"] != "") & _inside_japan(towns, label)
     return towns[keep].reset_index(drop=True)
 
 

@@ -22,7 +22,7 @@ from spillover.geocode.normalize import RULES_VERSION
 
 __all__ = ["INDEX_VERSION", "index_folder", "read_index", "source_checksum", "write_index"]
 
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 """Bump when the persisted index layout changes (normalisation changes bump
 :data:`spillover.geocode.normalize.RULES_VERSION`); both enter the checksum."""
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spillover.geocode import mesh_to_latlon, validate_latlon
+from spillover.geocode import mesh_to_latlon
 
 CASES = [
     ("5339", 35 + 20 / 60 + 20 / 60, 139.5),
@@ -60,9 +60,3 @@ def test_invalid_mesh_codes_are_nan(bad):
     la, lo = mesh_to_latlon(pd.Series([bad, "5339"], dtype=object))
     assert np.isnan(la[0]) and np.isnan(lo[0])
     assert la[1] == pytest.approx(35 + 2 / 3)
-
-
-def test_validate_latlon():
-    lat = np.array([35.68, 139.76, 20.43, 45.52, 0.0, np.nan, 24.28, 37.5])
-    lon = np.array([139.76, 35.68, 136.08, 148.75, 0.0, 139.0, 153.98, 127.0])
-    assert validate_latlon(lat, lon).tolist() == [True, False, True, True, False, False, True, True]

@@ -223,3 +223,33 @@ def test_unlinked_plants_without_capital_can_be_excluded(tmp_path):
         config=config,
     ).set_index("establishment_id")
     assert out["large_firm"].to_dict() == {"u1": True, "u2": False}
+
+
+def test_zero_domestic_sales_leave_opr_missing_and_quarantine_the_firm_year():
+    from spillover.firms import firm_table
+
+    firms, affiliates, parents = _tables()
+    # A's 本社企業票 says domestic sales 0 (it would be OPR 100 %); C has no affiliates
+    parents = parents.assign(
+        sales=[0.0, 450.0], source_file="raw/honsha_2015.csv", source_line=[2, 3]
+    )
+    firms = firms.assign(sales=[900.0, 500.0, 0.0])
+    affiliates = affiliates.assign(source_file="raw/genchi_2015.csv", source_line=[2, 3, 4, 5])
+    table, rejected = firm_table(firms, affiliates, parents, definitions=Definitions())
+    table = table.set_index("firm_id")
+    assert pd.isna(table.loc["A", "opr"]) and not table.loc["A", "is_global"]
+    assert table.loc["B", "opr"] == pytest.approx(10.0)
+    assert table.loc["C", "opr"] == 0.0  # no overseas production: OPR 0 whatever the sales
+    assert rejected[["stage", "table", "file", "line", "column", "reason"]].to_dict("records") == [
+        {
+            "stage": "firms",
+            "table": "parents",
+            "file": "raw/honsha_2015.csv",
+            "line": 2,
+            "column": "sales",
+            "reason": "domestic sales 0 million yen (本社企業票) with 400 million yen of overseas "
+            "manufacturing sales: OPR = overseas / (overseas + domestic) needs domestic sales "
+            "> 0 (it would be 100%); OPR left missing",
+        }
+    ]
+    assert rejected["raw"].tolist() == ['{"year": 2015, "firm_id": "A"}']

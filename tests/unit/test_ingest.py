@@ -3,8 +3,9 @@ import pytest
 
 from spillover.config import Source, parse_config
 from spillover.demo.world import WorldParams, demo_config
-from spillover.ingest import IngestError, ingest_table, read_raw
+from spillover.ingest import IngestError, ingest_table
 from spillover.quarantine import QuarantineLimitError
+from spillover.rawfiles import read_raw
 
 HEADER = (
     "調査年,事業所番号,企業番号,都道府県コード,市区町村コード,所在地,産業分類番号,従業者数,"
@@ -80,8 +81,44 @@ def test_too_many_bad_rows_fail_the_run_naming_the_file(tmp_path):
 
 def test_wrong_encoding_is_explained(tmp_path):
     path = _write(tmp_path, ROWS[:2])
-    with pytest.raises(IngestError, match=rf"{path.name}: cannot decode as 'utf-8'.*cp932"):
+    with pytest.raises(IngestError) as caught:
         ingest_table("establishments", _config(tmp_path, encoding="utf-8"))
+    assert str(caught.value) == (
+        f"{path}: cannot decode as 'utf-8' at line 1, byte 0 (byte 0 of the line): b'\\x92' "
+        "(invalid start byte); the whole file decodes as 'cp932': set "
+        "sources.establishments[kogyo_toukei].encoding: cp932"
+    )
+
+
+def test_a_bad_byte_is_located_by_line_and_offset(tmp_path):
+    rows = [row.encode("utf-8") for row in ROWS[:3]]
+    rows[2] = rows[2].replace("豊田市".encode(), "豊田市".encode("cp932"))
+    data = HEADER.encode("utf-8") + b"".join(rows)
+    (tmp_path / "kogyo_2013.csv").write_bytes(data)
+    offset = data.index("豊田市".encode("cp932"))
+    with pytest.raises(IngestError) as caught:
+        ingest_table("establishments", _config(tmp_path, encoding="utf-8"))
+    message = str(caught.value)
+    line_start = data.rindex(b"\n", 0, offset) + 1
+    assert f"at line 4, byte {offset} (byte {offset - line_start} of the line)" in message
+    assert message.endswith("a binary file, or mixed encodings?")
+
+
+def test_line_numbers_follow_values_that_span_lines(tmp_path):
+    rows = [
+        ROWS[0],
+        '2013,E2,,23,23211,"豊田市元町1-2\n山田ビル",2441,8,50000,,\n',  # lines 3-4
+        "2013,E3,,23,23211,豊田市元町1-3,2441,-5,3000,0,\n",  # line 5, bad
+    ]
+    _write(tmp_path, rows)
+    config = _config(tmp_path)
+    config = config.model_copy(
+        update={"quarantine": config.quarantine.model_copy(update={"max_share": 1.0})}
+    )
+    table, quarantine, _ = ingest_table("establishments", config)
+    assert table["source_line"].tolist() == [2, 3]
+    assert table["address"].tolist()[1] == "豊田市元町1-2\n山田ビル"
+    assert quarantine["line"].tolist() == [5]
 
 
 def test_mapping_to_a_missing_raw_column_is_named(tmp_path):

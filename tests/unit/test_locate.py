@@ -93,3 +93,61 @@ def test_cli_geocode_writes_one_row_per_id(tmp_path):
     assert table["id"].tolist() == [7, 8]
     assert table["level"].tolist() == ["town", "none"]
     assert "town" in result.output
+
+
+def _rows(**columns):
+    n = len(next(iter(columns.values())))
+    base = {
+        "year": [2015] * n,
+        "establishment_id": [f"e{i}" for i in range(n)],
+        "pref_code": pd.array([23] * n, dtype="Int64"),
+        "address": [None] * n,
+        "lat": [None] * n,
+        "lon": [None] * n,
+        "mesh_code": [None] * n,
+        "source_file": ["raw/x.csv"] * n,
+        "source_line": list(range(2, n + 2)),
+    }
+    return pd.DataFrame({**base, **columns})
+
+
+def test_given_coordinates_outside_japan_fall_back_to_the_address(gazetteer):
+    from spillover.config import GazetteerConfig
+    from spillover.locate import locate_plants
+
+    establishments = _rows(
+        address=["豊田市元町1-2-3", "どこか", None, "豊田市高丘1"],
+        lat=[37.5665, 37.5665, 0.0, 35.1],  # Seoul, Seoul, Gulf of Guinea, Toyota
+        lon=[126.978, 126.978, 0.0, 137.2],
+        pref_code=pd.array([40, 40, 23, 23], dtype="Int64"),
+    )
+    located, rejected, summary = locate_plants(
+        establishments,
+        gazetteer,
+        rules=GazetteerConfig(path="x", on_pref_mismatch="keep"),
+        cache_dir=None,
+        progress=False,
+    )
+    assert located["geocode_level"].tolist() == ["town", "latlon"]
+    assert (located.iloc[0]["lat"], located.iloc[0]["lon"]) == pytest.approx((35.08, 137.15))
+    assert rejected[["line", "reason"]].to_dict("records") == [
+        {
+            "line": 3,
+            "reason": "address not resolved by the gazetteer and no usable mesh code or lat/lon: "
+            "どこか; its given lat/lon (37.5665, 126.978) lie outside Japan",
+        },
+        {
+            "line": 4,
+            "reason": "address not resolved by the gazetteer and no usable mesh code or lat/lon: "
+            "(empty); its given lat/lon (0, 0) lie outside Japan",
+        },
+    ]
+    assert summary["latlon_outside_japan"] == 3
+
+
+def test_a_mesh_cell_outside_japan_is_not_used(gazetteer):
+    # 5229-...: the first-order mesh over Busan (35.1° N, 129.0° E) exists arithmetically
+    establishments = _rows(mesh_code=["52290000", "52374017"])
+    out = locate_establishments(establishments, gazetteer, cache_dir=None, progress=False)
+    assert out["geocode_level"].tolist() == ["none", "mesh"]
+    assert out["lat"].isna().tolist() == [True, False]
