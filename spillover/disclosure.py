@@ -1,143 +1,435 @@
-"""Disclosure control for tables that leave the secure environment (METI rules).
+"""Disclosure control for ``public/neighbourhoods``: the METI rule on contributors (DESIGN.md §5).
 
-- primary: a cell built from 1 or 2 establishments (``0 < n < min_establishments``) is
-  suppressed (χ);
-- dominance (optional): a cell whose ``top_n`` largest establishments hold more than
-  ``share`` of its shipments is suppressed;
-- secondary: for one centre and year, nested radii r1 < r2 publish two cells whose
-  difference is the ring r1 < d ≤ r2; walking the radii outwards, a cell is suppressed too
-  when the ring between it and the nearest *published* smaller cell holds 1..min-1
-  establishments, so no ring of 1..min-1 establishments can be derived from what is
-  published (counts grow with the radius, so the nearest published cell gives the smallest
-  ring).
+The *contributors* of a value are the establishments with a non-zero value of its column
+(a sum over 3 plants of which 2 export nothing is one exporter's exports). With
+``min = disclosure.min_establishments`` (≥ 3) every value of the public table is checked on
+its own column:
 
-Suppressed values become NaN and ``suppression`` says why (``""`` where published).
+1. ``primary``: every value of a cell of 1..min-1 establishments, and each value with
+   1..min-1 contributors, is suppressed (χ, NaN). A value with no contributor is published
+   as 0 (METI's "−"): it says that no establishment of the cell has any (none exports, say)
+   and nothing more about any of them;
+2. ``dominance`` (when ``dominance_top_n`` and ``dominance_share`` are set): a value whose
+   top n contributors hold more than the share is suppressed (columns ``dominance_columns``);
+3. ``nested``: for one centre and year, walking the radii outwards, a value is suppressed
+   when the ring between it and the nearest *published* smaller radius has 1..min-1
+   contributors or fails the dominance rule;
+4. secondary suppression on everything released, until nothing can be derived: the released
+   numbers (published values of every radius, year and column, and the decomposition's
+   mean yearly changes, see :func:`decomposition_margins`) are linear in the establishments'
+   values, so :class:`spillover.disclosure_span.LinearRelease` finds every suppressed value,
+   and every value of 1..min-1 establishments, in their linear span — differences of
+   overlapping neighbourhoods (``overlap``), exports − imputed exports or imputed exports ÷ a
+   public 鉱工業 export ratio (``cross_column``), a released total minus its published cells
+   (``margin``) — and for each suppresses one more published value of its derivation (the one
+   with the fewest contributors) until none is left.
+
+Counts (``n_neighbours``) stay public. The public table names each value's suppression
+``primary`` (rules 1–2) or ``secondary`` (3–4); the manifest counts every reason per column.
+``neighbourhood_no`` is the rank of HMAC-SHA256(key, centre id): without the key (drawn at
+random for each publication unless ``disclosure.number_salt`` is set; never stored) numbers
+say nothing about confidential ids, and rows are written in number order.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
-from spillover.config import Config, DisclosureConfig
-from spillover.neighbourhoods import VALUE_COLUMNS, top_shares
+from spillover.config import Config, DisclosureConfig, ModelSpec
+from spillover.disclosure_span import DisclosureError, Finding, LinearRelease, Margin
+from spillover.estimate import ENTITY, spec_frame
+from spillover.neighbourhoods import VALUE_COLUMNS, cell_members
+from spillover.options import SUPPRESSION_REASONS
+
+__all__ = [
+    "DisclosureError",
+    "PublicRelease",
+    "decomposition_margins",
+    "manifest_section",
+    "neighbourhood_numbers",
+    "public_release",
+    "public_table",
+    "suppression_reasons",
+]
+
+CELL_KEYS = ["radius_km", "year", "centre_id"]
+#: Reasons that protect the value itself (shown as ``primary`` in the public table).
+PRIMARY = ("primary", "dominance")
+#: Variables of the decomposition that are sums of establishment values (million yen, persons).
+MONEY_TERMS = ("exports", "shipments", "employees")
 
 
-def suppress_neighbourhoods(
-    cells: pd.DataFrame,
-    value_columns: list[str],
-    settings: DisclosureConfig,
-    *,
-    top_share_column: str | None = None,
-) -> pd.DataFrame:
-    """Apply primary, dominance and secondary suppression to neighbourhood cells.
+@dataclass(frozen=True)
+class PublicRelease:
+    """The disclosure-controlled table of a run and how it came about.
 
-    ``cells`` has ``centre_id, year, radius_km, n_neighbours`` and ``value_columns``;
-    ``top_share_column`` (0–1) is the share of the top-n neighbours in the cell's shipments.
+    ``table`` is releasable; ``reasons`` (``radius_km, year, centre_id`` and one column per
+    value column: ``""`` published, else a reason of
+    :data:`~spillover.options.SUPPRESSION_REASONS`) and ``margins`` (the released margins
+    protected) stay in the secure environment; ``rounds`` counts the passes of secondary
+    suppression.
     """
-    out = cells.copy()
-    minimum = settings.min_establishments
-    n = out["n_neighbours"]
-    reason = pd.Series("", index=out.index, dtype="str")
-    reason[(n > 0) & (n < minimum)] = "primary"
-    if top_share_column is not None and settings.dominance_share is not None:
-        dominated = (out[top_share_column] > settings.dominance_share) & (reason == "")
-        reason[dominated] = "dominance"
 
-    order = out.sort_values(["centre_id", "year", "radius_km"]).index
-    groups = out.loc[order, ["centre_id", "year"]]
-    starts = (groups != groups.shift()).any(axis=1).to_numpy()
-    counts = out.loc[order, "n_neighbours"].to_numpy()
-    reasons = reason.loc[order].to_numpy(dtype=object)
-    published_n = None
-    for i in range(len(order)):
-        if starts[i]:
-            published_n = None
-        if reasons[i] != "":
-            continue
-        if published_n is not None and 0 < counts[i] - published_n < minimum:
-            reasons[i] = "secondary"
-            continue
-        published_n = counts[i]
-    reason.loc[order] = reasons
-
-    hidden = reason != ""
-    for column in value_columns:
-        out[column] = out[column].astype("float64").where(~hidden, np.nan)
-    out["suppression"] = reason
-    return out
+    table: pd.DataFrame
+    reasons: pd.DataFrame
+    margins: tuple[str, ...]
+    rounds: int
 
 
-def public_neighbourhoods(
+def public_release(
     cells: pd.DataFrame,
-    value_columns: list[str],
-    settings: DisclosureConfig,
+    plants: pd.DataFrame,
+    panels: dict[str, pd.DataFrame],
+    config: Config,
     *,
-    top_share_column: str | None = None,
-) -> pd.DataFrame:
-    """The releasable neighbourhood table: suppressed cells and no identifying columns.
-
-    Only ``radius_km, year, neighbourhood_no, n_neighbours``, the value columns and
-    ``suppression`` are kept: centre ids, coordinates and prefecture codes never leave.
-    ``neighbourhood_no`` numbers the centres 1..n in sorted-id order, the same across years.
-    """
-    public = suppress_neighbourhoods(
-        cells, value_columns, settings, top_share_column=top_share_column
-    )
-    numbers = {centre: i + 1 for i, centre in enumerate(sorted(public["centre_id"].unique()))}
-    public["neighbourhood_no"] = public["centre_id"].map(numbers).astype("int64")
-    columns = [
-        "radius_km",
-        "year",
-        "neighbourhood_no",
-        "n_neighbours",
-        *value_columns,
-        "suppression",
-    ]
-    return public[columns].reset_index(drop=True)
-
-
-def public_table(cells: pd.DataFrame, plants: pd.DataFrame, config: Config) -> pd.DataFrame:
+    key: bytes | None = None,
+) -> PublicRelease:
     """The releasable neighbourhood table of a run (``public/neighbourhoods``).
 
-    ``cells`` are the neighbourhood sums, ``plants`` the classified plants (for the
-    dominance shares when ``disclosure.dominance_top_n`` is set).
+    Parameters
+    ----------
+    cells : pandas.DataFrame
+        The neighbourhood sums (``neighbourhoods`` table).
+    plants : pandas.DataFrame
+        The classified plants with exports (who the members of each cell are).
+    panels : dict
+        ``{"neighbourhood": panel, "plant": plant_panel}``: the estimation samples behind the
+        released decomposition.
+    config : Config
+        The run's config (disclosure rule, radii, model specs).
+    key : bytes, optional
+        Key of the neighbourhood numbers (default: ``disclosure.number_salt``, else random).
+
+    Returns
+    -------
+    PublicRelease
+        The releasable table and, for the manifest, why each value is suppressed.
     """
     rule = config.disclosure
-    top_column = None
-    if rule.dominance_top_n and rule.dominance_share:
-        shares = top_shares(plants, config.neighbourhoods, rule.dominance_top_n)
-        cells = cells.merge(shares, on=["radius_km", "year", "centre_id"], how="left")
-        cells["top_share"] = cells["top_share"].fillna(0.0)
-        top_column = "top_share"
-    return public_neighbourhoods(cells, VALUE_COLUMNS, rule, top_share_column=top_column)
+    members = cell_members(plants, config.neighbourhoods)
+    margins = decomposition_margins(panels, plants, config.models)
+    reasons, rounds = suppression_reasons(cells, members, margins, rule)
+    if key is None:
+        key = rule.number_salt.encode() if rule.number_salt else secrets.token_bytes(32)
+    table = public_table(cells, reasons, key)
+    return PublicRelease(table, reasons, tuple(m.name for m in margins), rounds)
+
+
+def public_table(cells: pd.DataFrame, reasons: pd.DataFrame, key: bytes) -> pd.DataFrame:
+    """The releasable rows: values with χ (NaN), suppression per value and cell, numbers.
+
+    ``reasons`` is :func:`suppression_reasons` of ``cells`` (same order). Kept:
+    ``radius_km, year, neighbourhood_no, n_neighbours``, the value columns, ``suppression``
+    (``""``, ``primary``, ``secondary`` or ``primary+secondary``) and
+    ``suppression_<column>``; rows in number order. Centre ids, coordinates and prefecture
+    codes never leave.
+    """
+    out = cells[["radius_km", "year", "n_neighbours"]].reset_index(drop=True)
+    numbers = neighbourhood_numbers(cells["centre_id"], key)
+    out.insert(2, "neighbourhood_no", cells["centre_id"].map(numbers).to_numpy())
+    status = pd.DataFrame(index=out.index)
+    for column in VALUE_COLUMNS:
+        reason = reasons[column].to_numpy(dtype=object)
+        out[column] = cells[column].to_numpy(dtype=float)
+        out.loc[reason != "", column] = np.nan
+        status[column] = np.where(
+            reason == "", "", np.where(np.isin(reason, PRIMARY), "primary", "secondary")
+        )
+    kinds = status.apply(lambda row: "+".join(sorted(set(row) - {""})), axis=1)
+    out["suppression"] = kinds.astype("str")
+    for column in VALUE_COLUMNS:
+        out[f"suppression_{column}"] = status[column].astype("str")
+    return out.sort_values(["radius_km", "year", "neighbourhood_no"]).reset_index(drop=True)
+
+
+def neighbourhood_numbers(centre_ids: pd.Series, key: bytes) -> dict:
+    """Public number (1..n) of every centre: the rank of HMAC-SHA256(key, centre id).
+
+    Without ``key`` the order is a uniformly random permutation of the centres, unrelated to
+    their confidential ids; the same key gives the same numbers (across years and radii).
+    """
+    digests = {
+        centre: hmac.new(key, str(centre).encode(), hashlib.sha256).hexdigest()
+        for centre in pd.unique(centre_ids)
+    }
+    ranked = sorted(digests, key=digests.__getitem__)
+    return {centre: number for number, centre in enumerate(ranked, start=1)}
+
+
+def suppression_reasons(
+    cells: pd.DataFrame, members: pd.DataFrame, margins: list[Margin], rule: DisclosureConfig
+) -> tuple[pd.DataFrame, int]:
+    """Why each value of ``cells`` is suppressed (``""`` when published), and the rounds.
+
+    ``members`` is :func:`spillover.neighbourhoods.cell_members` of the same cells; see the
+    module docstring for the rules.
+    """
+    cells = cells.reset_index(drop=True)
+    members = _numbered(cells, members)
+    stats = _RingStats(cells, members, rule)
+    reasons = stats.primary()
+    model = LinearRelease(cells, members, margins)
+    rounds = 0
+    while True:
+        stats.nested(reasons)
+        findings = model.disclosures(reasons == "", rule.min_establishments)
+        if not findings:
+            break
+        rounds += 1
+        for (cell, column), reason in _secondary(findings, model, stats, reasons).items():
+            reasons[cell, VALUE_COLUMNS.index(column)] = reason
+    frame = cells[CELL_KEYS].copy()
+    for index, column in enumerate(VALUE_COLUMNS):
+        frame[column] = reasons[:, index].astype("str")
+    return frame, rounds
+
+
+def _numbered(cells: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
+    """``members`` with the position of its cell in ``cells`` (checked against the counts)."""
+    index = pd.MultiIndex.from_frame(cells[CELL_KEYS].astype({"year": "int64"}))
+    keys = pd.MultiIndex.from_frame(members[CELL_KEYS].astype({"year": "int64"}))
+    cell = index.get_indexer(keys)
+    counts = np.bincount(cell[cell >= 0], minlength=len(cells))
+    if (cell < 0).any() or (counts != cells["n_neighbours"].to_numpy()).any():
+        raise DisclosureError(
+            "the neighbourhood members do not add up to the cells' n_neighbours: re-run the "
+            "neighbourhoods stage before publishing"
+        )
+    return members.assign(cell=cell).reset_index(drop=True)
+
+
+class _RingStats:
+    """Contributors and top-n shares of every cell and ring (per value column)."""
+
+    def __init__(self, cells: pd.DataFrame, members: pd.DataFrame, rule: DisclosureConfig) -> None:
+        self.rule = rule
+        self.cells = cells
+        self.radii = sorted(cells["radius_km"].unique())
+        first = members.groupby(["year", "centre_id", "establishment_id"])["radius_km"]
+        inner = first.transform("min").to_numpy()
+        self.count, self.share = {}, {}
+        for lower in [0.0, *self.radii[:-1]]:
+            ring = members[inner > lower]
+            self.count[lower], self.share[lower] = _contributors(ring, len(cells), rule)
+
+    def failing(self, lower: float, cells: np.ndarray) -> np.ndarray:
+        """Whether each of ``cells`` (rows) × column has 1..min-1 contributors or is dominated.
+
+        The values are those of the ring ``lower < d ≤ radius`` (``lower = 0``: the cell).
+        """
+        count = self.count[lower][cells]
+        failing = (count > 0) & (count < self.rule.min_establishments)
+        if self.rule.dominance_top_n and self.rule.dominance_share:
+            dominated = self.share[lower][cells] > self.rule.dominance_share
+            columns = np.isin(VALUE_COLUMNS, self.rule.dominance_columns)
+            failing |= dominated & columns[None, :]
+        return failing
+
+    def primary(self) -> np.ndarray:
+        """Reasons after rules 1–2: ``primary``, ``dominance`` or ``""`` (cells × columns)."""
+        everything = np.arange(len(self.cells))
+        count = self.count[0.0]
+        n = self.cells["n_neighbours"].to_numpy()[:, None]
+        small = (n > 0) & (n < self.rule.min_establishments)
+        small = small | ((count > 0) & (count < self.rule.min_establishments))
+        reasons = np.full(count.shape, "", dtype=object)
+        reasons[self.failing(0.0, everything)] = "dominance"
+        reasons[small] = "primary"
+        return reasons
+
+    def nested(self, reasons: np.ndarray) -> None:
+        """Rule 3, in place: suppress values whose ring to the nearest published radius fails."""
+        grid = self.cells.reset_index().pivot_table(
+            index=["year", "centre_id"], columns="radius_km", values="index", aggfunc="first"
+        )
+        positions = grid.reindex(columns=self.radii).to_numpy()
+        lower = np.full((len(grid), len(VALUE_COLUMNS)), np.nan)
+        for step, radius in enumerate(self.radii):
+            rows = np.flatnonzero(~np.isnan(positions[:, step]))
+            cells = positions[rows, step].astype(int)
+            low = lower[rows]
+            for value in np.unique(low[~np.isnan(low)]):
+                fails = self.failing(float(value), cells) & (low == value) & (reasons[cells] == "")
+                at, column = np.nonzero(fails)
+                reasons[cells[at], column] = "nested"
+            lower[rows] = np.where(reasons[cells] == "", radius, low)
+
+
+def _contributors(ring: pd.DataFrame, n_cells: int, rule: DisclosureConfig):
+    """Per cell × column: establishments with a non-zero value, and the top-n share (0–1)."""
+    cell = ring["cell"].to_numpy()
+    count = np.zeros((n_cells, len(VALUE_COLUMNS)), dtype=np.int64)
+    share = np.zeros((n_cells, len(VALUE_COLUMNS)))
+    for index, column in enumerate(VALUE_COLUMNS):
+        value = np.nan_to_num(np.abs(ring[column].to_numpy(dtype=float)))
+        count[:, index] = np.bincount(cell, weights=value != 0, minlength=n_cells)
+        if rule.dominance_top_n:
+            order = np.lexsort((-value, cell))
+            start = np.searchsorted(cell[order], cell[order], side="left")
+            top = (np.arange(len(order)) - start) < rule.dominance_top_n
+            sorted_cell, sorted_value = cell[order], value[order]
+            top_sum = np.bincount(sorted_cell[top], weights=sorted_value[top], minlength=n_cells)
+            total = np.bincount(cell, weights=value, minlength=n_cells)
+            share[:, index] = np.divide(top_sum, total, out=np.zeros(n_cells), where=total > 0)
+    return count, share
+
+
+def _secondary(findings: list[Finding], model: LinearRelease, stats: _RingStats, reasons):
+    """One more suppressed value per finding: {(cell, column): reason}."""
+    chosen: dict[tuple[int, str], str] = {}
+    centre = stats.cells["centre_id"].to_numpy()
+    radius = stats.cells["radius_km"].to_numpy()
+    for finding in findings:
+        candidates = set()
+        for row in finding.rows:
+            if row[0] == "cell":
+                candidates.add((row[1], row[2]))
+            else:
+                candidates |= _margin_cells(model, row[1], reasons)
+        if not candidates:
+            raise DisclosureError(
+                f"a value of establishments {list(finding.establishments)[:5]} can be derived "
+                f"from {[r[1] for r in finding.rows]} alone: that release cannot go out"
+            )
+        count = stats.count[0.0]
+        cell, column = min(
+            candidates,
+            key=lambda c: (count[c[0], VALUE_COLUMNS.index(c[1])], -radius[c[0]], c[0], c[1]),
+        )
+        cells = {r[1] for r in finding.rows if r[0] == "cell"} | {finding.cell} - {-1}
+        columns = {r[2] for r in finding.rows if r[0] == "cell"} | ({finding.column} - {""})
+        if any(r[0] == "margin" for r in finding.rows):
+            reason = "margin"
+        elif len(columns) > 1:
+            reason = "cross_column"
+        elif len({centre[c] for c in cells}) > 1:
+            reason = "overlap"
+        else:
+            reason = "nested"
+        chosen.setdefault((cell, column), reason)
+    return chosen
+
+
+def _margin_cells(model: LinearRelease, name: str, reasons: np.ndarray) -> set:
+    """Published values that enter a neighbourhood margin (suppressing one grows its complement)."""
+    for margin, weights in zip(model.cell_margins, model.cell_weights, strict=True):
+        if margin.name == name:
+            index = VALUE_COLUMNS.index(margin.column)
+            cells = np.flatnonzero((weights != 0) & (reasons[:, index] == ""))
+            return {(int(c), margin.column) for c in cells}
+    return set()
+
+
+def decomposition_margins(
+    panels: dict[str, pd.DataFrame], plants: pd.DataFrame, specs: list[ModelSpec]
+) -> list[Margin]:
+    """The released mean yearly changes of establishment sums, as weighted sums of values.
+
+    A spec's decomposition releases, for its dependent and each regressor, the mean over
+    consecutive years of the first difference on its estimation sample: times the (known)
+    number of differences, Σ (+1 at the later year, −1 at the earlier) of the variable. For
+    ``log1p`` specs the weights are those of the linearisation (÷ (1 + value)): a non-linear
+    equation pins down what its gradient does. Only sums of establishment values (exports,
+    shipments, employees) are margins; OPR, the DI, exposure and counts are not.
+    """
+    margins = []
+    for spec in specs:
+        terms = [t for t in (spec.dependent, *spec.regressors) if t in MONEY_TERMS]
+        if not terms:
+            continue
+        panel = panels[spec.family]
+        rows = _margin_rows(_telescoped(panel, spec), panel, plants, spec, terms)
+        for term in terms:
+            weights = rows.assign(weight=_linearised(rows, term, spec))
+            margins.append(
+                Margin(f"decomposition/{spec.id}/{term}", term, weights.drop(columns="level"))
+            )
+    return margins
+
+
+def _telescoped(panel: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
+    """Entity, year and weight (+1 later / −1 earlier year of a difference; 0 rows dropped)."""
+    entity = ENTITY[spec.family]
+    sample = spec_frame(panel, spec).reset_index()[[entity, "year"]]
+    sample = sample.sort_values([entity, "year"]).reset_index(drop=True)
+    same_next = sample[entity].shift(-1) == sample[entity]
+    same_previous = sample[entity].shift(1) == sample[entity]
+    later = same_next & (sample["year"].shift(-1) == sample["year"] + 1)
+    earlier = same_previous & (sample["year"].shift(1) == sample["year"] - 1)
+    sample["level"] = earlier.astype(float) - later.astype(float)
+    return sample[sample["level"] != 0]
+
+
+def _margin_rows(sample, panel, plants, spec, terms) -> pd.DataFrame:
+    """The weighted sample rows with the values a margin needs (cells or establishments)."""
+    if spec.family == "neighbourhood":
+        level = panel[np.isclose(panel["radius_km"], spec.radius_km)]
+        rows = sample.merge(level[["centre_id", "year", *terms]], on=["centre_id", "year"])
+        return rows.assign(radius_km=spec.radius_km)
+    own = plants[["year", "establishment_id", *MONEY_TERMS, "export_method"]]
+    return sample.merge(own, on=["establishment_id", "year"], how="left")
+
+
+def _linearised(rows: pd.DataFrame, term: str, spec: ModelSpec) -> np.ndarray:
+    """Weights of ``term``: ±1, or ±1 / (1 + value) for ``log1p`` specs."""
+    weight = rows["level"].to_numpy(dtype=float)
+    if spec.transform == "log1p":
+        weight = weight / (1.0 + rows[term].to_numpy(dtype=float))
+    return weight
 
 
 def describe_rule(settings: DisclosureConfig) -> str:
-    """The applied rules in one sentence (for the manifest)."""
+    """The applied rule in one sentence (for the manifest)."""
     small = settings.min_establishments - 1
     text = (
-        f"cells from 1..{small} establishments suppressed (primary); rings between nested radii "
-        f"holding 1..{small} establishments suppressed (secondary)"
+        f"a value is published only if 0 or at least {settings.min_establishments} "
+        f"establishments have a non-zero value of its column (cells of 1..{small} "
+        "establishments: every value χ)"
     )
     if settings.dominance_top_n and settings.dominance_share:
         text += (
-            f"; cells whose top {settings.dominance_top_n} establishments hold more than "
-            f"{settings.dominance_share:.0%} of shipments suppressed (dominance)"
+            f" and its top {settings.dominance_top_n} establishments hold at most "
+            f"{settings.dominance_share:.0%} of it ({', '.join(settings.dominance_columns)})"
         )
-    return text
+    return text + (
+        "; the same for every ring between radii of one centre; secondary suppression until no "
+        "suppressed value and no value of 1.."
+        f"{small} establishments is a linear combination of the released numbers"
+    )
 
 
-def disclosure_summary(public: pd.DataFrame) -> dict[str, int]:
-    """Counts of published and suppressed cells by reason (for the manifest)."""
-    counts = public["suppression"].replace("", "published").value_counts()
-    return {str(k): int(v) for k, v in counts.items()}
-
-
-def manifest_section(settings: DisclosureConfig, public: pd.DataFrame) -> dict:
-    """The manifest's ``disclosure`` entry: the rule, the tables it covers, cell counts."""
+def manifest_section(settings: DisclosureConfig, release: PublicRelease) -> dict:
+    """The manifest's ``disclosure`` entry: rule, outputs checked, counts per reason/column."""
+    values = {}
+    for column in VALUE_COLUMNS:
+        reasons = release.reasons[column].replace("", "published").value_counts()
+        values[column] = {
+            name: int(reasons.get(name, 0)) for name in ("published", *SUPPRESSION_REASONS)
+        }
+    hidden = (release.reasons[VALUE_COLUMNS] != "").sum(axis=1)
     return {
         "rule": describe_rule(settings),
+        "contributors": "establishments with a non-zero value of the column",
+        "columns": VALUE_COLUMNS,
         "applied_to": ["public/neighbourhoods"],
-        "cells": disclosure_summary(public),
+        "checked_against": {
+            "public/neighbourhoods": "every radius, year and column, overlapping "
+            "neighbourhoods, exports vs imputed exports vs public export ratios",
+            "decomposition": list(release.margins),
+            "estimates": "regression coefficients on whole panels: not disclosive, not modelled",
+        },
+        "values": values,
+        "cells": {
+            "all values published": int((hidden == 0).sum()),
+            "some values suppressed": int(((hidden > 0) & (hidden < len(VALUE_COLUMNS))).sum()),
+            "all values suppressed": int((hidden == len(VALUE_COLUMNS)).sum()),
+        },
+        "secondary_rounds": release.rounds,
+        "neighbourhood_no": "rank of HMAC-SHA256(secret key, centre id); key not stored",
     }

@@ -1,4 +1,4 @@
-"""The neighbourhoods stage: sums around every centre, overlap diagnostics, dominance shares.
+"""The neighbourhoods stage: sums around every centre, overlap diagnostics, cell members.
 
 Each reads the classified plants of the exports stage (one row per year and establishment,
 with ``lat, lon, is_centre, large_firm, exports, export_method``) and applies the neighbour
@@ -10,12 +10,17 @@ from __future__ import annotations
 import pandas as pd
 
 from spillover.config import NeighbourhoodConfig
-from spillover.options import DIRECT_SHARE
+from spillover.options import DIRECT_SHARE, VALUE_COLUMN_NAMES
 from spillover.plants import centre_plants
-from spillover.spatial import neighbour_pairs, neighbourhood_sums, overlap_diagnostics
+from spillover.spatial import (
+    BOUNDARY_TOLERANCE_KM,
+    neighbour_pairs,
+    neighbourhood_sums,
+    overlap_diagnostics,
+)
 
 #: Neighbourhood sums computed for every centre (million yen; employees in persons).
-VALUE_COLUMNS = ["employees", "shipments", "exports", "exports_imputed"]
+VALUE_COLUMNS = list(VALUE_COLUMN_NAMES)
 
 
 def _points(plants: pd.DataFrame, settings: NeighbourhoodConfig) -> pd.DataFrame:
@@ -65,24 +70,40 @@ def neighbourhood_tables(
     return neighbourhood_table(plants, settings), overlap_table(plants, settings)
 
 
-def top_shares(plants: pd.DataFrame, settings: NeighbourhoodConfig, top_n: int) -> pd.DataFrame:
-    """Share (0–1) of each neighbourhood's shipments held by its ``top_n`` largest plants.
+def cell_members(plants: pd.DataFrame, settings: NeighbourhoodConfig) -> pd.DataFrame:
+    """Who contributes to each neighbourhood cell: one row per radius × year × centre × member.
 
-    One row per radius × year × centre with neighbours (for the dominance rule of
-    :mod:`spillover.disclosure`).
+    The members of a cell are the establishments its sums in :func:`neighbourhood_table`
+    add up (the same neighbour rule, one :func:`~spillover.spatial.neighbour_pairs` search at
+    the largest radius). The disclosure rule counts, per value column, the members with a
+    non-zero value (:mod:`spillover.disclosure`).
+
+    Parameters
+    ----------
+    plants : pandas.DataFrame
+        Classified plants of the exports stage.
+    settings : NeighbourhoodConfig
+        Radii (km) and the exclusion rule.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``radius_km, year, centre_id, establishment_id``, the member's own
+        :data:`VALUE_COLUMNS` (persons, million yen; float, NaN where missing) and its
+        ``export_method``.
     """
-    centres = _centres(plants)
     points = _points(plants, settings)
-    shipments = points.set_index(["year", "point_id"])["shipments"]
+    largest = max(settings.radii_km)
+    pairs = neighbour_pairs(_centres(plants), points, largest, exclude="excluded", by="year")
+    own = points.drop(columns=["lat", "lon", "excluded"]).assign(
+        export_method=plants["export_method"].to_numpy()
+    )
+    pairs = pairs.merge(own, on=["year", "point_id"], how="left", validate="many_to_one")
     frames = []
     for radius in settings.radii_km:
-        pairs = neighbour_pairs(centres, points, radius, exclude="excluded", by="year")
-        keys = pd.MultiIndex.from_arrays([pairs["year"], pairs["point_id"]])
-        pairs = pairs.assign(shipments=shipments.reindex(keys).fillna(0.0).to_numpy())
-        pairs = pairs.sort_values(["year", "centre_id", "shipments"], ascending=[True, True, False])
-        rank = pairs.groupby(["year", "centre_id"]).cumcount()
-        grouped = pairs.groupby(["year", "centre_id"])["shipments"]
-        top = pairs[rank < top_n].groupby(["year", "centre_id"])["shipments"].sum()
-        share = (top / grouped.sum()).fillna(0.0).rename("top_share").reset_index()
-        frames.append(share.assign(radius_km=radius))
-    return pd.concat(frames, ignore_index=True)
+        inside = pairs["distance_km"].to_numpy() <= radius + BOUNDARY_TOLERANCE_KM
+        frames.append(pairs[inside].assign(radius_km=radius))
+    members = pd.concat(frames, ignore_index=True).rename(columns={"point_id": "establishment_id"})
+    members[VALUE_COLUMNS] = members[VALUE_COLUMNS].astype("float64")
+    keys = ["radius_km", "year", "centre_id", "establishment_id"]
+    return members[[*keys, *VALUE_COLUMNS, "export_method"]]

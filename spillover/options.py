@@ -25,3 +25,16 @@ DIRECT_SHARE = "direct_share"
 
 #: Who may see a published dataset.
 DatasetClass = Literal["confidential", "releasable", "disclosure-controlled"]
+
+#: Value columns of the neighbourhood sums and of the public table (persons, million yen).
+ValueColumn = Literal["employees", "shipments", "exports", "exports_imputed"]
+VALUE_COLUMN_NAMES: tuple[str, ...] = get_args(ValueColumn)
+
+#: Why a value of ``public/neighbourhoods`` is suppressed (χ): ``primary`` (built from
+#: 1..min-1 establishments with a non-zero value) and ``dominance`` protect the value itself;
+#: the others are secondary (publishing the value would let another be derived): ``nested``
+#: (ring between radii of one centre), ``overlap`` (differences between neighbourhoods),
+#: ``cross_column`` (exports − imputed exports, imputed exports ÷ a public export ratio),
+#: ``margin`` (a released total such as the decomposition's mean yearly change).
+SuppressionReason = Literal["primary", "dominance", "nested", "overlap", "cross_column", "margin"]
+SUPPRESSION_REASONS: tuple[str, ...] = get_args(SuppressionReason)

@@ -125,6 +125,7 @@ def demo_config(params: WorldParams) -> dict:
         },
         "neighbourhoods": {"radii_km": [params.radius_km, 10.0]},
         "models": _models(params.radius_km),
+        "disclosure": {"min_establishments": 3, "dominance_top_n": 2, "dominance_share": 0.8},
     }
 
 

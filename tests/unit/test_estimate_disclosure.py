@@ -2,8 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spillover.config import DisclosureConfig, ModelSpec
-from spillover.disclosure import suppress_neighbourhoods
+from spillover.config import ModelSpec
 from spillover.estimate import decomposition, estimates_table, fit_spec
 
 
@@ -83,114 +82,6 @@ def test_decomposition_by_hand():
     assert out["mean_yearly_change"] == pytest.approx(1.0)
     assert out["contribution"] == pytest.approx(3.0)
     assert out["share"] == pytest.approx(3.0 / 3.5)
-
-
-def test_primary_and_secondary_suppression():
-    cells = pd.DataFrame(
-        {
-            "centre_id": ["a", "a", "b", "b", "c", "c"],
-            "year": 2015,
-            "radius_km": [5.0, 10.0] * 3,
-            "n_neighbours": [2, 9, 7, 8, 0, 4],
-            "exports": [10.0, 50.0, 70.0, 75.0, 0.0, 30.0],
-        }
-    )
-    out = suppress_neighbourhoods(cells, ["exports"], DisclosureConfig())
-    # a@5: 2 plants -> primary; a@10: ring of 7 behind a suppressed cell -> published
-    # b@10: ring of one plant next to a published b@5 -> secondary ; c@5 is empty -> published
-    assert out["suppression"].tolist() == ["primary", "", "", "secondary", "", ""]
-    assert out["exports"].isna().tolist() == [True, False, False, True, False, False]
-
-
-def test_dominance_rule_suppresses_cells_held_by_few_plants():
-    cells = pd.DataFrame(
-        {
-            "centre_id": ["a", "b"],
-            "year": 2015,
-            "radius_km": 5.0,
-            "n_neighbours": [10, 10],
-            "exports": [1.0, 2.0],
-            "top_share": [0.9, 0.5],
-        }
-    )
-    settings = DisclosureConfig(dominance_top_n=2, dominance_share=0.8)
-    out = suppress_neighbourhoods(cells, ["exports"], settings, top_share_column="top_share")
-    assert out["suppression"].tolist() == ["dominance", ""]
-    assert out["exports"].isna().tolist() == [True, False]
-
-
-def test_top_shares_by_hand():
-    from spillover.config import NeighbourhoodConfig
-    from spillover.neighbourhoods import top_shares
-
-    # one centre and five plants due north, 1..5 km away (1 km ≈ 0.008993 degrees of latitude)
-    step = 1 / 111.19492664455873
-    plants = pd.DataFrame(
-        {
-            "year": 2015,
-            "establishment_id": ["c", "p1", "p2", "p3", "p4", "big"],
-            "lat": [35.0, 35 + step, 35 + 2 * step, 35 + 3 * step, 35 + 4.5 * step, 35 + step],
-            "lon": 135.0,
-            "is_centre": [True, False, False, False, False, False],
-            "large_firm": [True, False, False, False, False, True],
-            "shipments": [999.0, 20.0, 100.0, 30.0, 50.0, 5000.0],
-            "employees": 1,
-            "exports": 0.0,
-            "export_method": "direct_share",
-        }
-    )
-    shares = top_shares(plants, NeighbourhoodConfig(radii_km=[2.5, 5.0]), top_n=2)
-    by_radius = shares.set_index("radius_km")["top_share"]
-    # 2.5 km: p1 (20) and p2 (100) only -> 120 / 120; 5 km: (100 + 50) / 200; "big" is excluded
-    assert by_radius[2.5] == pytest.approx(1.0)
-    assert by_radius[5.0] == pytest.approx(0.75)
-
-
-def test_secondary_suppression_compares_with_the_nearest_published_cell():
-    # 5 / 7 / 10 km with 10 / 11 / 11 plants: 7 km hides a one-plant ring; 10 km has the
-    # same count as 7 km, so publishing it would reveal the 7 km cell (ring of 1 vs 5 km)
-    cells = pd.DataFrame(
-        {
-            "centre_id": "a",
-            "year": 2015,
-            "radius_km": [10.0, 5.0, 7.0],
-            "n_neighbours": [11, 10, 11],
-            "exports": [3.0, 1.0, 3.0],
-        }
-    )
-    out = suppress_neighbourhoods(cells, ["exports"], DisclosureConfig())
-    assert out.set_index("radius_km")["suppression"].to_dict() == {
-        10.0: "secondary",
-        5.0: "",
-        7.0: "secondary",
-    }
-
-
-def test_public_table_keeps_no_identifying_columns():
-    from spillover.disclosure import public_neighbourhoods
-
-    cells = pd.DataFrame(
-        {
-            "centre_id": ["E2", "E1"],
-            "year": 2015,
-            "radius_km": 5.0,
-            "n_neighbours": [4, 9],
-            "exports": [1.0, 2.0],
-            "lat": [35.0, 36.0],
-            "lon": [137.0, 138.0],
-            "pref_code": 23,
-        }
-    )
-    public = public_neighbourhoods(cells, ["exports"], DisclosureConfig())
-    assert list(public.columns) == [
-        "radius_km",
-        "year",
-        "neighbourhood_no",
-        "n_neighbours",
-        "exports",
-        "suppression",
-    ]
-    assert public["neighbourhood_no"].tolist() == [2, 1]
 
 
 def test_external_demand_by_centre_industry():
