@@ -24,13 +24,17 @@ DEFAULT_CONFIG = "/opt/airflow/data/demo/config.yaml"
 
 @task
 def start_run(params=None, run_id=None) -> str:
-    """Validate the config and create the run directory (named after the DAG run)."""
+    """Validate the config and create the run directory (named after the DAG run).
+
+    Airflow run ids (``manual__2026-01-31T00:00:00+00:00``) hold ``:`` and ``+``, which run ids
+    may not: `safe_name` maps them to a plain name, the same for every retry of the DAG run.
+    """
     from airflow.sdk import Variable
 
     from spillover import pipeline
 
     config = params["config_path"] or Variable.get("spillover_config_path", DEFAULT_CONFIG)
-    return str(pipeline.start_run(config, run_id=run_id))
+    return str(pipeline.start_run(config, run_id=pipeline.safe_name(run_id)))
 
 
 @task

@@ -4,23 +4,41 @@ A run directory (``<work_root>/<run_id>/``) holds the frozen config (``config.js
 stage's Parquet outputs under ``tables/``, rejected rows under ``quarantine/`` and a JSON
 report per stage under ``reports/``. Stages read only from the run directory, so a retried
 stage overwrites its own outputs (idempotent).
+
+Run ids are plain names (:data:`RUN_ID_PATTERN`); the default is the UTC start time plus a
+random suffix (``20260131T120000Z-1f2e3d``), so runs started in the same second get different
+directories. :func:`safe_name` maps any other text (an Airflow run id) to a valid one.
+Re-using a run id is allowed only with the same frozen config (``config.json``, which includes
+the config file's folder): the run then starts clean. Each stage, and
+:func:`start_run`, holds the directory's lock (``<run dir>/.lock``, see :mod:`spillover.locks`),
+so two processes never interleave their writes in one run directory.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import secrets
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
-from spillover import quarantine
+from spillover import locks, quarantine
 from spillover.config import Config, dump_config, load_config, parse_config
 from spillover.errors import SpilloverError
-from spillover.storage import write_json_atomic
+from spillover.storage import check_output_root, replace_atomically, write_json_atomic
+
+#: A run id: 1–64 letters, digits, ``_``, ``.`` or ``-``, starting with a letter or digit.
+RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+LOCK_NAME = ".lock"
+#: Folders of a run's results, removed when a run id is re-used.
+_RESULTS = ("tables", "quarantine", "reports")
 
 
 class PipelineError(SpilloverError, RuntimeError):
@@ -62,30 +80,147 @@ class Run:
         )
         return path
 
+    @contextmanager
+    def lock(self, doing: str, *, shared: bool = False) -> Iterator[None]:
+        """Hold the run directory's lock while ``doing`` (e.g. ``"stage geocode"``).
 
-def _safe_run_id(run_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.\-]+", "_", run_id).strip("_") or "run"
+        Parameters
+        ----------
+        doing : str
+            What the holder does, quoted to processes that wait for the lock.
+        shared : bool
+            Share the lock with other shared holders (stages that write only their own files,
+            such as the DAG's per-spec ``estimate`` tasks); exclusive otherwise.
+        """
+        with locks.locked(
+            self.workdir / LOCK_NAME,
+            holder=f"run {self.run_id}, {doing}",
+            what="run directory",
+            shared=shared,
+        ):
+            yield
+
+
+def new_run_id() -> str:
+    """A fresh run id: UTC time to the second plus 6 random hex digits."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def check_run_id(run_id: str) -> str:
+    """Return ``run_id`` if it is a plain name (:data:`RUN_ID_PATTERN`), else raise.
+
+    Raises
+    ------
+    PipelineError
+        Naming the run id; it is never rewritten silently (:func:`safe_name` does that on
+        request).
+    """
+    if not RUN_ID_PATTERN.fullmatch(run_id):
+        raise PipelineError(
+            f"run id {run_id!r} is not a plain name: use 1-64 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit (spillover.runs.safe_name maps any text to one)"
+        )
+    return run_id
+
+
+def safe_name(text: str) -> str:
+    """Map any text (e.g. an Airflow run id) to a valid run id; distinct texts stay distinct.
+
+    A valid run id is returned unchanged. Otherwise characters outside ``[A-Za-z0-9_.-]``
+    become ``_`` and 10 hex digits of the text's SHA-256 are appended, so
+    ``manual__2026-01-31T00:00:00+00:00`` becomes
+    ``manual__2026-01-31T00_00_00_00_00-<hash>`` and never collides with another text's name.
+    """
+    if RUN_ID_PATTERN.fullmatch(text):
+        return text
+    digest = hashlib.sha256(text.encode()).hexdigest()[:10]
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_.-")[:53]
+    return f"{stem or 'run'}-{digest}"
+
+
+def _claim(workdir: Path, run_id: str, frozen: str) -> None:
+    """Refuse a run directory of another config or not a run's; clear a re-used one.
+
+    ``frozen`` is the new run's ``config.json`` text (:func:`~spillover.config.dump_config`).
+    """
+    if (workdir / "run.json").exists():
+        if (workdir / "config.json").read_text(encoding="utf-8") != frozen:
+            raise PipelineError(
+                f"run id {run_id!r} is taken: {workdir / 'config.json'} holds another config "
+                "(or the same file in another folder); choose another --run-id, or omit it "
+                "for a fresh one"
+            )
+        for stale in _RESULTS:  # the same config again: the run starts clean
+            shutil.rmtree(workdir / stale, ignore_errors=True)
+        return
+    foreign = sorted(
+        p.name for p in workdir.iterdir() if not p.name.startswith(".") and p.name != "config.json"
+    )
+    if foreign:
+        raise PipelineError(
+            f"{workdir} exists but is not a run directory (no run.json; it holds "
+            f"{', '.join(foreign[:5])}): choose another --run-id"
+        )
+
+
+@contextmanager
+def started_run(config_path: str | Path, *, run_id: str | None = None) -> Iterator[Path]:
+    """Start a run (see :func:`start_run`) and hold its lock until the block ends.
+
+    Yields
+    ------
+    pathlib.Path
+        The run directory; stages run inside the block take its lock without waiting.
+    """
+    config = load_config(config_path)
+    run_id = new_run_id() if run_id is None else check_run_id(run_id)
+    check_output_root(config.resolve(config.output_root))  # fail now, not after the stages
+    workdir = config.resolve(config.work_root) / run_id
+    workdir.mkdir(parents=True, exist_ok=True)
+    with locks.locked(workdir / LOCK_NAME, holder=f"run {run_id}, start_run", what="run directory"):
+        text = dump_config(config)
+        _claim(workdir, run_id, text)
+        replace_atomically(
+            workdir / "config.json", lambda path: path.write_text(text, encoding="utf-8")
+        )
+        write_json_atomic(
+            {
+                "run_id": run_id,
+                "config_path": str(Path(config_path).resolve()),
+                "config_sha256": config.digest(),
+                "started": datetime.now(UTC).isoformat(),
+            },
+            workdir / "run.json",
+        )
+        yield workdir
 
 
 def start_run(config_path: str | Path, *, run_id: str | None = None) -> Path:
-    """Validate the config, create the run directory and freeze the config into it."""
-    config = load_config(config_path)
-    run_id = _safe_run_id(run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
-    workdir = config.resolve(config.work_root) / run_id
-    for stale in ("tables", "quarantine", "reports"):  # a re-used run id starts clean
-        shutil.rmtree(workdir / stale, ignore_errors=True)
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.json").write_text(dump_config(config), encoding="utf-8")
-    write_json_atomic(
-        {
-            "run_id": run_id,
-            "config_path": str(Path(config_path).resolve()),
-            "config_sha256": config.digest(),
-            "started": datetime.now(UTC).isoformat(),
-        },
-        workdir / "run.json",
-    )
-    return workdir
+    """Validate the config, create the run directory and freeze the config into it.
+
+    Parameters
+    ----------
+    config_path : str or pathlib.Path
+        The YAML config.
+    run_id : str, optional
+        A plain name (:data:`RUN_ID_PATTERN`); :func:`new_run_id` if omitted. An existing run
+        id is re-used (its results removed) only when its frozen config is the same.
+
+    Returns
+    -------
+    pathlib.Path
+        ``<work_root>/<run_id>/``.
+
+    Raises
+    ------
+    PipelineError
+        An invalid run id, or one taken by a run of another config.
+    spillover.storage.PublishError
+        The config's output root is a folder that publishing would refuse (checked now, so a
+        run does not fail only at its last stage).
+    """
+    with started_run(config_path, run_id=run_id) as workdir:
+        return workdir
 
 
 def open_run(workdir: str | Path) -> Run:

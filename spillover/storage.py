@@ -2,24 +2,38 @@
 
 Layout of an output root::
 
-    .versions/<run_id>.<time>/<dataset>/...   one publication: datasets and manifest.json
-    current -> .versions/<run_id>.<time>      the published version (one symlink)
-    <dataset> -> current/<dataset>     what analysts open (plants/, estimates/, ...)
+    .spillover-output-root                      marks the folder as spillover's
+    .lock                                       held by the publishing run (names it)
+    .versions/<UTC time>.<run_id>/<dataset>/    one publication: datasets, manifest.json and
+    .versions/<UTC time>.<run_id>/.complete       .complete (the manifest's SHA-256), last
+    current -> .versions/<UTC time>.<run_id>    the published version (one symlink)
+    <dataset> -> current/<dataset>              what analysts open (plants/, estimates/, ...)
     manifest.json -> current/manifest.json
 
-A run writes its version folder completely, then replaces the ``current`` symlink in one
-``rename``: readers see either the old or the new version, never a mix, and a run that
-crashes midway leaves the previous version published. The previous version is kept (for a
-rollback: point ``current`` at it); older ones are removed.
+A publication (:func:`version_dir`, :func:`write_datasets`, :func:`publish`) runs inside
+:func:`output_root_lock`, so a second run waits for the first. It writes its version folder
+completely, flushes it to disk, writes ``.complete`` last, then replaces the ``current``
+symlink in one ``rename``: readers see either the old or the new version, never a mix, and a
+run that crashes midway leaves the previous version published and an incomplete folder that
+the next publication removes. Pruning keeps the newest ``keep`` complete versions (by name,
+which starts with the UTC time) for a rollback (:func:`rollback`). Nothing that spillover did
+not create is ever deleted: publishing into a non-empty folder without the marker, or over a
+top-level entry that is not spillover's link, is refused.
+
+Files are created with mode ``0o666`` and folders with ``0o777``, less the process umask
+(0644 and 0755 under the usual umask 022; set umask 027 to keep other users out).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
+import secrets
 import shutil
-import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -29,8 +43,10 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from spillover import locks
 from spillover.config import Config
 from spillover.datasets import DATASETS
+from spillover.errors import SpilloverError
 
 PACKAGES = (
     "spillover",
@@ -103,12 +119,12 @@ def replace_atomically(path: Path, write: Callable[[Path], object]) -> None:
     """Call ``write(temporary)`` on a file in ``path``'s folder, then rename it over ``path``.
 
     Readers see the old file or the new one, never a half-written one; a failed write
-    leaves no temporary file behind.
+    leaves no temporary file behind. The temporary file is created like any other file
+    (mode ``0o666`` less the umask), so the result has the same mode as the Parquet files.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(descriptor)
-    temporary = Path(name)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666))
     try:
         write(temporary)
         os.replace(temporary, path)
@@ -122,16 +138,150 @@ def write_json_atomic(payload: dict, path: Path) -> None:
     replace_atomically(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
 
 
+class PublishError(SpilloverError, RuntimeError):
+    """An output root cannot be published into (not ours, a clash, no lock, bad rollback)."""
+
+
+VERSIONS = ".versions"
+CURRENT = "current"
+MANIFEST = "manifest.json"
+COMPLETE = ".complete"
+ROOT_MARKER = ".spillover-output-root"
+LOCK_NAME = ".lock"
+_MARKER_TEXT = "spillover output root: see README 'Outputs'. Delete only as a whole.\n"
+_STAMPED = re.compile(r"\d{8}T\d{6}\.\d{6}Z\.")
+#: Top-level names a publication links into ``current/``.
+_LINKS = (*sorted({dataset.name.split("/")[0] for dataset in DATASETS}), MANIFEST)
+
+
+def _legacy_root(root: Path) -> bool:
+    """An output root written before the marker existed (``current`` → ``.versions/…``)."""
+    link = root / CURRENT
+    return link.is_symlink() and os.readlink(link).startswith(f"{VERSIONS}/")
+
+
+def check_output_root(output_root: Path) -> None:
+    """Refuse, before any work, an output root that a publication would refuse.
+
+    Raises
+    ------
+    PublishError
+        ``output_root`` is a non-empty folder without the marker (and not spillover's older
+        layout), or holds an entry of its own where a dataset's link goes.
+    """
+    root = Path(output_root)
+    if not root.is_dir():
+        if root.exists() or root.is_symlink():
+            raise PublishError(f"output root {root} is a file, not a folder")
+        return
+    entries = sorted(p.name for p in root.iterdir())
+    if entries and not (root / ROOT_MARKER).exists() and not _legacy_root(root):
+        more = " …" if len(entries) > 8 else ""
+        raise PublishError(
+            f"output root {root} is not empty and has no {ROOT_MARKER} (it holds "
+            f"{', '.join(entries[:8])}{more}): spillover deletes nothing it did not create, "
+            "so set output_root to a new or empty folder, or move these entries away"
+        )
+    _check_links(root, _LINKS)
+
+
+def _claim_root(root: Path) -> None:
+    """Mark ``root`` as spillover's, refusing a non-empty folder that is not."""
+    if (root / ROOT_MARKER).exists():
+        return
+    check_output_root(root)
+    root.mkdir(parents=True, exist_ok=True)
+    replace_atomically(
+        root / ROOT_MARKER, lambda path: path.write_text(_MARKER_TEXT, encoding="utf-8")
+    )
+
+
+@contextmanager
+def output_root_lock(
+    output_root: Path, holder: str, *, timeout: float | None = None
+) -> Iterator[Path]:
+    """Claim ``output_root`` and hold its lock (``.lock``) for a publication.
+
+    Parameters
+    ----------
+    output_root : pathlib.Path
+        Created and marked if missing or empty.
+    holder : str
+        Who publishes (e.g. ``"run X, stage publish"``), quoted to runs that wait.
+    timeout : float, optional
+        Seconds to wait for another publication (:func:`spillover.locks.wait_limit`).
+
+    Raises
+    ------
+    PublishError
+        ``output_root`` is a non-empty folder that is not spillover's.
+    spillover.locks.LockTimeout
+        Another run kept publishing longer than ``timeout``.
+    """
+    root = Path(output_root)
+    _claim_root(root)
+    with locks.locked(root / LOCK_NAME, holder=holder, what="output root", timeout=timeout):
+        yield root
+
+
+def _require_lock(root: Path) -> None:
+    if not locks.holds(root / LOCK_NAME):
+        raise PublishError(
+            f"publishing into {root} needs its lock: call version_dir … publish inside "
+            "`with output_root_lock(output_root, holder)` (pipeline.run_stage does)"
+        )
+
+
+def _check_links(root: Path, names: list[str] | tuple[str, ...]) -> None:
+    """Refuse top-level entries in the way that are not spillover's links into current/."""
+    clashes = [
+        name
+        for name in names
+        if ((root / name).exists() or (root / name).is_symlink())
+        and not ((root / name).is_symlink() and os.readlink(root / name) == f"{CURRENT}/{name}")
+    ]
+    if clashes:
+        raise PublishError(
+            f"output root {root}: {', '.join(clashes)} not spillover's link(s) into {CURRENT}/ "
+            "(left from an older layout, or yours?); spillover does not delete them: move them "
+            "away and publish again"
+        )
+
+
 def version_dir(output_root: Path, run_id: str) -> Path:
-    """A new, empty folder for one publication of a run (``<run_id>.<UTC time>``).
+    """A new, empty folder for one publication of a run (``<UTC time>.<run_id>``).
 
     Every publication gets its own folder, so re-publishing a run never rewrites the
-    version readers are looking at.
+    version readers are looking at. Call it inside :func:`output_root_lock`.
+
+    Raises
+    ------
+    PublishError
+        Without the lock, or when a top-level dataset name is taken by something else.
     """
+    root = Path(output_root)
+    _require_lock(root)
+    _check_links(root, _LINKS)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-    folder = output_root / ".versions" / f"{run_id}.{stamp}"
+    folder = root / VERSIONS / f"{stamp}.{run_id}"
     folder.mkdir(parents=True)
     return folder
+
+
+def _fsync(path: Path, flags: int = os.O_RDONLY) -> None:
+    fd = os.open(path, flags | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sync_tree(folder: Path) -> None:
+    """Flush every file and folder under ``folder`` to disk (a power cut keeps them)."""
+    for parent, _, files in os.walk(folder):
+        for name in files:
+            _fsync(Path(parent) / name)
+        _fsync(Path(parent), os.O_DIRECTORY)
 
 
 def _symlink_atomic(target: str, link: Path) -> None:
@@ -141,28 +291,131 @@ def _symlink_atomic(target: str, link: Path) -> None:
         temporary.unlink()
     temporary.symlink_to(target)
     os.replace(temporary, link)
+    _fsync(link.parent, os.O_DIRECTORY)
+
+
+def is_complete(version: Path) -> bool:
+    """Whether ``version`` has ``.complete`` holding the SHA-256 of its ``manifest.json``."""
+    try:
+        marker = (version / COMPLETE).read_text(encoding="utf-8").strip()
+        manifest = (version / MANIFEST).read_bytes()
+    except FileNotFoundError:
+        return False
+    return marker == hashlib.sha256(manifest).hexdigest()
+
+
+def _age(version: Path) -> tuple[bool, str]:
+    """Sort key of a version folder, oldest first.
+
+    Names start with the UTC time; folders named ``<run_id>.<time>`` (written before the time
+    came first) are older than all others.
+    """
+    return bool(_STAMPED.match(version.name)), version.name
+
+
+def _versions(root: Path) -> tuple[list[Path], list[Path]]:
+    """Complete and incomplete version folders, oldest first (:func:`_age`)."""
+    folder = root / VERSIONS
+    found = sorted((p for p in folder.iterdir() if p.is_dir()), key=_age) if folder.is_dir() else []
+    complete = [p for p in found if is_complete(p)]
+    return complete, [p for p in found if p not in complete]
+
+
+def _current_name(root: Path) -> str | None:
+    link = root / CURRENT
+    return Path(os.readlink(link)).name if link.is_symlink() else None
+
+
+def _remove_version(version: Path) -> None:
+    """Delete a version; it stops counting as complete before any data file goes."""
+    (version / COMPLETE).unlink(missing_ok=True)
+    shutil.rmtree(version, ignore_errors=True)
+
+
+def _prune(root: Path, keep: int, protected: set[str | None]) -> None:
+    """Keep the newest ``keep`` complete versions; drop incomplete ones older than them.
+
+    Under the output root's lock no other publication is in progress, so an incomplete
+    version is one whose run crashed. Versions named in ``protected`` stay.
+    """
+    complete, incomplete = _versions(root)
+    newest = _age(complete[-1]) if complete else (False, "")
+    old = complete[: max(len(complete) - keep, 0)]
+    for version in [*old, *(v for v in incomplete if _age(v) < newest)]:
+        if version.name not in protected:
+            _remove_version(version)
 
 
 def publish(version: Path, output_root: Path, manifest: dict, *, keep: int = 2) -> list[str]:
-    """Write ``manifest.json`` into ``version`` and make it the published version.
+    """Write ``manifest.json`` and ``.complete`` into ``version`` and make it current.
 
-    Returns the dataset names (top-level folders of ``version``).
+    Parameters
+    ----------
+    version : pathlib.Path
+        From :func:`version_dir`, with the datasets written.
+    output_root : pathlib.Path
+        Its output root, whose lock (:func:`output_root_lock`) the caller holds.
+    manifest : dict
+        The manifest (:func:`build_manifest`).
+    keep : int
+        Complete versions to keep, this one included; the version ``current`` pointed to
+        before (e.g. after a :func:`rollback`) is kept as well. The rest is deleted.
+
+    Returns
+    -------
+    list of str
+        The dataset names (top-level folders of ``version``).
     """
-    write_json_atomic(manifest, version / "manifest.json")
+    root = Path(output_root)
+    _require_lock(root)
     names = sorted(p.name for p in version.iterdir() if p.is_dir())
-    _symlink_atomic(f".versions/{version.name}", output_root / "current")
-    for name in [*names, "manifest.json"]:
-        link = output_root / name
-        if link.is_symlink():
-            continue
-        if link.exists():  # a folder from before versioned publishing
-            shutil.rmtree(link) if link.is_dir() else link.unlink()
-        link.symlink_to(f"current/{name}")
-    versions = sorted((output_root / ".versions").iterdir(), key=lambda p: p.stat().st_mtime)
-    for old in versions[:-keep]:
-        if old.name != version.name:
-            shutil.rmtree(old, ignore_errors=True)
+    _check_links(root, [*names, MANIFEST])
+    write_json_atomic(manifest, version / MANIFEST)
+    _sync_tree(version)
+    digest = hashlib.sha256((version / MANIFEST).read_bytes()).hexdigest()
+    replace_atomically(version / COMPLETE, lambda path: path.write_text(digest + "\n"))
+    _fsync(version, os.O_DIRECTORY)
+    previous = _current_name(root)
+    _symlink_atomic(f"{VERSIONS}/{version.name}", root / CURRENT)
+    for name in [*names, MANIFEST]:
+        if not (root / name).is_symlink():
+            (root / name).symlink_to(f"{CURRENT}/{name}")
+    _prune(root, keep, {version.name, previous})
     return names
+
+
+def rollback(output_root: Path, *, to: str | None = None) -> str:
+    """Point ``current`` at an earlier complete version; return its name.
+
+    Parameters
+    ----------
+    output_root : pathlib.Path
+        A spillover output root.
+    to : str, optional
+        A version folder name under ``.versions/``; by default the newest complete version
+        older than the current one.
+
+    Raises
+    ------
+    PublishError
+        Not an output root, or no such complete version (the message lists them).
+    """
+    root = Path(output_root)
+    if not (root / ROOT_MARKER).exists():
+        raise PublishError(f"{root} is not a spillover output root (no {ROOT_MARKER})")
+    with locks.locked(root / LOCK_NAME, holder="rollback", what="output root"):
+        names = [v.name for v in _versions(root)[0]]
+        live = _current_name(root)
+        older = names[: names.index(live)] if live in names else []
+        target = to if to is not None else (older[-1] if older else None)
+        if target is None or target not in names:
+            wanted = repr(to) if to is not None else f"a complete version older than {live!r}"
+            raise PublishError(
+                f"{root}: cannot roll back to {wanted}; complete versions (with {COMPLETE}): "
+                f"{', '.join(names) or 'none'}"
+            )
+        _symlink_atomic(f"{VERSIONS}/{target}", root / CURRENT)
+    return target
 
 
 def package_versions() -> dict[str, str]:

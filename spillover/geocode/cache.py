@@ -5,19 +5,22 @@ gazetteer or changed matching rules never serve stale results. Writes go to a
 temporary file in the same directory followed by :func:`os.replace`, so a run
 that crashes midway leaves either the previous or the new complete file.
 Concurrent runs on one cache directory do not corrupt it, but the last writer's
-entries win.
+entries win. A file that cannot be read (a disk error, a copy cut short) is reported with
+a :class:`CacheWarning` and rebuilt.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from spillover.geocode.match import RESULT_FIELDS, MatchResult
 from spillover.storage import replace_atomically
 
-__all__ = ["MATCHER_VERSION", "cache_path", "read_cache", "write_cache"]
+__all__ = ["MATCHER_VERSION", "CacheWarning", "cache_path", "read_cache", "write_cache"]
 
 MATCHER_VERSION = 2
 """Bump whenever matching rules change results (normalisation changes are covered
@@ -26,13 +29,21 @@ by the gazetteer checksum, which includes the normalisation rules version)."""
 COLUMNS = ("key", *RESULT_FIELDS)
 
 
+class CacheWarning(UserWarning):
+    """A cache file could not be read and is rebuilt."""
+
+
 def cache_path(cache_dir: Path, checksum: str) -> Path:
     """Cache file for a gazetteer checksum under `cache_dir`."""
     return Path(cache_dir) / f"geocode-cache-{checksum[:24]}-m{MATCHER_VERSION}.parquet"
 
 
 def read_cache(path: Path) -> dict[str, MatchResult]:
-    """Read a cache file; a missing file gives an empty cache.
+    """Read a cache file; a missing or unreadable file gives an empty cache.
+
+    An unreadable file (truncated, not Parquet, other columns) is reported with a
+    :class:`CacheWarning` and left for the caller's next :func:`write_cache` to replace: the
+    addresses are matched again, with the same results as on a fresh run.
 
     Parameters
     ----------
@@ -46,7 +57,20 @@ def read_cache(path: Path) -> dict[str, MatchResult]:
     """
     if not path.exists():
         return {}
-    df = pd.read_parquet(path)
+    try:
+        return _entries(pd.read_parquet(path))
+    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException) as exc:
+        warnings.warn(
+            f"geocode cache {path} is unreadable ({type(exc).__name__}: {exc}); matching its "
+            "addresses again and rebuilding it",
+            CacheWarning,
+            stacklevel=2,
+        )
+        return {}
+
+
+def _entries(df: pd.DataFrame) -> dict[str, MatchResult]:
+    """Cache rows → canonical address → match result tuple."""
     cols = [df[c].astype(object).where(df[c].notna(), None).tolist() for c in COLUMNS[1:]]
     cols[1] = [int(x) for x in cols[1]]
     cols[5] = [float("nan") if x is None else float(x) for x in cols[5]]

@@ -3,15 +3,16 @@ import json
 import duckdb
 import pandas as pd
 
-from spillover.storage import publish, read_dataset, version_dir, write_dataset
+from spillover.storage import output_root_lock, publish, read_dataset, version_dir, write_dataset
 
 
-def _publish(root, run_id, value):
-    version = version_dir(root, run_id)
-    frame = pd.DataFrame({"year": [2015, 2016], "value": [value, value + 1.0]})
-    write_dataset(frame, version / "things", partition_cols=["year"])
-    write_dataset(frame.iloc[:0], version / "empty", partition_cols=["year"])
-    publish(version, root, {"run_id": run_id})
+def _publish(root, run_id, value, *, keep=2):
+    with output_root_lock(root, f"run {run_id}"):
+        version = version_dir(root, run_id)
+        frame = pd.DataFrame({"year": [2015, 2016], "value": [value, value + 1.0]})
+        write_dataset(frame, version / "things", partition_cols=["year"])
+        write_dataset(frame.iloc[:0], version / "empty", partition_cols=["year"])
+        publish(version, root, {"run_id": run_id}, keep=keep)
     return version
 
 
@@ -37,7 +38,8 @@ def test_empty_dataset_keeps_its_schema_for_readers(tmp_path):
 
 def test_a_crash_before_publish_leaves_the_old_version(tmp_path):
     _publish(tmp_path, "good", 1.0)
-    unfinished = version_dir(tmp_path, "crashed")
-    write_dataset(pd.DataFrame({"year": [2015], "value": [-1.0]}), unfinished / "things")
-    # no publish(): the run died here
+    with output_root_lock(tmp_path, "run crashed"):
+        unfinished = version_dir(tmp_path, "crashed")
+        write_dataset(pd.DataFrame({"year": [2015], "value": [-1.0]}), unfinished / "things")
+        # no publish(): the run died here
     assert read_dataset(tmp_path / "things")["value"].min() == 1.0
