@@ -24,6 +24,19 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+class _StageSeconds:
+    """A pipeline listener that keeps each stage's seconds."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def started(self, name: str, number: int, total: int) -> None:
+        pass
+
+    def finished(self, name: str, report: dict) -> None:
+        self.seconds[name] = report["seconds"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -43,15 +56,11 @@ def main() -> None:
 
     rows = []
     for label in ("cold", "warm"):
-        stage_seconds: dict[str, float] = {}
-
-        def record(stage: str, report: dict, seconds: dict[str, float] = stage_seconds) -> None:
-            seconds[stage] = report["seconds"]
-
+        timings = _StageSeconds()
         started = time.perf_counter()
-        run_pipeline(world.config_path, run_id=f"bench-{label}", on_stage=record)
+        run_pipeline(world.config_path, run_id=f"bench-{label}", listener=timings)
         total = time.perf_counter() - started
-        rows.append((label, total, stage_seconds))
+        rows.append((label, total, timings.seconds))
 
     print("\n| run | total s | " + " | ".join(STAGES) + " |")
     print("|---|---|" + "---|" * len(STAGES))

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from spillover.errors import SpilloverError
 
@@ -28,7 +29,8 @@ errors = Console(stderr=True, soft_wrap=True)  # paths in messages stay copy-pas
 
 
 def _fail(message: str) -> None:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    """Print ``error: message`` on stderr (``message`` literally, brackets and all); exit 2."""
+    errors.print(Text.assemble(("error:", "bold red"), f" {message}"), highlight=False)
     raise typer.Exit(code=2)
 
 
@@ -105,7 +107,11 @@ def run(
         Path, typer.Option("--config", "-c", help="YAML config (see README, 'Config')")
     ],
     run_id: Annotated[
-        str | None, typer.Option(help="Name of the run directory (default: UTC timestamp)")
+        str | None,
+        typer.Option(
+            help="Name of the run directory: letters, digits, '_', '.', '-' (default: UTC "
+            "timestamp + random suffix)"
+        ),
     ] = None,
 ) -> None:
     """Run the whole pipeline on the data a config names.
@@ -191,6 +197,24 @@ def stage(
 
 
 @app.command()
+def rollback(
+    output_root: Annotated[Path, typer.Option(help="Output root of earlier publications")],
+    to: Annotated[
+        str | None,
+        typer.Option(help="Version folder under .versions/ (default: the one before current)"),
+    ] = None,
+) -> None:
+    """Point `current` at an earlier complete publication (one with a .complete marker)."""
+    from spillover.storage import rollback as roll_back
+
+    try:
+        version = roll_back(output_root, to=to)
+    except SpilloverError as exc:
+        _fail(str(exc))
+    console.print(f"[green]✓[/] {output_root}/current → .versions/{version}")
+
+
+@app.command()
 def geocode(
     input: Annotated[Path, typer.Argument(help="CSV or Parquet with columns id,address")],
     gazetteer: Annotated[
@@ -221,6 +245,49 @@ def geocode(
         levels.add_row(level, f"{count:,}", f"{count / max(summary['rows'], 1):.1%}")
     console.print(levels)
     console.print(f"ambiguous: {summary['ambiguous']:,}   output: {summary['output']}")
+
+
+@app.command("audit-disclosure")
+def audit_disclosure(
+    output_root: Annotated[
+        Path, typer.Option("--output-root", help="Output root of the publication to attack")
+    ],
+    workdir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Run directory that published it (config, confidential tables); default: "
+            "the publication's confidential datasets and the config its manifest names"
+        ),
+    ] = None,
+) -> None:
+    """Attack a publication with the confidential data; exit 1 if anything can be recovered.
+
+    Attacks: nested-radius differencing, zero-contributor and overlap differencing, ratio
+    inversion, linear-span recovery over every released table, identifiers (README, 'Outputs').
+    """
+    from spillover.disclosure_audit import audit_output
+
+    try:
+        report = audit_output(output_root, workdir)
+    except SpilloverError as exc:
+        _fail(str(exc))
+    for number, attack in enumerate(report.attacks, start=1):
+        console.print(f"\n[bold]{number}. {attack.name}[/]: {attack.question}")
+        table = Table()
+        for heading in ("column", "examined", "recovered", "of one establishment"):
+            table.add_column(heading, justify="left" if heading == "column" else "right")
+        for column, examined, recovered, single in attack.by_column():
+            style = "bold red" if recovered else None
+            table.add_row(column, f"{examined:,}", str(recovered), str(single), style=style)
+        console.print(table)
+    verdict = "[green]✓[/]" if report.recoverable == 0 else "[bold red]✗[/]"
+    console.print(
+        f"\n{verdict} {report.recoverable} recoverable values "
+        f"({len(report.attacks)} attacks, {report.seconds:.1f} s); releasable outputs: "
+        + "; ".join(f"{name}: {how}" for name, how in report.covered.items())
+    )
+    if report.recoverable:
+        raise typer.Exit(code=1)
 
 
 def main() -> None:  # pragma: no cover - console entry point

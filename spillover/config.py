@@ -10,14 +10,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import reprlib
 from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from spillover import safe_yaml
 from spillover.errors import SpilloverError
-from spillover.options import AcceptedLevel, ExportFallback, Kernel
+from spillover.options import (
+    VALUE_COLUMN_NAMES,
+    AcceptedLevel,
+    ExportFallback,
+    Kernel,
+    ValueColumn,
+)
 
 TableName = Literal[
     "establishments",
@@ -207,11 +215,32 @@ class ModelSpec(_Strict):
 
 
 class DisclosureConfig(_Strict):
-    """METI disclosure control for tables that leave the secure environment."""
+    """METI disclosure control for tables that leave the secure environment (DESIGN.md §5).
 
-    min_establishments: int = Field(3, ge=1)
+    A value of ``public/neighbourhoods`` is published only when ``min_establishments`` or more
+    establishments have a non-zero value of its column (or none has: a published 0), when its
+    top ``dominance_top_n`` establishments hold at most ``dominance_share`` of it (columns
+    ``dominance_columns``; no dominance rule unless both are set), and when nothing released
+    lets a suppressed value, or a value of fewer establishments, be derived
+    (:mod:`spillover.disclosure`). ``number_salt`` is the secret key behind the public
+    neighbourhood numbers; by default every publication draws a new random key, never stored.
+    """
+
+    min_establishments: int = 3
     dominance_top_n: int | None = Field(None, ge=1)
     dominance_share: float | None = Field(None, gt=0, le=1)
+    dominance_columns: list[ValueColumn] = Field(default_factory=lambda: list(VALUE_COLUMN_NAMES))
+    number_salt: str | None = Field(None, min_length=16)
+
+    @field_validator("min_establishments")
+    @classmethod
+    def _meti_minimum(cls, value: int) -> int:
+        if value < 3:
+            raise ValueError(
+                f"must be at least 3, got {value}: METI suppresses every value built from 1 or "
+                "2 establishments (of 2, each can subtract its own value and read the other's)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _dominance_pair(self) -> DisclosureConfig:
@@ -224,6 +253,55 @@ class QuarantineConfig(_Strict):
     """A run fails when a source's share of rejected rows exceeds ``max_share``."""
 
     max_share: float = Field(0.05, ge=0, le=1)
+
+
+#: A share of the previous year's rows (0 < share ≤ 1), or ``"off"`` to switch the rule off.
+ShareOrOff = Annotated[float, Field(gt=0, le=1)] | Literal["off"]
+
+
+class CompletenessRule(_Strict):
+    """Row-count rule of one table or source; unset keys fall back to the level above.
+
+    ``expected_rows`` maps a year to the exact number of data rows its files must hold (from
+    the delivery note, say); for such a year it replaces ``min_share_of_previous_year``.
+    """
+
+    min_share_of_previous_year: ShareOrOff | None = None
+    expected_rows: dict[int, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
+
+
+class CompletenessConfig(_Strict):
+    """Checks that every input is whole, run by ingest before any stage writes anything.
+
+    A year's data rows (all files of the table for that year, bad rows included) must be at
+    least ``min_share_of_previous_year`` of the previous year's rows in the same table.
+    Default 0.8: 工業統計 establishment counts fall a few percent a year, so a complete file
+    never loses a fifth of its rows, while a cut or partly exported one does. The 経済センサス
+    year differs in scope (all sizes, not only 4+ persons): state that year's rows with
+    ``expected_rows``. ``tables`` and ``sources`` (by source name) override the share per
+    canonical table or source (a source's rule wins; where several sources give a year, the
+    lowest share applies). ``"off"`` switches the rule off; ``require_*: false`` switches the
+    other rules off. Nothing is switched off implicitly.
+    """
+
+    min_share_of_previous_year: ShareOrOff = 0.8
+    tables: dict[TableName, CompletenessRule] = Field(default_factory=dict)
+    sources: dict[str, CompletenessRule] = Field(default_factory=dict)
+    require_final_newline: bool = True
+    require_all_years: bool = True
+    require_all_quarters: bool = True
+
+
+class PlausibilityConfig(_Strict):
+    """What ingest does with rows whose codes contradict each other.
+
+    ``on_code_mismatch``: an establishment whose ``city_code`` lies in another prefecture
+    than its ``pref_code`` (the first two digits of a 全国地方公共団体コード are the JIS
+    prefecture code) is quarantined, or kept as it is. Value bounds are fixed per column in
+    :mod:`spillover.schemas`.
+    """
+
+    on_code_mismatch: Literal["quarantine", "keep"] = "quarantine"
 
 
 class GazetteerConfig(_Strict):
@@ -256,6 +334,8 @@ class Config(_Strict):
     models: list[ModelSpec]
     disclosure: DisclosureConfig = Field(default_factory=DisclosureConfig)
     quarantine: QuarantineConfig = Field(default_factory=QuarantineConfig)
+    completeness: CompletenessConfig = Field(default_factory=CompletenessConfig)
+    plausibility: PlausibilityConfig = Field(default_factory=PlausibilityConfig)
     base_dir: str = "."
 
     @model_validator(mode="after")
@@ -312,13 +392,20 @@ class Config(_Strict):
         return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def _brief(value: object) -> str:
+    """The offending value quoted in a message, shortened (never the whole of a large one)."""
+    brief = reprlib.Repr()
+    brief.maxlevel, brief.maxlist, brief.maxdict, brief.maxstring = 2, 4, 4, 60
+    return brief.repr(value)
+
+
 def _format_errors(error: ValidationError, origin: str) -> str:
     lines = [f"{origin}: invalid configuration"]
     for item in error.errors():
         key = ".".join(str(part) for part in item["loc"]) or "(top level)"
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "literal_error":
-            message = f"{message} (got {item['input']!r})"
+            message = f"{message} (got {_brief(item['input'])})"
         elif item["type"] == "extra_forbidden":
             message = "unknown key (check its spelling and level)"
         lines.append(f"  {key}: {message}")
@@ -336,16 +423,30 @@ def parse_config(data: dict, *, base_dir: Path, origin: str = "<config>") -> Con
 
 
 def load_config(path: str | Path) -> Config:
-    """Read and validate a YAML (or JSON) config file."""
+    """Read and validate a YAML (or JSON) config file.
+
+    Raises
+    ------
+    ConfigError
+        The file cannot be read, is not YAML, nests deeper than Python's recursion limit,
+        expands beyond :data:`spillover.safe_yaml.MAX_NODES` values through aliases, or is
+        not a valid :class:`Config` (the message names the key).
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     try:
-        data = yaml.safe_load(text)
+        data = safe_yaml.load(text, str(path))
+    except safe_yaml.YamlTooLarge as exc:
+        raise ConfigError(str(exc)) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a config") from None
     return parse_config(data, base_dir=path.resolve().parent, origin=str(path))
 
 

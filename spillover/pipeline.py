@@ -10,6 +10,7 @@ stage's tables and its report (``reports/<stage>.json``). Run directories are de
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
@@ -18,9 +19,9 @@ import pandas as pd
 
 import spillover.stages  # noqa: F401  (importing it registers the stages)
 from spillover import quarantine
-from spillover.registry import STAGES
-from spillover.runs import PipelineError, Run, open_run, start_run
-from spillover.storage import read_dataset, write_json_atomic
+from spillover.registry import STAGES, Stage
+from spillover.runs import PipelineError, Run, open_run, safe_name, start_run, started_run
+from spillover.storage import output_root_lock, read_dataset, write_json_atomic
 
 __all__ = [
     "STAGES",
@@ -32,6 +33,7 @@ __all__ = [
     "read_output",
     "run_pipeline",
     "run_stage",
+    "safe_name",
     "spec_ids",
     "start_run",
 ]
@@ -40,12 +42,27 @@ __all__ = [
 def run_stage(name: str, workdir: str | Path, *, progress: bool = False, **options) -> dict:
     """Run one stage on a run directory; return its report (also in ``reports/``).
 
-    ``options`` go to the stage function (``spec_ids`` for ``estimate``).
+    ``options`` go to the stage function (``spec_ids`` for ``estimate``). The stage holds the
+    run directory's lock (shared when it fits only some specs, as the DAG's mapped
+    ``estimate`` tasks do, which write only their own tables); a stage that publishes also
+    holds the output root's lock (:func:`spillover.storage.output_root_lock`). Another
+    process holding them makes the stage wait up to ``SPILLOVER_LOCK_TIMEOUT`` seconds
+    (:mod:`spillover.locks`).
     """
     if name not in STAGES:
         raise PipelineError(f"unknown stage {name!r}; stages are {', '.join(STAGES)}")
-    registered = STAGES[name]
     run = replace(open_run(workdir), progress=progress)
+    with ExitStack() as held:
+        held.enter_context(run.lock(f"stage {name}", shared=bool(options.get("spec_ids"))))
+        if STAGES[name].publishes:
+            root = run.config.resolve(run.config.output_root)
+            held.enter_context(output_root_lock(root, f"run {run.run_id}, stage {name}"))
+        return _run_locked(STAGES[name], run, options)
+
+
+def _run_locked(registered: Stage, run: Run, options: dict) -> dict:
+    """Run a stage whose locks are held: the shared work of :func:`run_stage`."""
+    name = registered.name
     started = time.perf_counter()
     result = registered.function(run, **options)
     quarantined = 0
@@ -60,11 +77,12 @@ def run_stage(name: str, workdir: str | Path, *, progress: bool = False, **optio
                 subject=name,
                 hint=f" ({registered.limit_hint}); see {path}",
             )
-    accounted = result.rows_out + quarantined + result.rows_incomplete
+    removed = quarantined - result.values_rejected  # rows quarantined instead of kept
+    accounted = result.rows_out + removed + result.rows_incomplete
     if registered.conserves_rows and accounted != result.rows_in:
         raise PipelineError(
             f"{name}: {result.rows_in} rows in but {accounted} accounted for (out "
-            f"{result.rows_out}, quarantined {quarantined}, incomplete {result.rows_incomplete})"
+            f"{result.rows_out}, quarantined {removed}, incomplete {result.rows_incomplete})"
         )
     for table, frame in result.tables.items():
         run.write(table, frame)
@@ -75,6 +93,7 @@ def run_stage(name: str, workdir: str | Path, *, progress: bool = False, **optio
         "rows_out": result.rows_out,
         "rows_quarantined": quarantined,
         "rows_incomplete": result.rows_incomplete,
+        "values_rejected": result.values_rejected,
         **result.details,
     }
     write_json_atomic(report, run.workdir / "reports" / f"{report['stage']}.json")
@@ -98,14 +117,17 @@ def run_pipeline(
     listener: StageListener | None = None,
     progress: bool = False,
 ) -> Path:
-    """Start a run and run every registered stage in order; return the run directory."""
-    workdir = start_run(config_path, run_id=run_id)
-    for number, name in enumerate(STAGES, start=1):
-        if listener is not None:
-            listener.started(name, number, len(STAGES))
-        report = run_stage(name, workdir, progress=progress)
-        if listener is not None:
-            listener.finished(name, report)
+    """Start a run and run every registered stage in order; return the run directory.
+
+    The run directory stays locked from the start to the end of the last stage.
+    """
+    with started_run(config_path, run_id=run_id) as workdir:  # locked until the last stage
+        for number, name in enumerate(STAGES, start=1):
+            if listener is not None:
+                listener.started(name, number, len(STAGES))
+            report = run_stage(name, workdir, progress=progress)
+            if listener is not None:
+                listener.finished(name, report)
     return workdir
 
 

@@ -20,8 +20,11 @@ class StageResult:
 
     ``tables`` are written under ``tables/`` by name; ``quarantine`` (rows rejected, in
     :data:`spillover.quarantine.COLUMNS`) goes to ``quarantine/<stage>.parquet``;
-    ``rows_incomplete`` counts rows left out for missing values; ``details`` are extra report
-    fields; ``report`` names the report when it is not the stage's own name.
+    ``rows_incomplete`` counts rows left out for missing values; ``values_rejected`` counts
+    the quarantine rows that reject one value of a row that is kept (so that row is in
+    ``rows_out`` too, e.g. a firm-year whose OPR is refused but whose capital is used);
+    ``details`` are extra report fields; ``report`` names the report when it is not the
+    stage's own name.
     """
 
     rows_in: int
@@ -29,6 +32,7 @@ class StageResult:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     quarantine: pd.DataFrame | None = None
     rows_incomplete: int = 0
+    values_rejected: int = 0
     details: dict = field(default_factory=dict)
     report: str | None = None
 
@@ -40,12 +44,14 @@ class Stage:
     ``conserves_rows``: every row in ends out, quarantined or incomplete (checked).
     ``limit_hint``: the stage's quarantine share is held to ``quarantine.max_share``; the
     hint ends the error message.
+    ``publishes``: the stage writes under the output root (and so holds its lock).
     """
 
     name: str
     function: Callable[..., StageResult]
     conserves_rows: bool
     limit_hint: str | None
+    publishes: bool = False
 
 
 #: Stages in the order they run (registration order).
@@ -53,12 +59,16 @@ STAGES: dict[str, Stage] = {}
 
 
 def stage(
-    name: str, *, conserves_rows: bool = False, limit_hint: str | None = None
+    name: str,
+    *,
+    conserves_rows: bool = False,
+    limit_hint: str | None = None,
+    publishes: bool = False,
 ) -> Callable[[Callable[..., StageResult]], Callable[..., StageResult]]:
     """Register a stage function ``(run, **options) -> StageResult`` under ``name``."""
 
     def register(function: Callable[..., StageResult]) -> Callable[..., StageResult]:
-        STAGES[name] = Stage(name, function, conserves_rows, limit_hint)
+        STAGES[name] = Stage(name, function, conserves_rows, limit_hint, publishes)
         return function
 
     return register

@@ -81,11 +81,13 @@ def firms_stage(run: Run) -> StageResult:
     table, rejected = firms.firm_table(
         run.table("firms"), affiliates, run.table("parents"), definitions=run.config.definitions
     )
+    orphans = int((rejected["table"] == "affiliates").sum())
     return StageResult(
         rows_in=len(table) + len(affiliates),
-        rows_out=len(table) + len(affiliates) - len(rejected),
+        rows_out=len(table) + len(affiliates) - orphans,
         tables={"global_firms": table},
         quarantine=rejected,
+        values_rejected=len(rejected) - orphans,  # firm-years kept, their OPR refused
         details={
             "opr_missing": int(table["opr"].isna().sum()),
             "global_firms_by_year": _counts(table[table["is_global"]].groupby("year").size()),
@@ -205,24 +207,26 @@ def estimate_stage(run: Run, spec_ids: list[str] | None = None) -> StageResult:
     )
 
 
-@stage("publish")
+@stage("publish", publishes=True)
 def publish_stage(run: Run) -> StageResult:
     """Write the analysts' datasets and ``manifest.json`` atomically under the output root."""
     config = run.config
     plants = run.table("plants")
     cells = run.table("neighbourhoods")
+    panels = {"neighbourhood": run.table("panel"), "plant": run.table("plant_panel")}
+    release = disclosure.public_release(cells, plants, panels, config)
     frames = {
         "plants": plants,
         "global_firms": run.table("global_firms"),
         "neighbourhoods": cells,
         "overlap": run.table("overlap"),
         "exposure": run.table("exposure"),
-        "panel": run.table("panel"),
-        "plant_panel": run.table("plant_panel"),
+        "panel": panels["neighbourhood"],
+        "plant_panel": panels["plant"],
         "estimates": _per_spec(run, "estimates"),
         "decomposition": _per_spec(run, "decomposition"),
         "quarantine": _quarantine_files(run),
-        "public/neighbourhoods": disclosure.public_table(cells, plants, config),
+        "public/neighbourhoods": release.table,
     }
     output_root = config.resolve(config.output_root)
     version = version_dir(output_root, run.run_id)
@@ -238,7 +242,7 @@ def publish_stage(run: Run) -> StageResult:
         config_path=run_info["config_path"],
         reports=reports,
         rows={name: len(frame) for name, frame in frames.items()},
-        disclosure=disclosure.manifest_section(config.disclosure, frames["public/neighbourhoods"]),
+        disclosure=disclosure.manifest_section(config.disclosure, release),
     )
     published = publish(version, output_root, manifest)
     rows = sum(len(frame) for frame in frames.values())

@@ -139,3 +139,20 @@ def test_cli_stage_help_names_every_stage():
     result = CliRunner().invoke(app, ["stage", "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
     assert [name for name in STAGES if name not in result.output] == []
+
+
+def test_a_rejected_value_of_a_kept_row_is_not_a_lost_row(monkeypatch, workdir):
+    """A firm-year whose OPR is refused stays in the table: quarantined and out at once."""
+    _register(
+        monkeypatch,
+        lambda run: StageResult(rows_in=5, rows_out=5, quarantine=_rejected(1), values_rejected=1),
+    )
+    report = pipeline.run_stage("fake", workdir)
+    assert (report["rows_quarantined"], report["values_rejected"]) == (1, 1)
+    _register(monkeypatch, lambda run: StageResult(rows_in=5, rows_out=5, quarantine=_rejected(1)))
+    with pytest.raises(pipeline.PipelineError, match="5 rows in but 6 accounted for"):
+        pipeline.run_stage("fake", workdir)
+
+
+def test_only_publish_writes_under_the_output_root():
+    assert [name for name, stage in STAGES.items() if stage.publishes] == ["publish"]
