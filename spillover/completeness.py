@@ -28,15 +28,12 @@ from collections import defaultdict
 import pandas as pd
 
 from spillover.config import CompletenessConfig, Config
+from spillover.options import INDUSTRY_RATIO
+from spillover.panel import periods_of_year
 from spillover.rawfiles import IncompleteInputError, IngestError, RawFile
 
 #: Tables read by surveys with a firm-survey (fiscal) year.
 FIRM_SURVEY_TABLES = ("firms", "parents", "affiliates")
-#: Quarters of the Tankan surveys averaged into a calendar and a fiscal year: (year shift, Q).
-_QUARTERS = {
-    "calendar_year": ((0, 1), (0, 2), (0, 3), (0, 4)),
-    "fiscal_year": ((0, 2), (0, 3), (0, 4), (1, 1)),
-}
 
 
 class CompletenessWarning(UserWarning):
@@ -186,7 +183,7 @@ def needed_years(config: Config) -> dict[str, list[int]]:
     offset = config.definitions.firm_year_offset
     needed = {"establishments": years}
     needed |= {table: [year + offset for year in years] for table in FIRM_SURVEY_TABLES}
-    if "industry_ratio" in config.exports.fallback:
+    if INDUSTRY_RATIO in config.exports.fallback:
         needed["export_ratios"] = years
     return needed
 
@@ -231,8 +228,8 @@ def check_years(tables: dict[str, pd.DataFrame], config: Config) -> None:
 
 def needed_periods(config: Config) -> list[str]:
     """Tankan periods (``2015Q2``) averaged into the years of ``config.years``."""
-    quarters = _QUARTERS[config.external_demand.aggregation]
-    return [f"{year + shift}Q{q}" for year in config.year_list for shift, q in quarters]
+    aggregation = config.external_demand.aggregation
+    return [p for year in config.year_list for p in periods_of_year(year, aggregation)]
 
 
 def check_quarters(di: pd.DataFrame, config: Config) -> None:

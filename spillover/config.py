@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from spillover import safe_yaml
 from spillover.errors import SpilloverError
 from spillover.options import (
+    INDUSTRY_RATIO,
     VALUE_COLUMN_NAMES,
     AcceptedLevel,
     ExportFallback,
@@ -346,7 +347,7 @@ class Config(_Strict):
         for required in ("establishments", "firms", "affiliates", "parents", "external_demand"):
             if not self.sources.get(required):
                 raise ValueError(f"sources.{required}: at least one source is required")
-        if "industry_ratio" in self.exports.fallback:
+        if INDUSTRY_RATIO in self.exports.fallback:
             for needed in ("export_ratios", "export_ratio_concordance"):
                 if not self.sources.get(needed):
                     raise ValueError(

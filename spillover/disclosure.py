@@ -43,7 +43,7 @@ import pandas as pd
 
 from spillover.config import Config, DisclosureConfig, ModelSpec
 from spillover.disclosure_span import DisclosureError, Finding, LinearRelease, Margin
-from spillover.estimate import ENTITY, spec_frame
+from spillover.estimate import ENTITY, differenced_sample
 from spillover.neighbourhoods import VALUE_COLUMNS, cell_members
 from spillover.options import SUPPRESSION_REASONS
 
@@ -171,7 +171,7 @@ def suppression_reasons(
     module docstring for the rules.
     """
     cells = cells.reset_index(drop=True)
-    members = _numbered(cells, members)
+    members = numbered_members(cells, members)
     stats = _RingStats(cells, members, rule)
     reasons = stats.primary()
     model = LinearRelease(cells, members, margins)
@@ -190,7 +190,7 @@ def suppression_reasons(
     return frame, rounds
 
 
-def _numbered(cells: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
+def numbered_members(cells: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
     """``members`` with the position of its cell in ``cells`` (checked against the counts)."""
     index = pd.MultiIndex.from_frame(cells[CELL_KEYS].astype({"year": "int64"}))
     keys = pd.MultiIndex.from_frame(members[CELL_KEYS].astype({"year": "int64"}))
@@ -354,15 +354,16 @@ def decomposition_margins(
 
 
 def _telescoped(panel: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
-    """Entity, year and weight (+1 later / −1 earlier year of a difference; 0 rows dropped)."""
-    entity = ENTITY[spec.family]
-    sample = spec_frame(panel, spec).reset_index()[[entity, "year"]]
-    sample = sample.sort_values([entity, "year"]).reset_index(drop=True)
-    same_next = sample[entity].shift(-1) == sample[entity]
-    same_previous = sample[entity].shift(1) == sample[entity]
-    later = same_next & (sample["year"].shift(-1) == sample["year"] + 1)
-    earlier = same_previous & (sample["year"].shift(1) == sample["year"] - 1)
-    sample["level"] = earlier.astype(float) - later.astype(float)
+    """Entity, year and weight (+1 later / −1 earlier year of a difference; 0 rows dropped).
+
+    The differences are those of :func:`spillover.estimate.differenced_sample`, the ones the
+    decomposition releases.
+    """
+    data, later = differenced_sample(panel, spec)
+    sample = data[[ENTITY[spec.family], "year"]].reset_index(drop=True)
+    later = later.fillna(False).to_numpy(dtype=bool)  # NA where the year is the first
+    earlier = np.append(later[1:], False)  # the next row is the later year of a pair
+    sample["level"] = later.astype(float) - earlier.astype(float)
     return sample[sample["level"] != 0]
 
 

@@ -19,9 +19,9 @@ import scipy.sparse as sp
 from spillover.config import DisclosureConfig
 from spillover.disclosure_span import LinearRelease, Margin
 from spillover.neighbourhoods import VALUE_COLUMNS
+from spillover.options import INDUSTRY_RATIO
 
 FINDING_COLUMNS = ["column", "year", "radius_km", "neighbourhood_no", "establishments", "what"]
-_IMPUTED_BY_RATIO = "industry_ratio"
 
 
 @dataclass(frozen=True)
@@ -250,7 +250,7 @@ def ratio_inversion(released: Released) -> AttackResult:
 def _one_ratio(members: pd.DataFrame, n_cells: int) -> tuple[np.ndarray, np.ndarray]:
     """Per cell: whether all members are imputed with one public ratio, and their number."""
     cell = members["cell"].to_numpy()
-    by_ratio = (members["export_method"] == _IMPUTED_BY_RATIO).to_numpy()
+    by_ratio = (members["export_method"] == INDUSTRY_RATIO).to_numpy()
     ratio = np.round(
         members["exports"].to_numpy(dtype=float) / members["shipments"].to_numpy(dtype=float), 12
     )

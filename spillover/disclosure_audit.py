@@ -31,7 +31,12 @@ import pandas as pd
 
 from spillover.config import Config, DisclosureConfig, load_config
 from spillover.datasets import DATASETS
-from spillover.disclosure import CELL_KEYS, decomposition_margins
+from spillover.disclosure import (
+    CELL_KEYS,
+    DisclosureError,
+    decomposition_margins,
+    numbered_members,
+)
 from spillover.disclosure_attacks import ATTACKS, AttackResult, Released
 from spillover.disclosure_span import Margin
 from spillover.errors import SpilloverError
@@ -166,9 +171,10 @@ def line_up(
     published = ~np.isnan(shown)
     if not np.allclose(shown[published], truth[published], rtol=1e-9, atol=1e-6):
         raise AuditError("published values differ from the confidential sums: wrong run?")
-    index = pd.MultiIndex.from_frame(cells[CELL_KEYS].astype({"year": "int64"}))
-    keys = pd.MultiIndex.from_frame(members[CELL_KEYS].astype({"year": "int64"}))
-    members = members.assign(cell=index.get_indexer(keys)).reset_index(drop=True)
+    try:
+        members = numbered_members(cells, members)
+    except DisclosureError as exc:
+        raise AuditError(f"the confidential tables do not fit together: {exc}") from None
     lined = cells[[*CELL_KEYS, "n_neighbours", "neighbourhood_no"]]
     return Released(lined, published, members, margins, rule, order)
 

@@ -43,13 +43,11 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from spillover.disclosure_support import minimal_vectors
+from spillover.disclosure_support import TOLERANCE, minimal_vectors
 from spillover.errors import SpilloverError
-from spillover.options import DIRECT_SHARE, VALUE_COLUMN_NAMES
+from spillover.options import DIRECT_SHARE, INDUSTRY_RATIO, VALUE_COLUMN_NAMES
 
 #: Relative tolerance of the residual and eigenvalue tests (rows are scaled to unit length).
-TOLERANCE = 1e-8
-_INDUSTRY_RATIO = "industry_ratio"
 #: Kinds of variables: exports imputed with a public ratio are ρ × shipments.
 KINDS = ("employees", "shipments", "exports")
 
@@ -106,7 +104,7 @@ def value_terms(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     if column in ("exports", "exports_imputed"):
         method = np.asarray(frame["export_method"], dtype=object)
         shipments = frame["shipments"].to_numpy(dtype=float, na_value=np.nan)
-        ratio = method == _INDUSTRY_RATIO
+        ratio = method == INDUSTRY_RATIO
         with np.errstate(divide="ignore", invalid="ignore"):
             rho = np.round(frame["exports"].to_numpy(dtype=float, na_value=np.nan) / shipments, 12)
         kind = np.where(ratio, KINDS.index("shipments"), KINDS.index("exports")).astype(np.int8)

@@ -18,7 +18,8 @@ import numpy as np
 
 from spillover.errors import SpilloverError
 
-#: Tolerance of the eigenvalue test (the projector's eigenvalues are 0 or 1).
+#: Tolerance of the eigenvalue test (the projector's eigenvalues are 0 or 1) and of the span
+#: tests of :mod:`spillover.disclosure_span`.
 TOLERANCE = 1e-8
 #: Most sets of establishments tried one by one per subspace (the search then fails closed).
 MAX_CANDIDATES = 200_000

@@ -146,6 +146,18 @@ def estimates_table(spec: ModelSpec, result) -> pd.DataFrame:
     )[ESTIMATE_COLUMNS]
 
 
+def differenced_sample(panel: pd.DataFrame, spec: ModelSpec) -> tuple[pd.DataFrame, pd.Series]:
+    """The spec's estimation sample sorted by entity and year, and its first differences.
+
+    The mask is True on the rows whose entity is also in the sample the year before: the
+    later year of each first difference the decomposition averages. Disclosure control
+    (:func:`spillover.disclosure.decomposition_margins`) uses the same pairs.
+    """
+    entity = ENTITY[spec.family]
+    data = spec_frame(panel, spec).reset_index().sort_values([entity, "year"])
+    return data, data.groupby(entity)["year"].diff() == 1
+
+
 def decomposition(panel: pd.DataFrame, spec: ModelSpec, estimates: pd.DataFrame) -> pd.DataFrame:
     """Coefficient × mean yearly change of each regressor (第II-2-4-4図).
 
@@ -154,8 +166,7 @@ def decomposition(panel: pd.DataFrame, spec: ModelSpec, estimates: pd.DataFrame)
     the mean yearly change of the dependent variable (NaN when that is 0).
     """
     entity = ENTITY[spec.family]
-    data = spec_frame(panel, spec).reset_index().sort_values([entity, "year"])
-    consecutive = data.groupby(entity)["year"].diff() == 1
+    data, consecutive = differenced_sample(panel, spec)
     columns = [spec.dependent, *spec.regressors]
     changes = data.groupby(entity)[columns].diff()[consecutive].mean()
     coefs = estimates.set_index("term")["coef"]

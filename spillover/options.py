@@ -22,6 +22,8 @@ AcceptedLevel = Literal["block", "town", "oaza", "city", "pref"]
 ExportFallback = Literal["firm_ratio", "industry_ratio"]
 #: ``plants.export_method`` of exports from the survey's own direct-export share.
 DIRECT_SHARE = "direct_share"
+#: The fallback (and ``export_method``) of exports = shipments × a public 鉱工業 export ratio.
+INDUSTRY_RATIO: ExportFallback = "industry_ratio"
 
 #: Who may see a published dataset.
 DatasetClass = Literal["confidential", "releasable", "disclosure-controlled"]

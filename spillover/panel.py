@@ -13,6 +13,18 @@ import pandas as pd
 from spillover.config import ExternalDemandConfig
 from spillover.errors import SpilloverError
 
+#: The Tankan quarters averaged into a year, as (years after it, quarter): calendar years
+#: take Q1–Q4 (surveys of March–December), fiscal years Q2–Q4 and the next year's Q1.
+ANNUAL_QUARTERS = {
+    "calendar_year": ((0, 1), (0, 2), (0, 3), (0, 4)),
+    "fiscal_year": ((0, 2), (0, 3), (0, 4), (1, 1)),
+}
+
+
+def periods_of_year(year: int, aggregation: str) -> list[str]:
+    """The Tankan periods (``2015Q2``) averaged into ``year``."""
+    return [f"{year + shift}Q{q}" for shift, q in ANNUAL_QUARTERS[aggregation]]
+
 
 class PanelError(SpilloverError, ValueError):
     """The panel cannot be built from the inputs (e.g. the DI series is missing)."""
@@ -30,10 +42,8 @@ def annual_external_demand(di: pd.DataFrame, settings: ExternalDemandConfig) -> 
             f"external_demand.size_class = {settings.size_class!r} is not in the DI data "
             f"(it has {sorted(di['size_class'].unique())})"
         )
-    year = series["period"].str[:4].astype(int)
-    quarter = series["period"].str[-1].astype(int)
-    if settings.aggregation == "fiscal_year":
-        year = year.where(quarter > 1, year - 1)
+    shift = {q: shift for shift, q in ANNUAL_QUARTERS[settings.aggregation]}
+    year = series["period"].str[:4].astype(int) - series["period"].str[-1].astype(int).map(shift)
     annual = (
         series.assign(year=year)
         .groupby(["year", "industry"])["di"]

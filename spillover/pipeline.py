@@ -121,7 +121,9 @@ def run_pipeline(
 
     The run directory stays locked from the start to the end of the last stage.
     """
-    with started_run(config_path, run_id=run_id) as workdir:  # locked until the last stage
+    with started_run(
+        config_path, run_id=run_id, doing="run_pipeline"
+    ) as workdir:  # locked until the last stage
         for number, name in enumerate(STAGES, start=1):
             if listener is not None:
                 listener.started(name, number, len(STAGES))

@@ -66,18 +66,18 @@ class Run:
         return self.table(name) if self.config.sources.get(name) else None
 
     def write(self, name: str, frame: pd.DataFrame) -> None:
-        """Write an intermediate table (replacing an earlier attempt)."""
+        """Write an intermediate table atomically (replacing an earlier attempt).
+
+        A stage killed mid-write leaves the earlier table or none, never a torn file.
+        """
         path = self.workdir / "tables" / f"{name}.parquet"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_parquet(path, index=False)
+        replace_atomically(path, lambda temporary: frame.to_parquet(temporary, index=False))
 
     def write_quarantine(self, stage: str, frame: pd.DataFrame) -> Path:
         """Write the rows a stage rejected (an empty file when there are none)."""
         path = self.workdir / "quarantine" / f"{stage}.parquet"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        frame.reindex(columns=quarantine.COLUMNS).astype({"line": "Int64"}).to_parquet(
-            path, index=False
-        )
+        rows = frame.reindex(columns=quarantine.COLUMNS).astype({"line": "Int64"})
+        replace_atomically(path, lambda temporary: rows.to_parquet(temporary, index=False))
         return path
 
     @contextmanager
@@ -164,8 +164,12 @@ def _claim(workdir: Path, run_id: str, frozen: str) -> None:
 
 
 @contextmanager
-def started_run(config_path: str | Path, *, run_id: str | None = None) -> Iterator[Path]:
+def started_run(
+    config_path: str | Path, *, run_id: str | None = None, doing: str = "start_run"
+) -> Iterator[Path]:
     """Start a run (see :func:`start_run`) and hold its lock until the block ends.
+
+    ``doing`` is what the lock file tells a waiting process the holder is doing.
 
     Yields
     ------
@@ -177,7 +181,7 @@ def started_run(config_path: str | Path, *, run_id: str | None = None) -> Iterat
     check_output_root(config.resolve(config.output_root))  # fail now, not after the stages
     workdir = config.resolve(config.work_root) / run_id
     workdir.mkdir(parents=True, exist_ok=True)
-    with locks.locked(workdir / LOCK_NAME, holder=f"run {run_id}, start_run", what="run directory"):
+    with locks.locked(workdir / LOCK_NAME, holder=f"run {run_id}, {doing}", what="run directory"):
         text = dump_config(config)
         _claim(workdir, run_id, text)
         replace_atomically(

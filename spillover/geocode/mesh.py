@@ -1,15 +1,11 @@
-"""JIS X 0410 regional mesh codes and coordinate validation."""
+"""JIS X 0410 regional mesh codes: the centre of a mesh cell."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["JAPAN_BOUNDS", "mesh_to_latlon"]
-
-JAPAN_BOUNDS = {"lat_min": 20.0, "lat_max": 46.0, "lon_min": 122.0, "lon_max": 154.0}
-"""Degrees (WGS84) enclosing Japan's territory, from 沖ノ鳥島 (20.4° N) and 与那国島
-(122.9° E) to 択捉島 (45.5° N) and 南鳥島 (154.0° E)."""
+__all__ = ["mesh_to_latlon"]
 
 # Cell sizes in degrees (lat, lon) per mesh order.
 _FIRST = (2.0 / 3.0, 1.0)  # 40' x 1°
