@@ -10,6 +10,7 @@ The slow tests do the same on the whole demo world.
 import numpy as np
 import pandas as pd
 import pytest
+from disclosure_world import centre, plant, world
 from typer.testing import CliRunner
 
 from spillover.cli import app
@@ -20,17 +21,6 @@ from spillover.disclosure_audit import AuditReport, audit_disclosure, audit_outp
 from spillover.disclosure_span import Margin
 from spillover.neighbourhoods import VALUE_COLUMNS, cell_members, neighbourhood_table
 
-KM = 1 / 111.19492664455873
-DEFAULTS = dict(
-    year=2015,
-    lon=135.0,
-    is_centre=False,
-    large_firm=False,
-    employees=10.0,
-    shipments=100.0,
-    exports=0.0,
-    export_method="direct_share",
-)
 CELL = ["radius_km", "year", "centre_id"]
 ATTACK_NAMES = [
     "nested radii",
@@ -39,20 +29,6 @@ ATTACK_NAMES = [
     "linear span",
     "identifiers",
 ]
-
-
-def world(*rows):
-    frame = pd.DataFrame([{**DEFAULTS, **row} for row in rows])
-    frame["lat"] = 35.0 + frame.pop("km") * KM
-    return frame
-
-
-def centre(name, km=0.0, **values):
-    return dict(establishment_id=name, km=km, is_centre=True, large_firm=True, **values)
-
-
-def plant(name, km, **values):
-    return dict(establishment_id=name, km=km, **values)
 
 
 def old_rule(cells, members, rule):

@@ -9,6 +9,7 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
+from disclosure_world import KM, centre, plant, world
 
 from spillover.config import ConfigError, DisclosureConfig, ModelSpec, NeighbourhoodConfig
 from spillover.disclosure import (
@@ -19,32 +20,6 @@ from spillover.disclosure import (
 )
 from spillover.disclosure_span import Margin
 from spillover.neighbourhoods import VALUE_COLUMNS, cell_members, neighbourhood_table
-
-KM = 1 / 111.19492664455873  # degrees of latitude per km (sphere of 6,371.0088 km)
-DEFAULTS = dict(
-    year=2015,
-    lon=135.0,
-    is_centre=False,
-    large_firm=False,
-    employees=10.0,
-    shipments=100.0,
-    exports=0.0,
-    export_method="direct_share",
-)
-
-
-def centre(name, km=0.0, **values):
-    return dict(establishment_id=name, km=km, is_centre=True, large_firm=True, **values)
-
-
-def plant(name, km, **values):
-    return dict(establishment_id=name, km=km, **values)
-
-
-def world(*rows):
-    frame = pd.DataFrame([{**DEFAULTS, **row} for row in rows])
-    frame["lat"] = 35.0 + frame.pop("km") * KM
-    return frame
 
 
 def reasons(plants, radii=(5.0, 10.0), margins=(), **rule):
