@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from spillover import safe_yaml
 from spillover.errors import SpilloverError
@@ -27,6 +27,7 @@ from spillover.options import (
     Kernel,
     ValueColumn,
 )
+from spillover.specs import PANEL_VARIABLES, ModelSpec, Strict
 
 TableName = Literal[
     "establishments",
@@ -38,23 +39,13 @@ TableName = Literal[
     "external_demand",
 ]
 FileFormat = Literal["csv", "tsv", "parquet", "stata", "sas", "fwf", "excel"]
-Regressor = Literal[
-    "opr", "external_demand", "shipments", "employees", "n_neighbours", "exposure", "n_centres"
-]
-#: Regressors that exist only in one model family's panel.
-FAMILY_ONLY: dict[str, set[str]] = {
-    "neighbourhood": {"opr", "n_neighbours"},
-    "plant": {"exposure", "n_centres"},
-}
-Dependent = Literal["exports", "shipments", "employees"]
 
 
 class ConfigError(SpilloverError, ValueError):
     """A configuration file is missing, unreadable or invalid; the message names the key."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Strict = Strict
 
 
 class Source(_Strict):
@@ -173,46 +164,6 @@ class NeighbourhoodConfig(_Strict):
         if not value:
             raise ValueError("give at least one radius in km, e.g. [5]")
         return sorted(set(value))
-
-
-class ModelSpec(_Strict):
-    """One fixed-effects panel specification estimated with linearmodels ``PanelOLS``.
-
-    ``family = "neighbourhood"`` is the white paper's design (entity = centre plant, y = sums
-    over its neighbourhood, x = its firm's OPR); ``"plant"`` is the plant-level exposure design
-    (entity = establishment, y = its own exports, x = Σ w(d)·OPR of global-firm plants nearby).
-    """
-
-    id: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
-    family: Literal["neighbourhood", "plant"] = "neighbourhood"
-    dependent: Dependent = "exports"
-    regressors: list[Regressor] = Field(
-        default_factory=lambda: ["opr", "external_demand", "shipments"]
-    )
-    radius_km: float = 5.0
-    entity_effects: bool = True
-    time_effects: bool = False
-    transform: Literal["level", "log1p"] = "level"
-    cov_type: Literal["clustered", "robust", "unadjusted", "kernel"] = "clustered"
-    cluster: Literal["entity", "firm", "pref"] = "entity"
-    years: tuple[int, int] | None = None
-
-    @model_validator(mode="after")
-    def _identified(self) -> ModelSpec:
-        if not self.regressors:
-            raise ValueError("a model needs at least one regressor")
-        if self.dependent in self.regressors:
-            raise ValueError(f"dependent {self.dependent!r} is also listed as a regressor")
-        if len(set(self.regressors)) != len(self.regressors):
-            raise ValueError(f"regressors repeat a name: {self.regressors}")
-        other = "plant" if self.family == "neighbourhood" else "neighbourhood"
-        foreign = [r for r in self.regressors if r in FAMILY_ONLY[other]]
-        if foreign:
-            raise ValueError(
-                f"regressors {foreign} belong to family '{other}', not '{self.family}' "
-                f"(use {sorted(FAMILY_ONLY[self.family])} in this family)"
-            )
-        return self
 
 
 class DisclosureConfig(_Strict):
@@ -359,23 +310,18 @@ class Config(_Strict):
                 raise ValueError(
                     f"{key} = {value!r}: only local paths are supported (no fsspec URLs yet)"
                 )
-        ids = [spec.id for spec in self.models]
-        if len(ids) != len(set(ids)):
-            raise ValueError(f"models: spec ids must be unique, got {ids}")
-        for spec in self.models:
-            if spec.radius_km not in self.neighbourhoods.radii_km:
-                raise ValueError(
-                    f"models[{spec.id}].radius_km = {spec.radius_km} is not in "
-                    f"neighbourhoods.radii_km = {self.neighbourhoods.radii_km}"
-                )
-            by_industry = self.external_demand.by_centre_industry
-            if spec.time_effects and "external_demand" in spec.regressors and not by_industry:
-                raise ValueError(
-                    f"models[{spec.id}]: external_demand is one number per year unless "
-                    "external_demand.by_centre_industry is true, so time_effects absorb it; "
-                    "drop one of them"
-                )
+        ids = [spec.id for spec in self.specs]
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise ValueError(f"models: spec ids must be unique after grid expansion: {repeated}")
+        for spec in self.specs:
+            _check_spec(spec, self)
         return self
+
+    @property
+    def specs(self) -> list[ModelSpec]:
+        """Every model spec, grids expanded (ids like ``baseline@r10``), in config order."""
+        return [spec for entry in self.models for spec in entry.expand()]
 
     def resolve(self, path: str) -> Path:
         """Return ``path`` made absolute against the config file's directory."""
@@ -393,6 +339,32 @@ class Config(_Strict):
         return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def _check_spec(spec: ModelSpec, config: Config) -> None:
+    """Checks of one expanded spec that need the rest of the config."""
+    if spec.radius_km not in config.neighbourhoods.radii_km:
+        raise ValueError(
+            f"models[{spec.id}].radius_km = {spec.radius_km:g} is not in "
+            f"neighbourhoods.radii_km = {config.neighbourhoods.radii_km}"
+        )
+    variables = PANEL_VARIABLES[spec.family]
+    for name in [*(t.variable for t in spec.terms), spec.sample.weights]:
+        if name is not None and name not in variables:
+            raise ValueError(
+                f"models[{spec.id}]: {name!r} is not a variable of the {spec.family} panel; "
+                f"it has {list(variables)}"
+            )
+    demand = [t.text for t in spec.terms if t.variable == "external_demand"]
+    absorbing = "industry^year" in spec.fe or (
+        "year" in spec.fe and not config.external_demand.by_centre_industry
+    )
+    if demand and absorbing:
+        raise ValueError(
+            f"models[{spec.id}]: {demand[0]} varies only by year (and by industry with "
+            "external_demand.by_centre_industry), so the fixed effects "
+            f"{spec.fe} absorb it; drop one of them"
+        )
+
+
 def _brief(value: object) -> str:
     """The offending value quoted in a message, shortened (never the whole of a large one)."""
     brief = reprlib.Repr()
@@ -400,10 +372,26 @@ def _brief(value: object) -> str:
     return brief.repr(value)
 
 
-def _format_errors(error: ValidationError, origin: str) -> str:
+def _key(loc: tuple, data: dict) -> str:
+    """The dotted key of an error location; a model entry is named by its id: ``models[x]``."""
+    parts = [str(part) for part in loc]
+    models = data.get("models")
+    if (
+        len(loc) >= 2
+        and loc[0] == "models"
+        and isinstance(loc[1], int)
+        and isinstance(models, list)
+    ):
+        entry = models[loc[1]] if loc[1] < len(models) else None
+        spec_id = entry.get("id") if isinstance(entry, dict) else None
+        parts[:2] = [f"models[{spec_id}]" if spec_id else f"models[#{loc[1] + 1}]"]
+    return ".".join(parts) or "(top level)"
+
+
+def _format_errors(error: ValidationError, origin: str, data: dict) -> str:
     lines = [f"{origin}: invalid configuration"]
     for item in error.errors():
-        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        key = _key(item["loc"], data)
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "literal_error":
             message = f"{message} (got {_brief(item['input'])})"
@@ -420,7 +408,7 @@ def parse_config(data: dict, *, base_dir: Path, origin: str = "<config>") -> Con
     try:
         return Config.model_validate({**data, "base_dir": str(base_dir)})
     except ValidationError as exc:
-        raise ConfigError(_format_errors(exc, origin)) from None
+        raise ConfigError(_format_errors(exc, origin, data)) from None
 
 
 def load_config(path: str | Path) -> Config:
