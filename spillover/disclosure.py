@@ -41,11 +41,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from spillover.config import Config, DisclosureConfig, ModelSpec
+from spillover.config import Config, DisclosureConfig
 from spillover.disclosure_span import DisclosureError, Finding, LinearRelease, Margin
-from spillover.estimate import ENTITY, differenced_sample
+from spillover.estimate import ENTITY, decomposition_pairs
+from spillover.estimate.sample import DERIVATIVES
 from spillover.neighbourhoods import VALUE_COLUMNS, cell_members
 from spillover.options import SUPPRESSION_REASONS
+from spillover.specs import ModelSpec, Term
 
 __all__ = [
     "DisclosureError",
@@ -113,7 +115,7 @@ def public_release(
     """
     rule = config.disclosure
     members = cell_members(plants, config.neighbourhoods)
-    margins = decomposition_margins(panels, plants, config.models)
+    margins = decomposition_margins(panels, plants, config.specs)
     reasons, rounds = suppression_reasons(cells, members, margins, rule)
     if key is None:
         key = rule.number_salt.encode() if rule.number_salt else secrets.token_bytes(32)
@@ -332,57 +334,59 @@ def decomposition_margins(
     """The released mean yearly changes of establishment sums, as weighted sums of values.
 
     A spec's decomposition releases, for its dependent and each regressor, the mean over
-    consecutive years of the first difference on its estimation sample: times the (known)
-    number of differences, Σ (+1 at the later year, −1 at the earlier) of the variable. For
-    ``log1p`` specs the weights are those of the linearisation (÷ (1 + value)): a non-linear
-    equation pins down what its gradient does. Only sums of establishment values (exports,
-    shipments, employees) are margins; OPR, the DI, exposure and counts are not.
+    consecutive years of the first difference of the term on its estimation sample: times
+    the (known) number of differences, a signed sum of the term's values. A term
+    ``op(f(x))`` is Σ sign · f(x at t + offset) (:attr:`spillover.specs.Term.stencil`), so
+    the sum weighs each value of x by the signs it collects times f'(x), the
+    linearisation (a non-linear equation pins down what its gradient does). Only sums of
+    establishment values (exports, shipments, employees) are margins; OPR, the DI, exposure
+    and counts are not.
     """
     margins = []
     for spec in specs:
-        terms = [t for t in (spec.dependent, *spec.regressors) if t in MONEY_TERMS]
+        terms = [t for t in spec.terms if t.variable in MONEY_TERMS]
         if not terms:
             continue
         panel = panels[spec.family]
-        rows = _margin_rows(_telescoped(panel, spec), panel, plants, spec, terms)
+        pairs = decomposition_pairs(panel, spec)
         for term in terms:
-            weights = rows.assign(weight=_linearised(rows, term, spec))
+            signed = _signed_years(pairs, term, ENTITY[spec.family])
+            rows = _margin_rows(signed, panel, plants, spec, [term.variable])
+            slope = DERIVATIVES[term.function](rows[term.variable].to_numpy(dtype=float))
+            weights = rows.assign(weight=rows["level"].to_numpy(dtype=float) * slope)
             margins.append(
-                Margin(f"decomposition/{spec.id}/{term}", term, weights.drop(columns="level"))
+                Margin(
+                    f"decomposition/{spec.id}/{term.text}",
+                    term.variable,
+                    weights.drop(columns="level"),
+                )
             )
     return margins
 
 
-def _telescoped(panel: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
-    """Entity, year and weight (+1 later / −1 earlier year of a difference; 0 rows dropped).
+def _signed_years(pairs: pd.DataFrame, term: Term, entity: str) -> pd.DataFrame:
+    """Entity, year and ``level``: the sign each value of the term's variable gets in Σ ΔT.
 
-    The differences are those of :func:`spillover.estimate.differenced_sample`, the ones the
-    decomposition releases.
+    Each later year t of a pair adds T(t) − T(t−1); T(t) = Σ sign · f(x at t + offset).
+    Years whose signs cancel are dropped.
     """
-    data, later = differenced_sample(panel, spec)
-    sample = data[[ENTITY[spec.family], "year"]].reset_index(drop=True)
-    later = later.fillna(False).to_numpy(dtype=bool)  # NA where the year is the first
-    earlier = np.append(later[1:], False)  # the next row is the later year of a pair
-    sample["level"] = later.astype(float) - earlier.astype(float)
-    return sample[sample["level"] != 0]
+    later = pairs.loc[pairs["later"], [entity, "year"]]
+    parts = []
+    for offset, sign in term.stencil:
+        parts.append(later.assign(year=later["year"] + offset, level=sign))
+        parts.append(later.assign(year=later["year"] - 1 + offset, level=-sign))
+    signed = pd.concat(parts).groupby([entity, "year"], as_index=False)["level"].sum()
+    return signed[signed["level"] != 0].reset_index(drop=True)
 
 
-def _margin_rows(sample, panel, plants, spec, terms) -> pd.DataFrame:
-    """The weighted sample rows with the values a margin needs (cells or establishments)."""
+def _margin_rows(signed, panel, plants, spec, terms) -> pd.DataFrame:
+    """The signed rows with the values a margin needs (cells or establishments)."""
     if spec.family == "neighbourhood":
         level = panel[np.isclose(panel["radius_km"], spec.radius_km)]
-        rows = sample.merge(level[["centre_id", "year", *terms]], on=["centre_id", "year"])
+        rows = signed.merge(level[["centre_id", "year", *terms]], on=["centre_id", "year"])
         return rows.assign(radius_km=spec.radius_km)
     own = plants[["year", "establishment_id", *MONEY_TERMS, "export_method"]]
-    return sample.merge(own, on=["establishment_id", "year"], how="left")
-
-
-def _linearised(rows: pd.DataFrame, term: str, spec: ModelSpec) -> np.ndarray:
-    """Weights of ``term``: ±1, or ±1 / (1 + value) for ``log1p`` specs."""
-    weight = rows["level"].to_numpy(dtype=float)
-    if spec.transform == "log1p":
-        weight = weight / (1.0 + rows[term].to_numpy(dtype=float))
-    return weight
+    return signed.merge(own, on=["establishment_id", "year"], how="left")
 
 
 def describe_rule(settings: DisclosureConfig) -> str:

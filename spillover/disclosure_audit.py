@@ -106,17 +106,17 @@ def load_release(output_root: str | Path, workdir: str | Path | None = None) -> 
         raise AuditError(f"releasable dataset(s) {unknown} have no disclosure model in the audit")
     config, tables = _confidential(root, manifest, workdir)
     specs = set(read_dataset(root / "decomposition")["spec_id"])
-    if specs != {spec.id for spec in config.models}:
+    if specs != {spec.id for spec in config.specs}:
         raise AuditError(
             f"decomposition has specs {sorted(specs)} but the config has "
-            f"{[s.id for s in config.models]}: the audit cannot model it"
+            f"{[s.id for s in config.specs]}: the audit cannot model it"
         )
     panels = {"neighbourhood": tables["panel"], "plant": tables["plant_panel"]}
     return line_up(
         read_dataset(root / "public" / "neighbourhoods"),
         tables["neighbourhoods"],
         cell_members(tables["plants"], config.neighbourhoods),
-        decomposition_margins(panels, tables["plants"], config.models),
+        decomposition_margins(panels, tables["plants"], config.specs),
         config.disclosure,
     )
 

@@ -12,6 +12,7 @@ import pandas as pd
 
 from spillover.config import ExternalDemandConfig
 from spillover.errors import SpilloverError
+from spillover.options import DIRECT_SHARE
 
 #: The Tankan quarters averaged into a year, as (years after it, quarter): calendar years
 #: take Q1–Q4 (surveys of March–December), fiscal years Q2–Q4 and the next year's Q1.
@@ -113,20 +114,14 @@ def build_plant_panel(
     """Establishment × year panel of the plant-level exposure design.
 
     One row per (radius_km, establishment_id, year) of ``exposure`` (non-excluded,
-    non-centre establishments) with the establishment's own exports, shipments and employees.
+    non-centre establishments) with the establishment's own exports, shipments and employees,
+    ``exports_imputed`` (its exports when not from a direct-export share, else 0) and its
+    coordinates (``lat``/``lon``, degrees, for Conley errors).
     """
-    own = plants[
-        [
-            "year",
-            "establishment_id",
-            "firm_id",
-            "pref_code",
-            "industry",
-            "exports",
-            "shipments",
-            "employees",
-        ]
-    ]
+    columns = ["year", "establishment_id", "firm_id", "pref_code", "industry", "lat", "lon"]
+    own = plants[[*columns, "exports", "shipments", "employees"]].assign(
+        exports_imputed=plants["exports"].where(plants["export_method"] != DIRECT_SHARE, 0.0)
+    )
     table = exposure.merge(own, on=["year", "establishment_id"], how="left", validate="many_to_one")
     table = _external_demand_column(table, demand, settings)
     return table.sort_values(["radius_km", "establishment_id", "year"]).reset_index(drop=True)

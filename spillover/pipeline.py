@@ -135,7 +135,7 @@ def run_pipeline(
 
 def spec_ids(workdir: str | Path) -> list[str]:
     """The model spec ids of a run (for mapped estimation tasks)."""
-    return [spec.id for spec in open_run(workdir).config.models]
+    return [spec.id for spec in open_run(workdir).config.specs]
 
 
 def output_root(workdir: str | Path) -> Path:

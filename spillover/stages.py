@@ -185,7 +185,7 @@ def estimate_stage(run: Run, spec_ids: list[str] | None = None) -> StageResult:
     Rows of a spec's radius and years that miss a variable are left out of its sample
     (``rows_incomplete``).
     """
-    specs = [s for s in run.config.models if spec_ids is None or s.id in spec_ids]
+    specs = [s for s in run.config.specs if spec_ids is None or s.id in spec_ids]
     unknown = set(spec_ids or []) - {s.id for s in specs}
     if unknown:
         raise PipelineError(f"unknown model spec id(s) {sorted(unknown)}")
@@ -202,7 +202,10 @@ def estimate_stage(run: Run, spec_ids: list[str] | None = None) -> StageResult:
         rows_out=fitted,
         tables=tables,
         rows_incomplete=selected - fitted,
-        details={"nobs": {spec_id: fit.nobs for spec_id, fit in fits.items()}},
+        details={
+            "nobs": {spec_id: fit.nobs for spec_id, fit in fits.items()},
+            "rows_left_out": {spec_id: fit.dropped for spec_id, fit in fits.items()},
+        },
         report=None if spec_ids is None else f"estimate-{'-'.join(spec_ids)}",
     )
 
@@ -254,7 +257,7 @@ def publish_stage(run: Run) -> StageResult:
 
 
 def _per_spec(run: Run, folder: str) -> pd.DataFrame:
-    frames = [run.table(f"{folder}/{spec.id}") for spec in run.config.models]
+    frames = [run.table(f"{folder}/{spec.id}") for spec in run.config.specs]
     return pd.concat(frames, ignore_index=True)
 
 

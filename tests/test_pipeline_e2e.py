@@ -17,10 +17,12 @@ EARTH_RADIUS_KM = 6371.0088
 def test_planted_opr_coefficient_is_inside_its_95_ci(demo_run, truth):
     _, _, root = demo_run
     estimates = read_output(root, "estimates").set_index(["spec_id", "term"])
-    baseline = estimates.loc["baseline"]
-    for term in ("opr", "external_demand"):
-        planted = truth["coefficients"][term]
-        assert baseline.loc[term, "ci_low"] <= planted <= baseline.loc[term, "ci_high"], term
+    baseline = estimates.loc["baseline@r5@cluster-entity"]
+    for spec_id in ("baseline@r5@cluster-entity", "baseline@r5@conley20-L7"):
+        for term in ("opr", "external_demand"):
+            planted = truth["coefficients"][term]
+            interval = estimates.loc[(spec_id, term), ["ci_low", "ci_high"]]
+            assert interval["ci_low"] <= planted <= interval["ci_high"], (spec_id, term)
     # and the OPR effect is clearly there (not a wide interval that covers anything)
     assert baseline.loc["opr", "ci_low"] > 0
     assert baseline.loc["opr", "nobs"] == truth["n_centres"] * 8
@@ -182,7 +184,9 @@ def test_plant_exposure_equals_brute_force(demo_run):
 def test_plant_family_equals_a_hand_written_within_estimator(demo_run):
     """Demean the published plant panel by establishment, solve OLS: the same coefficients.
 
-    Also checks the sample: radius, complete rows, and one entity per establishment.
+    Also checks the sample: radius, complete rows, singletons (an establishment with one
+    complete year: its own effect fits it exactly) dropped and counted, one entity per
+    establishment.
     """
     _, _, root = demo_run
     estimates = read_output(root, "estimates")
@@ -191,6 +195,9 @@ def test_plant_family_equals_a_hand_written_within_estimator(demo_run):
     rows = read_output(root, "plant_panel")
     rows = rows[rows["radius_km"] == plant["radius_km"].iloc[0]]
     rows = rows.dropna(subset=["exports", *terms])
+    alone = rows.groupby("establishment_id")["year"].transform("size") == 1
+    assert plant["singletons_dropped"].iloc[0] == alone.sum() > 0
+    rows = rows[~alone]
     demeaned = rows[["exports", *terms]] - rows.groupby("establishment_id")[
         ["exports", *terms]
     ].transform("mean")

@@ -2,8 +2,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spillover.config import ModelSpec
-from spillover.estimate import decomposition, estimates_table, fit_spec
+from spillover.estimate import EstimationError, fit_specs
+from spillover.specs import ModelSpec
+
+
+def _fit(panel, spec):
+    """The spec's estimates from the pipeline's call, indexed by term."""
+    spec = spec.expand()[0]
+    return fit_specs({spec.family: panel}, [spec])[spec.id]
 
 
 def _panel(seed=0, n=120, years=8, beta=(25.0, 15.0, 0.05)):
@@ -44,8 +50,7 @@ def _within_ols(frame, y, xs):
 def test_panelols_matches_within_ols_and_recovers_planted_coefficients():
     panel = _panel()
     spec = ModelSpec(id="b")
-    result = fit_spec(panel, spec)
-    table = estimates_table(spec, result).set_index("term")
+    table = _fit(panel, spec).estimates.set_index("term")
     assert table["coef"].to_numpy() == pytest.approx(
         _within_ols(panel, "exports", list(spec.regressors)), rel=1e-8
     )
@@ -56,9 +61,8 @@ def test_panelols_matches_within_ols_and_recovers_planted_coefficients():
 
 def test_cluster_choices_change_standard_errors_not_coefficients():
     panel = _panel()
-    entity = estimates_table(ModelSpec(id="e"), fit_spec(panel, ModelSpec(id="e")))
-    robust_spec = ModelSpec(id="r", cov_type="robust")
-    robust = estimates_table(robust_spec, fit_spec(panel, robust_spec))
+    entity = _fit(panel, ModelSpec(id="e")).estimates
+    robust = _fit(panel, ModelSpec(id="r", vcov={"type": "hetero"})).estimates
     assert entity["coef"].to_numpy() == pytest.approx(robust["coef"].to_numpy())
     assert not np.allclose(entity["se"], robust["se"])
 
@@ -75,13 +79,15 @@ def test_decomposition_by_hand():
             "opr": [1.0, 2.0, 3.0, 4.0, 4.0, 6.0],
         }
     )
-    spec = ModelSpec(id="d", regressors=["opr"])
-    estimates = pd.DataFrame({"term": ["opr"], "coef": [3.0]})
-    out = decomposition(panel, spec, estimates).iloc[0]
+    fitted = _fit(panel, ModelSpec(id="d", regressors=["opr"]))
+    coef = fitted.estimates["coef"].iloc[0]
+    out = fitted.decomposition.set_index("term")
     # Δopr: 1, 1, 0, 2 -> mean 1.0 ; Δexports: 4, 4, 0, 6 -> mean 3.5
-    assert out["mean_yearly_change"] == pytest.approx(1.0)
-    assert out["contribution"] == pytest.approx(3.0)
-    assert out["share"] == pytest.approx(3.0 / 3.5)
+    assert out.at["opr", "mean_yearly_change"] == pytest.approx(1.0)
+    assert out.at["opr", "contribution"] == pytest.approx(coef)
+    assert out.at["opr", "share"] == pytest.approx(coef / 3.5)
+    assert out.at["(other)", "contribution"] == pytest.approx(3.5 - coef)
+    assert out["unit"].iloc[0] == "million yen per year"
 
 
 def test_external_demand_by_centre_industry():
@@ -119,17 +125,15 @@ def test_external_demand_by_centre_industry():
 
 
 def test_absorbed_regressor_gives_a_named_error():
-    from spillover.estimate import EstimationError
-
     panel = _panel()
     panel["opr"] = panel.groupby("centre_id")["opr"].transform("first")  # constant per centre
-    with pytest.raises(EstimationError, match=r"models\[b\]: AbsorbingEffectError"):
-        fit_spec(panel, ModelSpec(id="b"))
+    with pytest.raises(EstimationError, match=r"models\[b\]: \['opr'\] collinear"):
+        _fit(panel, ModelSpec(id="b"))
 
 
 def test_unlinked_entities_are_their_own_firm_clusters():
     panel = _panel().assign(firm_id=None)
-    by_entity = estimates_table(ModelSpec(id="e"), fit_spec(panel, ModelSpec(id="e")))
-    firm_spec = ModelSpec(id="f", cluster="firm")
-    by_firm = estimates_table(firm_spec, fit_spec(panel, firm_spec))
+    by_entity = _fit(panel, ModelSpec(id="e")).estimates
+    firm_spec = ModelSpec(id="f", vcov={"type": "cluster", "by": ["firm"]})
+    by_firm = _fit(panel, firm_spec).estimates
     assert by_firm["se"].to_numpy() == pytest.approx(by_entity["se"].to_numpy())

@@ -227,6 +227,56 @@ def test_decomposition_margins_by_hand():
     assert weights == pytest.approx({("a", 2012): -1 / 2.0, ("a", 2014): 1 / 4.0})
 
 
+@pytest.mark.parametrize(
+    ("dependent", "regressor"),
+    [("d(log1p(exports))", "L1(shipments)"), ("asinh(exports)", "F1(log(shipments))")],
+)
+def test_decomposition_margin_weights_are_the_gradient_of_the_released_sum(dependent, regressor):
+    """Oracle: finite differences of Σ over released pairs of ΔT, cell by cell."""
+    from spillover.estimate import decomposition_pairs
+    from spillover.estimate.sample import term_values
+    from spillover.specs import parse_term
+
+    rng = np.random.default_rng(3)
+    keys = [(c, y) for c in "abc" for y in range(2012, 2018) if (c, y) != ("b", 2015)]
+    panel = pd.DataFrame(keys, columns=["centre_id", "year"]).assign(
+        radius_km=5.0,
+        firm_id="f",
+        pref_code=1,
+        exports=lambda f: rng.uniform(1, 50, len(f)),
+        shipments=lambda f: rng.uniform(10, 90, len(f)),
+        opr=lambda f: rng.uniform(0, 30, len(f)),
+    )
+    spec = ModelSpec(id="g", dependent=dependent, regressors=["opr", regressor])
+    pairs = decomposition_pairs(panel, spec)
+    later = pairs[pairs["later"]].set_index(["centre_id", "year"]).index
+
+    def released(frame, text):
+        values = term_values(frame.rename(columns={"centre_id": "entity"}), parse_term(text))
+        series = pd.Series(
+            values.to_numpy(), pd.MultiIndex.from_frame(frame[["centre_id", "year"]])
+        )
+        before = [(c, y - 1) for c, y in later]
+        return float(series.loc[later].sum() - series.loc[before].sum())
+
+    margins = decomposition_margins({"neighbourhood": panel}, pd.DataFrame(), [spec])
+    assert [m.name for m in margins] == [
+        f"decomposition/g/{dependent}",
+        f"decomposition/g/{regressor}",
+    ]
+    for margin, text in zip(margins, (dependent, regressor), strict=True):
+        weights = margin.weights.set_index(["centre_id", "year"])["weight"]
+        column = margin.column
+        for row in range(len(panel)):
+            key = tuple(panel.loc[row, ["centre_id", "year"]])
+            step = 1e-6 * panel.loc[row, column]
+            up, down = panel.copy(), panel.copy()
+            up.loc[row, column] += step
+            down.loc[row, column] -= step
+            gradient = (released(up, text) - released(down, text)) / (2 * step)
+            assert weights.get(key, 0.0) == pytest.approx(gradient, rel=1e-5, abs=1e-9), key
+
+
 def test_neighbourhood_numbers_are_a_keyed_permutation():
     ids = pd.Series([f"E{i:04d}" for i in range(60)])
     numbers = neighbourhood_numbers(ids, b"key one")
