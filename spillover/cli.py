@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -35,44 +36,59 @@ def _fail(message: str) -> None:
 
 
 def print_estimates(output_root: Path) -> None:
-    """Print the headline estimate table and the decomposition of a published run."""
+    """Print the specs side by side (coefficient over SE) and the decomposition of a run."""
+    import numpy as np
+
     from spillover.pipeline import read_output
+    from spillover.report.tables import FOOTER, STARS, column_blocks, regression_table
 
     estimates = read_output(output_root, "estimates")
-    table = Table(title="Fixed-effects estimates (PanelOLS)", show_lines=False)
-    for column in ("spec", "term", "coef", "se", "95% CI", "p", "nobs", "centres", "FE", "radius"):
-        table.add_column(
-            column, justify="right" if column not in ("spec", "term", "FE") else "left"
-        )
-    for row in estimates.itertuples():
-        entity = "centre" if row.family == "neighbourhood" else "plant"
-        effects = entity + (" + year" if row.time_effects else "")
-        table.add_row(
-            row.spec_id,
-            row.term,
-            f"{row.coef:,.3f}",
-            f"{row.se:,.3f}",
-            f"[{row.ci_low:,.2f}, {row.ci_high:,.2f}]",
-            f"{row.p:.3g}",
-            str(row.nobs),
-            str(row.n_entities),
-            effects,
-            f"{row.radius_km:g} km",
-        )
-    console.print(table)
+    spec_ids = list(dict.fromkeys(estimates["spec_id"]))
+    cells = regression_table(estimates, spec_ids)
+    label_width = max(len(str(label)) for label in cells.index) + 3
+    # numbers set the width; spec ids and covariance labels wrap inside it
+    numbers = cells.iloc[: -len(FOOTER)]
+    column_width = max(10, max(len(c) for c in numbers.to_numpy().ravel()) + 1)
+    # each rich column adds two spaces of padding and one border line
+    for block in column_blocks(spec_ids, console.width - 1, label_width, column_width + 3):
+        table = Table(title="Fixed-effects estimates", title_justify="left")
+        table.add_column("", no_wrap=True)
+        for spec_id in block:
+            table.add_column(
+                spec_id,
+                justify="right",
+                overflow="fold",
+                min_width=column_width,
+                max_width=column_width,
+            )
+        shown = cells[block]
+        used = shown.ne("").any(axis=1).to_numpy().copy()
+        used[: len(numbers)] |= np.repeat(used[: len(numbers) : 2], 2)  # keep coef/SE pairs
+        for label, row in shown[used].iterrows():
+            table.add_row(str(label), *row)
+        console.print(table)
+    console.print(", ".join(f"{mark} p < {t}" for t, mark in STARS) + "; standard errors in ().")
     decomposition = read_output(output_root, "decomposition")
-    parts = Table(title="第II-2-4-4図: coefficient × mean yearly change (million yen / year)")
-    for column in ("spec", "term", "mean yearly change", "contribution", "share of Δexports"):
-        parts.add_column(column, justify="left" if column in ("spec", "term") else "right")
+    parts = Table(title="第II-2-4-4図: coefficient × mean yearly change", title_justify="left")
+    for column in ("spec", "term", "contribution [95% CI]", "share"):
+        parts.add_column(
+            column, justify="left" if column in ("spec", "term") else "right", overflow="fold"
+        )
     for row in decomposition.itertuples():
+        interval = (
+            "" if math.isnan(row.ci_low) else f" [{_short(row.ci_low)}, {_short(row.ci_high)}]"
+        )
         parts.add_row(
-            row.spec_id,
-            row.term,
-            f"{row.mean_yearly_change:,.3f}",
-            f"{row.contribution:,.1f}",
-            f"{row.share:.1%}",
+            row.spec_id, row.term, _short(row.contribution) + interval, f"{row.share:.1%}"
         )
     console.print(parts)
+    units = ", ".join(dict.fromkeys(decomposition["unit"]))
+    console.print(f"Contributions in {units}; (other) = the part the regressors leave unexplained.")
+
+
+def _short(value: float) -> str:
+    """One decimal from 10 up, three significant digits below (0.218, not 0.2)."""
+    return f"{value:,.1f}" if abs(value) >= 10 else f"{value:.3g}"
 
 
 class _StageLines:
@@ -136,12 +152,21 @@ def demo_world(
     establishments: Annotated[
         int, typer.Option(help="Establishments in the pool (≈ rows per year)")
     ] = 23_000,
+    overlap: Annotated[
+        bool,
+        typer.Option(
+            "--overlap",
+            help="Dense setting: centres 3 km apart so 5 km neighbourhoods overlap; "
+            "the effect is planted at plant level (on exposure)",
+        ),
+    ] = False,
 ) -> None:
     """Write the synthetic demo world: raw survey files, gazetteer, config.yaml and truth.json."""
     from spillover.demo.world import WorldParams, build_demo_world
 
+    params = WorldParams(seed=seed, n_establishments=establishments, overlap=overlap)
     with console.status("generating the demo world"):
-        world = build_demo_world(out, WorldParams(seed=seed, n_establishments=establishments))
+        world = build_demo_world(out, params)
     console.print(
         f"[green]✓[/] demo world in [bold]{world.root}[/]: "
         f"{world.n_establishment_rows:,} establishment rows, "
