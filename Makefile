@@ -27,7 +27,7 @@ test: venv
 	$(BIN)/python -m pytest
 
 lint: venv
-	$(BIN)/ruff check spillover dags plugins tests benchmarks
+	$(BIN)/ruff check spillover dags plugins tests benchmarks validation
 
 bench: venv
 	$(BIN)/python benchmarks/bench_pipeline.py

@@ -1,5 +1,9 @@
 """The demo world's data-generating process, with planted neighbourhood effects.
 
+This is the default setting; in the overlap setting (``WorldParams.overlap``) centres stand
+only 3 km apart, neighbourhoods overlap, and the effect is planted at plant level instead:
+see :mod:`spillover.demo.plant_effects`.
+
 The data generating process (all money in million yen, OPR in percent)::
 
     exports_jt = s_j · shipments_jt                                   for exporter j
@@ -29,6 +33,7 @@ from spillover.demo.establishments import Plants, make_plants
 from spillover.demo.firms import firm_survey, make_firms, overseas_tables
 from spillover.demo.geography import make_towns
 from spillover.demo.params import CAPITAL_THRESHOLD, WorldParams
+from spillover.demo.plant_effects import overlap_truth, planted_exposure_increments
 from spillover.spatial import haversine_km
 
 #: Planted truth (neighbourhood level): million yen per OPR point / per DI point.
@@ -61,9 +66,17 @@ def build_world_frames(params: WorldParams) -> dict[str, pd.DataFrame | dict]:
     opr_path = _opr_paths(rng, len(global_firms), len(years))
     affiliates, parents, opr_written = overseas_tables(rng, firms, global_firms, opr_path, years)
     di = _tankan(rng, years)
-    increment, m_count = _planted_increments(
-        rng, plants, opr_written, _annual_di(di), params.radius_km, years
-    )
+    n_centres = int(plants.table["is_centre"].sum())
+    if params.overlap:
+        increment, facts = planted_exposure_increments(
+            rng, plants, opr_written, params.radius_km, years
+        )
+        truth = overlap_truth(params, n_centres, facts)
+    else:
+        increment, m_count = _planted_increments(
+            rng, plants, opr_written, _annual_di(di), params.radius_km, years
+        )
+        truth = _truth(params, m_count)
     establishments = _establishment_panel(rng, plants, increment, years)
     return {
         "towns": towns,
@@ -72,7 +85,7 @@ def build_world_frames(params: WorldParams) -> dict[str, pd.DataFrame | dict]:
         "affiliates": affiliates,
         "parents": parents,
         "tankan": di,
-        "truth": _truth(params, m_count),
+        "truth": truth,
     }
 
 

@@ -70,7 +70,7 @@ def make_plants(
     firms : pandas.DataFrame
         Firms from :func:`spillover.demo.firms.make_firms`.
     params : WorldParams
-        Pool size and neighbourhood radius (km).
+        Pool size, neighbourhood radius (km) and the centres' separation (km).
     years : numpy.ndarray
         Accounts years.
 
@@ -133,7 +133,9 @@ def _sited_establishments(
 ) -> pd.DataFrame:
     """Owners and towns: centres first, then plants of other firms, then unlinked ones."""
     global_firms = firms[firms["kind"] == "global"]
-    centre_towns, centre_firms = place_centres(rng, towns, global_firms, params.radius_km)
+    centre_towns, centre_firms = place_centres(
+        rng, towns, global_firms, params.centre_separation_km
+    )
     n_centres = len(centre_towns)
     # other plants: towns weighted by district size, boosted near centres (suppliers)
     town_weight = supplier_town_weights(towns, centre_towns, params.radius_km)

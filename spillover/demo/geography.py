@@ -130,9 +130,12 @@ def site_centres(
 
 
 def place_centres(
-    rng: np.random.Generator, towns: pd.DataFrame, global_firms: pd.DataFrame, radius_km: float
+    rng: np.random.Generator,
+    towns: pd.DataFrame,
+    global_firms: pd.DataFrame,
+    min_separation_km: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Site the plants of global firms (the centres) so that neighbourhoods cannot overlap.
+    """Site the plants of global firms (the centres) at least ``min_separation_km`` apart.
 
     Parameters
     ----------
@@ -142,8 +145,9 @@ def place_centres(
         Towns from :func:`make_towns`.
     global_firms : pandas.DataFrame
         Global firms with ``firm_id`` and ``n_plants``.
-    radius_km : float
-        Neighbourhood radius (km); centres stand at least ``2 · radius + 0.5`` km apart.
+    min_separation_km : float
+        Smallest distance (km) between two centres; above twice the neighbourhood radius,
+        neighbourhoods cannot overlap (see ``WorldParams.centre_separation_km``).
 
     Returns
     -------
@@ -154,7 +158,7 @@ def place_centres(
         the plants of the last firms are shed.
     """
     n_plants = int(global_firms["n_plants"].sum())
-    centre_towns = site_centres(rng, towns, n_plants, 2 * radius_km + 0.5)
+    centre_towns = site_centres(rng, towns, n_plants, min_separation_km)
     owners = np.repeat(global_firms["firm_id"].to_numpy(), global_firms["n_plants"].to_numpy())
     return centre_towns, owners[: len(centre_towns)]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from spillover.demo.params import WorldParams
+from spillover.demo.params import EXPOSURE_KERNEL, WorldParams
 
 #: Raw column names of each demo source, canonical → raw. Files are written with these
 #: names and :func:`demo_config` maps them back, so each layout is stated once.
@@ -123,10 +123,16 @@ def demo_config(params: WorldParams) -> dict:
             "by_centre_industry": False,
             "industry_map": {"31": "輸送用機械", "29": "電気機械", "24": "金属製品"},
         },
-        "neighbourhoods": {"radii_km": [params.radius_km, 10.0]},
+        "neighbourhoods": _neighbourhoods(params),
         "models": _models(params.radius_km),
         "disclosure": {"min_establishments": 3, "dominance_top_n": 2, "dominance_share": 0.8},
     }
+
+
+def _neighbourhoods(params: WorldParams) -> dict:
+    """The ``neighbourhoods`` section: radii (km); the overlap setting names its kernel."""
+    radii = {"radii_km": [params.radius_km, 10.0]}
+    return {**radii, "exposure_kernel": EXPOSURE_KERNEL} if params.overlap else radii
 
 
 def _source(name: str, path: str, source_years: list[int] | None = None, **options) -> dict:
@@ -166,27 +172,30 @@ def _sources(params: WorldParams) -> dict[str, list[dict]]:
 
 
 def _models(radius_km: float) -> list[dict]:
-    """The ``models`` section: neighbourhood models at ``radius_km`` and 10 km, a plant model."""
+    """The ``models`` section: a grid of 4 white-paper specs, year effects, a plant model.
+
+    The grid: ``radius_km`` and 10 km, each with entity-clustered and Conley errors.
+    """
+    regressors = ["opr", "external_demand", "shipments"]
+    entity = {"type": "cluster", "by": ["entity"]}
+    # neighbourhoods of centres < 2 radii apart share plants: correlate errors within 20 km
+    conley = {"type": "conley", "cutoff_km": 20, "kernel": "bartlett", "serial_lags": 7}
     return [
         {
             "id": "baseline",
             "dependent": "exports",
-            "regressors": ["opr", "external_demand", "shipments"],
-            "radius_km": radius_km,
-            "entity_effects": True,
-            "time_effects": False,
-            "cov_type": "clustered",
-            "cluster": "entity",
+            "regressors": regressors,
+            "radius_km": [radius_km, 10.0],
+            "fe": ["entity"],
+            "vcov": [entity, conley],
         },
         {
             "id": "twoway_no_di",
             "dependent": "exports",
             "regressors": ["opr", "shipments"],
             "radius_km": radius_km,
-            "entity_effects": True,
-            "time_effects": True,
-            "cov_type": "clustered",
-            "cluster": "entity",
+            "fe": ["entity", "year"],
+            "vcov": entity,
         },
         {
             "id": "plant_exposure",
@@ -194,19 +203,7 @@ def _models(radius_km: float) -> list[dict]:
             "dependent": "exports",
             "regressors": ["exposure", "external_demand", "shipments"],
             "radius_km": radius_km,
-            "entity_effects": True,
-            "time_effects": False,
-            "cov_type": "clustered",
-            "cluster": "entity",
-        },
-        {
-            "id": "radius10",
-            "dependent": "exports",
-            "regressors": ["opr", "external_demand", "shipments"],
-            "radius_km": 10.0,
-            "entity_effects": True,
-            "time_effects": False,
-            "cov_type": "clustered",
-            "cluster": "entity",
+            "fe": ["entity"],
+            "vcov": entity,
         },
     ]

@@ -7,6 +7,12 @@ from dataclasses import dataclass
 CAPITAL_THRESHOLD = 1000.0
 """Capital (million yen) from which a firm is large: its plants are never neighbours."""
 
+OVERLAP_SEPARATION_KM = 3.0
+"""Smallest distance (km) between two centres in the overlap setting."""
+
+EXPOSURE_KERNEL = "uniform"
+"""Exposure kernel of the overlap setting, in its config and its planted effect."""
+
 
 @dataclass(frozen=True)
 class WorldParams:
@@ -29,6 +35,10 @@ class WorldParams:
     broken_rows : bool
         Whether one 工業統計 file gets the rows a real file contains (bad codes,
         impossible values, a duplicate) that must land in quarantine.
+    overlap : bool
+        The dense setting: centres stand only :data:`OVERLAP_SEPARATION_KM` apart, so that
+        neighbourhoods overlap, and the effect is planted at plant level (on the exposure
+        of each establishment) instead of neighbourhood level; see :mod:`spillover.demo.dgp`.
     """
 
     seed: int = 2023
@@ -40,3 +50,9 @@ class WorldParams:
     n_medium_firms: int = 2_600
     radius_km: float = 5.0
     broken_rows: bool = True
+    overlap: bool = False
+
+    @property
+    def centre_separation_km(self) -> float:
+        """Smallest distance (km) between two centres: ``2 · radius + 0.5`` unless overlapping."""
+        return OVERLAP_SEPARATION_KM if self.overlap else 2 * self.radius_km + 0.5

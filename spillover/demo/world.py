@@ -4,7 +4,8 @@
 工業統計調査 / 経済センサス‐活動調査 (CP932 and UTF-8, Japanese column names, 万円 and 百万円),
 企業活動基本調査, 海外事業活動基本調査 (現地法人票, 本社企業票), 鉱工業 export ratios, the Tankan
 「海外での製商品需給判断DI」, a gazetteer in Geolonia ``latest.csv`` layout, a ``config.yaml``
-that maps them, and ``truth.json`` with the planted coefficients.
+that maps them, and ``truth.json`` with the planted coefficients (neighbourhood level by default,
+plant level in the overlap setting, where neighbourhoods overlap).
 
 The data-generating process, and why the planted coefficients are exactly identified, is
 documented in :mod:`spillover.demo.dgp`. The world is built by:
@@ -13,6 +14,7 @@ documented in :mod:`spillover.demo.dgp`. The world is built by:
 * :mod:`spillover.demo.firms` — firms, overseas affiliates (OPR), the firm survey;
 * :mod:`spillover.demo.establishments` — the establishment pool;
 * :mod:`spillover.demo.dgp` — the years, the planted effects and the Tankan DI;
+* :mod:`spillover.demo.plant_effects` — the plant-level effect of the overlap setting;
 * :mod:`spillover.demo.addresses` — addresses written as respondents type them;
 * :mod:`spillover.demo.layouts` and :mod:`spillover.demo.writers` — the raw files and config.
 """
