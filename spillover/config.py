@@ -323,6 +323,11 @@ class Config(_Strict):
         """Every model spec, grids expanded (ids like ``baseline@r10``), in config order."""
         return [spec for entry in self.models for spec in entry.expand()]
 
+    @property
+    def memberships(self) -> list[str]:
+        """Membership rules other than ``yearly`` that some spec asks for (sorted)."""
+        return sorted({spec.sample.membership for spec in self.specs} - {"yearly"})
+
     def resolve(self, path: str) -> Path:
         """Return ``path`` made absolute against the config file's directory."""
         candidate = Path(path).expanduser()

@@ -41,12 +41,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from spillover.config import Config, DisclosureConfig
+from spillover.config import Config, DisclosureConfig, NeighbourhoodConfig
 from spillover.disclosure_span import DisclosureError, Finding, LinearRelease, Margin
 from spillover.estimate import ENTITY, decomposition_pairs
 from spillover.estimate.sample import DERIVATIVES
 from spillover.neighbourhoods import VALUE_COLUMNS, cell_members
 from spillover.options import SUPPRESSION_REASONS
+from spillover.plants import with_membership
 from spillover.specs import ModelSpec, Term
 
 __all__ = [
@@ -115,7 +116,7 @@ def public_release(
     """
     rule = config.disclosure
     members = cell_members(plants, config.neighbourhoods)
-    margins = decomposition_margins(panels, plants, config.specs)
+    margins = decomposition_margins(panels, plants, config.specs, config.neighbourhoods)
     reasons, rounds = suppression_reasons(cells, members, margins, rule)
     if key is None:
         key = rule.number_salt.encode() if rule.number_salt else secrets.token_bytes(32)
@@ -329,7 +330,10 @@ def _margin_cells(model: LinearRelease, name: str, reasons: np.ndarray) -> set:
 
 
 def decomposition_margins(
-    panels: dict[str, pd.DataFrame], plants: pd.DataFrame, specs: list[ModelSpec]
+    panels: dict[str, pd.DataFrame],
+    plants: pd.DataFrame,
+    specs: list[ModelSpec],
+    settings: NeighbourhoodConfig | None = None,
 ) -> list[Margin]:
     """The released mean yearly changes of establishment sums, as weighted sums of values.
 
@@ -340,7 +344,9 @@ def decomposition_margins(
     the sum weighs each value of x by the signs it collects times f'(x), the
     linearisation (a non-linear equation pins down what its gradient does). Only sums of
     establishment values (exports, shipments, employees) are margins; OPR, the DI, exposure
-    and counts are not.
+    and counts are not. A neighbourhood spec under another membership rule than ``yearly``
+    sums cells that are not published: its margin is spread over the cells' members
+    (``settings`` gives the neighbour rule), each weighted by its cell's weight.
     """
     margins = []
     for spec in specs:
@@ -353,12 +359,16 @@ def decomposition_margins(
             signed = _signed_years(pairs, term, ENTITY[spec.family])
             rows = _margin_rows(signed, panel, plants, spec, [term.variable])
             slope = DERIVATIVES[term.function](rows[term.variable].to_numpy(dtype=float))
-            weights = rows.assign(weight=rows["level"].to_numpy(dtype=float) * slope)
+            weights = rows.assign(weight=rows["level"].to_numpy(dtype=float) * slope).drop(
+                columns="level"
+            )
+            if spec.family == "neighbourhood" and spec.sample.membership != "yearly":
+                weights = _spread_over_members(weights, plants, spec, settings)
             margins.append(
                 Margin(
                     f"decomposition/{spec.id}/{term.text}",
                     term.variable,
-                    weights.drop(columns="level"),
+                    weights,
                 )
             )
     return margins
@@ -379,10 +389,28 @@ def _signed_years(pairs: pd.DataFrame, term: Term, entity: str) -> pd.DataFrame:
     return signed[signed["level"] != 0].reset_index(drop=True)
 
 
+def _spread_over_members(
+    cells: pd.DataFrame, plants: pd.DataFrame, spec: ModelSpec, settings: NeighbourhoodConfig
+) -> pd.DataFrame:
+    """A margin over cells of another membership rule, as weights on their members."""
+    if settings is None:
+        raise DisclosureError(f"models[{spec.id}]: membership margins need the neighbour rule")
+    members = cell_members(with_membership(plants, spec.sample.membership), settings)
+    members = members[np.isclose(members["radius_km"], spec.radius_km)]
+    spread = cells[["centre_id", "year", "weight"]].merge(
+        members[["year", "centre_id", "establishment_id"]], on=["centre_id", "year"]
+    )
+    weights = spread.groupby(["year", "establishment_id"], as_index=False)["weight"].sum()
+    own = plants[["year", "establishment_id", *MONEY_TERMS, "export_method"]]
+    return weights.merge(own, on=["year", "establishment_id"], how="left")
+
+
 def _margin_rows(signed, panel, plants, spec, terms) -> pd.DataFrame:
     """The signed rows with the values a margin needs (cells or establishments)."""
     if spec.family == "neighbourhood":
         level = panel[np.isclose(panel["radius_km"], spec.radius_km)]
+        if "membership" in level.columns:
+            level = level[level["membership"] == spec.sample.membership]
         rows = signed.merge(level[["centre_id", "year", *terms]], on=["centre_id", "year"])
         return rows.assign(radius_km=spec.radius_km)
     own = plants[["year", "establishment_id", *MONEY_TERMS, "export_method"]]

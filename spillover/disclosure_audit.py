@@ -116,7 +116,7 @@ def load_release(output_root: str | Path, workdir: str | Path | None = None) -> 
         read_dataset(root / "public" / "neighbourhoods"),
         tables["neighbourhoods"],
         cell_members(tables["plants"], config.neighbourhoods),
-        decomposition_margins(panels, tables["plants"], config.specs),
+        decomposition_margins(panels, tables["plants"], config.specs, config.neighbourhoods),
         config.disclosure,
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from spillover.config import NeighbourhoodConfig
-from spillover.plants import centre_plants
+from spillover.plants import centre_plants, with_membership
 from spillover.spatial import plant_exposure
 
 
@@ -43,3 +43,25 @@ def exposure_table(
     )
     leading = ["radius_km", "year", "establishment_id"]
     return table[leading + [c for c in table.columns if c not in leading]]
+
+
+def exposure_tables(
+    plants: pd.DataFrame,
+    global_firms: pd.DataFrame,
+    settings: NeighbourhoodConfig,
+    memberships: list[str] = (),
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The stage's tables: :func:`exposure_table` and the other membership rules' exposure.
+
+    The second has the exposure under each rule of ``memberships``
+    (:func:`spillover.plants.with_membership`) and a ``membership`` column.
+    """
+    table = exposure_table(plants, global_firms, settings)
+    others = [
+        exposure_table(with_membership(plants, rule), global_firms, settings).assign(
+            membership=rule
+        )
+        for rule in memberships
+    ]
+    empty = table.iloc[:0].assign(membership=pd.Series(dtype="str"))
+    return table, pd.concat([empty, *others], ignore_index=True)

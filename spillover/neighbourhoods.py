@@ -11,7 +11,7 @@ import pandas as pd
 
 from spillover.config import NeighbourhoodConfig
 from spillover.options import DIRECT_SHARE, VALUE_COLUMN_NAMES
-from spillover.plants import centre_plants
+from spillover.plants import centre_plants, with_membership
 from spillover.spatial import (
     BOUNDARY_TOLERANCE_KM,
     neighbour_pairs,
@@ -64,10 +64,21 @@ def overlap_table(plants: pd.DataFrame, settings: NeighbourhoodConfig) -> pd.Dat
 
 
 def neighbourhood_tables(
-    plants: pd.DataFrame, settings: NeighbourhoodConfig
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The stage's two tables: (:func:`neighbourhood_table`, :func:`overlap_table`)."""
-    return neighbourhood_table(plants, settings), overlap_table(plants, settings)
+    plants: pd.DataFrame, settings: NeighbourhoodConfig, memberships: list[str] = ()
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The stage's tables: neighbourhood sums, overlap, and the other membership rules' sums.
+
+    The third has :func:`neighbourhood_table` under each rule of ``memberships``
+    (:func:`spillover.plants.with_membership`) and a ``membership`` column (no rows when
+    ``memberships`` is empty).
+    """
+    table = neighbourhood_table(plants, settings)
+    others = [
+        neighbourhood_table(with_membership(plants, rule), settings).assign(membership=rule)
+        for rule in memberships
+    ]
+    empty = table.iloc[:0].assign(membership=pd.Series(dtype="str"))
+    return table, overlap_table(plants, settings), pd.concat([empty, *others], ignore_index=True)
 
 
 def cell_members(plants: pd.DataFrame, settings: NeighbourhoodConfig) -> pd.DataFrame:

@@ -13,6 +13,7 @@ import pandas as pd
 from spillover.config import ExternalDemandConfig
 from spillover.errors import SpilloverError
 from spillover.options import DIRECT_SHARE
+from spillover.plants import with_membership
 
 #: The Tankan quarters averaged into a year, as (years after it, quarter): calendar years
 #: take Q1–Q4 (surveys of March–December), fiscal years Q2–Q4 and the next year's Q1.
@@ -135,11 +136,35 @@ def panel_tables(
     di: pd.DataFrame,
     *,
     settings: ExternalDemandConfig,
+    membership_cells: pd.DataFrame | None = None,
+    membership_exposure: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The panel stage: (centre × year panel, establishment × year panel, annual DI)."""
+    """The panel stage: (centre × year panel, establishment × year panel, annual DI).
+
+    Each panel has a ``membership`` column: ``yearly`` rows from ``neighbourhoods`` and
+    ``exposure``, and rows of every other rule in ``membership_cells`` /
+    ``membership_exposure`` (centres and keys then follow
+    :func:`spillover.plants.with_membership`).
+    """
     demand = annual_external_demand(di, settings)
-    panel = build_panel(
-        neighbourhoods, plants[plants["is_centre"]], global_firms, demand, settings=settings
-    )
-    plant_panel = build_plant_panel(exposure, plants, demand, settings=settings)
-    return panel, plant_panel, demand
+    cells = {"yearly": neighbourhoods}
+    exposures = {"yearly": exposure}
+    for frame, target in ((membership_cells, cells), (membership_exposure, exposures)):
+        if frame is not None:
+            for rule, rows in frame.groupby("membership", sort=True):
+                target[rule] = rows.drop(columns="membership")
+    panels, plant_panels = [], []
+    for rule, rule_cells in cells.items():
+        adjusted = with_membership(plants, rule)
+        panels.append(
+            build_panel(
+                rule_cells, adjusted[adjusted["is_centre"]], global_firms, demand, settings=settings
+            ).assign(membership=rule)
+        )
+    for rule, rule_exposure in exposures.items():
+        plant_panels.append(
+            build_plant_panel(rule_exposure, plants, demand, settings=settings).assign(
+                membership=rule
+            )
+        )
+    return pd.concat(panels, ignore_index=True), pd.concat(plant_panels, ignore_index=True), demand

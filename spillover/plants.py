@@ -47,6 +47,23 @@ def classify_plants(
     return out.drop(columns="_global")
 
 
+def with_membership(plants: pd.DataFrame, rule: str) -> pd.DataFrame:
+    """Classified ``plants`` with ``is_centre`` and ``large_firm`` decided by ``rule``.
+
+    ``yearly``: as classified, year by year. ``base_year``: each establishment keeps the
+    status of its first year in the data (a plant that becomes a global firm's later stays
+    a neighbour; one whose firm stops being global stays a centre). ``ever``: a centre in
+    every year if it is one in any year, and excluded as a large firm's plant in every year
+    if it is one in any year.
+    """
+    if rule == "yearly":
+        return plants
+    ordered = plants.sort_values(["establishment_id", "year"])
+    flags = ordered.groupby("establishment_id", sort=False)[["is_centre", "large_firm"]]
+    decided = flags.transform("first" if rule == "base_year" else "any")
+    return plants.assign(**{c: decided[c].reindex(plants.index).astype(bool) for c in decided})
+
+
 def centre_plants(plants: pd.DataFrame) -> pd.DataFrame:
     """The centres among classified ``plants``, with ``establishment_id`` as ``centre_id``."""
     centres = plants[plants["is_centre"]]

@@ -211,6 +211,9 @@ class VcovSpec(Strict):
         return self.type
 
 
+Membership = Literal["yearly", "base_year", "ever"]
+
+
 class SampleSpec(Strict):
     """Which panel rows a spec uses (after the rows missing a term are dropped)."""
 
@@ -221,6 +224,11 @@ class SampleSpec(Strict):
         False, description="drop rows whose exports include an imputed value"
     )
     weights: str | None = Field(None, description="a panel variable used as regression weights")
+    membership: Membership = Field(
+        "yearly",
+        description="centres and excluded neighbours decided each year, fixed at the "
+        "establishment's first year, or ever global / ever large",
+    )
 
 
 SmallSample = Literal["fixest", "linearmodels", "none"]

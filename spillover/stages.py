@@ -123,12 +123,18 @@ def exports_stage(run: Run) -> StageResult:
 def neighbourhoods_stage(run: Run) -> StageResult:
     """Sum the qualifying establishments around every centre, per year and radius."""
     plants = run.table("plants")
-    table, overlap = neighbourhoods.neighbourhood_tables(plants, run.config.neighbourhoods)
+    table, overlap, by_membership = neighbourhoods.neighbourhood_tables(
+        plants, run.config.neighbourhoods, run.config.memberships
+    )
     repeat_counted = overlap.groupby("radius_km")["share_exports_excess"].mean()
     return StageResult(
         rows_in=len(plants),
         rows_out=len(table),
-        tables={"neighbourhoods": table, "overlap": overlap},
+        tables={
+            "neighbourhoods": table,
+            "overlap": overlap,
+            "neighbourhoods_membership": by_membership,
+        },
         details={
             "cells_by_radius": _counts(table.groupby("radius_km").size()),
             "empty_neighbourhoods": int((table["n_neighbours"] == 0).sum()),
@@ -143,12 +149,14 @@ def neighbourhoods_stage(run: Run) -> StageResult:
 def exposure_stage(run: Run) -> StageResult:
     """Plant-level exposure of every non-excluded establishment to global-firm plants nearby."""
     plants = run.table("plants")
-    table = exposure.exposure_table(plants, run.table("global_firms"), run.config.neighbourhoods)
+    table, by_membership = exposure.exposure_tables(
+        plants, run.table("global_firms"), run.config.neighbourhoods, run.config.memberships
+    )
     exposed = table[table["n_centres"] > 0].groupby("radius_km").size()
     return StageResult(
         rows_in=len(plants),
         rows_out=len(table),
-        tables={"exposure": table},
+        tables={"exposure": table, "exposure_membership": by_membership},
         details={"exposed_establishment_years": _counts(exposed)},
     )
 
@@ -163,6 +171,8 @@ def panel_stage(run: Run) -> StageResult:
         run.table("global_firms"),
         run.table("external_demand"),
         settings=run.config.external_demand,
+        membership_cells=run.table("neighbourhoods_membership"),
+        membership_exposure=run.table("exposure_membership"),
     )
     rows = len(table) + len(plant_table)
     return StageResult(

@@ -230,7 +230,7 @@ def test_the_demo_world_holds_every_situation_of_the_issue(demo_run):
     plants, cells = run.table("plants"), run.table("neighbourhoods")
     panels = {"neighbourhood": run.table("panel"), "plant": run.table("plant_panel")}
     members = cell_members(plants, run.config.neighbourhoods)
-    margins = decomposition_margins(panels, plants, run.config.specs)
+    margins = decomposition_margins(panels, plants, run.config.specs, run.config.neighbourhoods)
 
     def old_findings(rule):
         public = old_rule(cells, members, rule)

@@ -217,3 +217,81 @@ def test_every_catalogued_dataset_opens_as_a_view_with_its_rows(demo_run):
     for dataset in DATASETS:
         rows = connection.execute(f"SELECT count(*) FROM {dataset.view}").fetchone()[0]
         assert rows == manifest["datasets"][dataset.name]["rows"], dataset.name
+
+
+@pytest.mark.parametrize("spec_id", ["baseline@r5@cluster-entity", "twoway_no_di"])
+def test_demo_estimates_equal_pyfixest_on_the_published_panel(demo_run, spec_id):
+    """A second library on the published panel: coefficients to 1e-10, CRV1 SEs to 1e-8."""
+    pyfixest = pytest.importorskip("pyfixest")
+    from pyfixest.demeaners import MapDemeaner
+
+    _, _, root = demo_run
+    ours = read_output(root, "estimates")
+    ours = ours[ours["spec_id"] == spec_id].set_index("term")
+    panel = read_output(root, "panel")
+    panel = panel[panel["radius_km"] == ours["radius_km"].iloc[0]]
+    effects = " + ".join(
+        {"entity": "centre_id", "year": "year"}[f] for f in ours["fe"].iloc[0].split("+")
+    )
+    model = pyfixest.feols(
+        f"exports ~ {' + '.join(ours.index)} | {effects}",
+        data=panel,
+        vcov={"CRV1": "centre_id"},
+        demeaner=MapDemeaner(fixef_tol=1e-10),  # money in million yen: 1e-14 is below roundoff
+    )
+    theirs = model.tidy()
+    np.testing.assert_allclose(ours["coef"], theirs.loc[ours.index, "Estimate"], rtol=1e-10)
+    np.testing.assert_allclose(ours["se"], theirs.loc[ours.index, "Std. Error"], rtol=1e-8)
+    assert ours["nobs"].iloc[0] == model._N
+
+
+def test_membership_rules_agree_on_a_world_without_status_changes(demo_run):
+    """No demo firm changes global or large status: every membership rule agrees.
+
+    The same sums, the same fit, and the same released decomposition (spread over the
+    cells' members for base_year, the margins sum to the same numbers).
+    """
+    from spillover.disclosure import decomposition_margins
+    from spillover.estimate import fit_specs
+    from spillover.neighbourhoods import neighbourhood_tables
+    from spillover.panel import panel_tables
+    from spillover.runs import open_run
+    from spillover.specs import ModelSpec
+
+    _, workdir, _ = demo_run
+    run = open_run(workdir)
+    plants, settings = run.table("plants"), run.config.neighbourhoods
+    yearly, _, others = neighbourhood_tables(plants, settings, ["base_year", "ever"])
+    keys = ["radius_km", "year", "centre_id"]
+    expected = yearly.sort_values(keys).reset_index(drop=True)
+    for rule, cells in others.groupby("membership"):
+        got = cells.drop(columns="membership").sort_values(keys).reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, expected, check_dtype=False, obj=rule)
+    panel, _, _ = panel_tables(
+        yearly,
+        run.table("exposure"),
+        plants,
+        run.table("global_firms"),
+        run.table("external_demand"),
+        settings=run.config.external_demand,
+        membership_cells=others[others["membership"] == "base_year"],
+    )
+    # at 10 km neighbourhoods overlap: a member's weight sums over its cells
+    specs = [
+        ModelSpec(id="y", radius_km=10),
+        ModelSpec(id="b", radius_km=10, sample={"membership": "base_year"}),
+    ]
+    fits = fit_specs({"neighbourhood": panel}, specs)
+    pd.testing.assert_series_equal(fits["y"].estimates["coef"], fits["b"].estimates["coef"])
+    margins = decomposition_margins({"neighbourhood": panel}, plants, specs, settings)
+    released = {}
+    for margin in margins:
+        frame = margin.weights
+        if margin.over_cells:  # the yearly spec: published cells
+            value = (frame["weight"] * frame[margin.column]).sum()
+        else:  # base_year: the same sum spread over the cells' members
+            assert set(frame.columns) >= {"establishment_id", "export_method"}
+            value = (frame["weight"] * frame[margin.column].fillna(0)).sum()
+        released[margin.name.split("/", 2)[1:][0], margin.name.rsplit("/", 1)[1]] = value
+    for term in ("exports", "shipments"):
+        assert released[("b", term)] == pytest.approx(released[("y", term)], rel=1e-9)

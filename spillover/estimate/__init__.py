@@ -49,8 +49,10 @@ ESTIMATE_COLUMNS = [*FIT_COLUMNS[:2], "grid", "family", "radius_km", *FIT_COLUMN
 
 
 def spec_rows(panel: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
-    """Rows of a family's pipeline panel at the spec's radius, renamed for :func:`fit`."""
+    """Rows of a family's pipeline panel at the spec's radius and membership, for :func:`fit`."""
     rows = panel[np.isclose(panel["radius_km"], spec.radius_km)]
+    if "membership" in rows.columns:
+        rows = rows[rows["membership"] == spec.sample.membership].drop(columns="membership")
     names = {ENTITY[spec.family]: "entity", **_GROUPING_COLUMNS}
     return rows.drop(columns="radius_km").rename(columns=names)
 
@@ -96,7 +98,7 @@ def fit_specs(panels: dict[str, pd.DataFrame], specs: list[ModelSpec]) -> dict[s
     selected: dict[tuple, pd.DataFrame] = {}
     fits = {}
     for spec in specs:
-        source = (spec.family, spec.radius_km)
+        source = (spec.family, spec.radius_km, spec.sample.membership)
         if source not in selected:
             selected[source] = spec_rows(panels[spec.family], spec)
         rows = selected[source]
