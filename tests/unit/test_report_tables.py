@@ -36,7 +36,7 @@ def _estimates():
                 "se": 12.5,
                 "p": 0.07,
                 "n_clusters": None,
-                "vcov": "conley(cutoff_km=20)",
+                "vcov": "conley(cutoff_km=20, kernel=bartlett, serial_lags=7)",
                 **common,
             },
             {
@@ -46,7 +46,7 @@ def _estimates():
                 "se": 3e-08,
                 "p": 0.03,
                 "n_clusters": None,
-                "vcov": "conley(cutoff_km=20)",
+                "vcov": "conley(cutoff_km=20, kernel=bartlett, serial_lags=7)",
                 **common,
             },
         ]
@@ -64,7 +64,7 @@ def test_specs_side_by_side_with_marks_and_footers():
     footer = table.iloc[6:]
     assert footer.loc["N"].tolist() == ["1,234", "1,234"]
     assert footer.loc["Clusters"].tolist() == ["", "85"]
-    assert footer.loc["Covariance"].tolist() == ["conley(cutoff_km=20)", "cluster(entity)"]
+    assert footer.loc["Covariance"].tolist() == ["conley(20 km, bartlett, L=7)", "cluster(entity)"]
 
 
 def test_wide_tables_are_split_into_blocks_not_cut():
