@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -45,7 +46,7 @@ import pyarrow.parquet as pq
 
 from spillover import locks
 from spillover.config import Config
-from spillover.datasets import DATASETS
+from spillover.datasets import DATASETS, Geometry
 from spillover.errors import SpilloverError
 
 PACKAGES = (
@@ -62,42 +63,207 @@ PACKAGES = (
 )
 
 
+class DatasetSchemaError(SpilloverError, ValueError):
+    """A frame to publish whose columns differ from its entry in the data dictionary."""
+
+
+#: Vertices of a neighbourhood circle in GeoParquet (:func:`geodesic_circles`).
+CIRCLE_VERTICES = 64
+
+
+def _folder(column: str, value: object) -> str:
+    """Sub-folder of one partition value: ``radius_km_5``, ``radius_km_2.5``, ``year_2012``.
+
+    Not hive's ``column=value``: readers would then take the column from the folder name and
+    guess its type (``5`` → integer, ``5.0`` → text), so the columns stay in the files.
+    """
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return f"{column}_{value}"
+
+
 def write_dataset(
-    frame: pd.DataFrame, directory: Path, *, partition_cols: list[str] | None = None
+    frame: pd.DataFrame,
+    directory: Path,
+    *,
+    partition_cols: list[str] | None = None,
+    schema: pa.Schema | None = None,
+    geometry: Geometry | None = None,
 ) -> None:
-    """Write ``frame`` as a (hive-partitioned) Parquet dataset, replacing ``directory``."""
+    """Write ``frame`` as a Parquet dataset, replacing ``directory``.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The rows; with ``schema``, exactly its columns (any order).
+    directory : pathlib.Path
+        Dataset folder: ``part-0.parquet`` in it, or one sub-folder per partition value
+        (:func:`_folder`), each holding a ``part-0.parquet`` with every column.
+    partition_cols : list of str, optional
+        Columns whose values name the sub-folders, in nesting order.
+    schema : pyarrow.Schema, optional
+        Types and field metadata to write (:meth:`spillover.datasets.Dataset.arrow_schema`)
+        plus schema metadata; default: inferred from ``frame``.
+    geometry : {"point", "circle"}, optional
+        Fill the schema's ``geometry`` column (WKB) and write GeoParquet ``geo`` metadata
+        (:func:`with_geometry`).
+    """
     if directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    if partition_cols and len(frame):
-        pq.write_to_dataset(
-            table,
-            directory,
-            partition_cols=partition_cols,
-            basename_template="part-{i}.parquet",
-            existing_data_behavior="overwrite_or_ignore",
-        )
+    if geometry is not None:
+        frame = with_geometry(frame, geometry)
+    if schema is None:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
     else:
-        pq.write_table(table, directory / "part-0.parquet")
+        table = pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
+        metadata = {**(table.schema.metadata or {}), **(schema.metadata or {})}
+        table = pa.Table.from_arrays(table.columns, schema=schema.with_metadata(metadata))
+    groups = {(): np.arange(len(frame))}
+    if partition_cols and len(frame):
+        found = frame.groupby(partition_cols, sort=True, dropna=False).indices
+        groups = {key if isinstance(key, tuple) else (key,): rows for key, rows in found.items()}
+    for key, rows in groups.items():
+        folder = directory.joinpath(*map(_folder, partition_cols or (), key))
+        folder.mkdir(parents=True, exist_ok=True)
+        part = table.take(rows)
+        if geometry is not None:
+            part = part.replace_schema_metadata(
+                {**part.schema.metadata, b"geo": geo_metadata(part["geometry"], geometry)}
+            )
+        pq.write_table(part, folder / "part-0.parquet")
 
 
 def write_datasets(version: Path, frames: dict[str, pd.DataFrame]) -> None:
-    """Write one frame per catalogued dataset into ``version``, partitioned as catalogued.
+    """Write one frame per catalogued dataset into ``version``, as catalogued.
 
-    ``frames`` must name exactly the datasets of :data:`spillover.datasets.DATASETS`.
+    Each dataset gets its dictionary's schema (types, field descriptions, units, Japanese
+    labels), its partition folders and, for ``plants`` and ``neighbourhoods``, a GeoParquet
+    geometry column.
+
+    Raises
+    ------
+    DatasetSchemaError
+        ``frames`` do not name exactly the datasets of :data:`spillover.datasets.DATASETS`,
+        or a frame has a column the dictionary lacks or lacks one it has.
     """
     expected = {dataset.name for dataset in DATASETS}
     if set(frames) != expected:
-        raise ValueError(
+        raise DatasetSchemaError(
             f"datasets to publish {sorted(frames)} differ from the catalogue {sorted(expected)}"
         )
     for dataset in DATASETS:
+        frame = frames[dataset.name]
+        documented = set(dataset.column_names) - ({"geometry"} if dataset.geometry else set())
+        undocumented = [c for c in frame.columns if c not in documented]
+        missing = [c for c in dataset.column_names if c not in frame.columns and c in documented]
+        if undocumented or missing:
+            raise DatasetSchemaError(
+                f"dataset {dataset.name}: columns {undocumented} are not in its data dictionary "
+                f"and {missing} are missing; describe new columns (type, unit, meaning, "
+                "Japanese label) in spillover/datasets.py and regenerate docs/datasets.md"
+            )
+        about = {"dataset": dataset.name, "access": dataset.access, "key": list(dataset.key)}
+        about["description"] = dataset.description
+        schema = dataset.arrow_schema().with_metadata(
+            {"spillover": json.dumps(about, ensure_ascii=False)}
+        )
         write_dataset(
-            frames[dataset.name],
+            frame,
             version / dataset.name,
             partition_cols=list(dataset.partitions) or None,
+            schema=schema,
+            geometry=dataset.geometry,
         )
+
+
+def geodesic_circles(
+    lat: np.ndarray, lon: np.ndarray, radius_km: np.ndarray, *, vertices: int = CIRCLE_VERTICES
+) -> np.ndarray:
+    """Polygons whose vertices lie ``radius_km`` from the centre along great circles.
+
+    Parameters
+    ----------
+    lat, lon : numpy.ndarray
+        Centres in degrees.
+    radius_km : numpy.ndarray
+        Radius of each circle in km, on the sphere of
+        :data:`spillover.spatial.EARTH_RADIUS_KM` (the neighbour rule's).
+    vertices : int
+        Vertices per circle, at bearings 0°, 360°/n, …, listed counterclockwise.
+
+    Returns
+    -------
+    numpy.ndarray of shapely.Polygon
+        In lon/lat degrees; None where a centre or radius is missing.
+
+    Notes
+    -----
+    Destination at bearing θ and angular distance δ = r / R from (φ₁, λ₁):
+    φ₂ = asin(sin φ₁ cos δ + cos φ₁ sin δ cos θ),
+    λ₂ = λ₁ + atan2(sin θ sin δ cos φ₁, cos δ − sin φ₁ sin φ₂).
+    Edges between vertices are straight in lon/lat (GeoParquet ``edges: planar``); at 64
+    vertices they cut inside the circle by at most r · (1 − cos(π/64)), 6 m at 5 km.
+    """
+    import shapely
+
+    from spillover.spatial import EARTH_RADIUS_KM
+
+    phi = np.radians(np.asarray(lat, dtype=float))[:, None]
+    lam = np.radians(np.asarray(lon, dtype=float))[:, None]
+    delta = (np.asarray(radius_km, dtype=float) / EARTH_RADIUS_KM)[:, None]
+    bearing = -np.linspace(0.0, 2.0 * np.pi, vertices, endpoint=False)[None, :]
+    phi2 = np.arcsin(np.sin(phi) * np.cos(delta) + np.cos(phi) * np.sin(delta) * np.cos(bearing))
+    lam2 = lam + np.arctan2(
+        np.sin(bearing) * np.sin(delta) * np.cos(phi), np.cos(delta) - np.sin(phi) * np.sin(phi2)
+    )
+    ring = np.stack([(np.degrees(lam2) + 540.0) % 360.0 - 180.0, np.degrees(phi2)], axis=-1)
+    ring = np.concatenate([ring, ring[:, :1]], axis=1)
+    valid = np.isfinite(ring).all(axis=(1, 2))
+    polygons = np.full(len(ring), None, dtype=object)
+    polygons[valid] = shapely.polygons(ring[valid])
+    return polygons
+
+
+def with_geometry(frame: pd.DataFrame, kind: Geometry) -> pd.DataFrame:
+    """``frame`` with a ``geometry`` column of WKB (lon/lat degrees).
+
+    ``point``: the point at ``lon, lat``; ``circle``: :func:`geodesic_circles` of
+    ``radius_km`` around it. Rows without coordinates get a null geometry.
+    """
+    import shapely
+
+    lat = frame["lat"].to_numpy(dtype=float, na_value=np.nan)
+    lon = frame["lon"].to_numpy(dtype=float, na_value=np.nan)
+    if kind == "point":
+        shapes = np.full(len(frame), None, dtype=object)
+        valid = np.isfinite(lat) & np.isfinite(lon)
+        shapes[valid] = shapely.points(lon[valid], lat[valid])
+    else:
+        shapes = geodesic_circles(lat, lon, frame["radius_km"].to_numpy(dtype=float))
+    return frame.assign(geometry=shapely.to_wkb(shapes))
+
+
+def geo_metadata(column: pa.ChunkedArray, kind: Geometry) -> bytes:
+    """GeoParquet 1.1 ``geo`` metadata of one file's WKB ``geometry`` column.
+
+    No ``crs``: GeoParquet's default, OGC:CRS84 (WGS84 lon/lat), which JGD2011 coordinates
+    match within a metre. A PROJJSON CRS would make DuckDB print it in every column type.
+    """
+    import shapely
+
+    shapes = shapely.from_wkb(column.to_numpy(zero_copy_only=False))
+    described: dict = {
+        "encoding": "WKB",
+        "geometry_types": ["Point"] if kind == "point" else ["Polygon"],
+    }
+    if kind == "circle":
+        described["orientation"] = "counterclockwise"
+    bounds = shapely.total_bounds(shapes) if len(shapes) else np.full(4, np.nan)
+    if np.isfinite(bounds).all():
+        described["bbox"] = [float(b) for b in bounds]
+    geo = {"version": "1.1.0", "primary_column": "geometry", "columns": {"geometry": described}}
+    return json.dumps(geo).encode()
 
 
 def read_dataset(directory: Path) -> pd.DataFrame:

@@ -46,10 +46,10 @@ def _renamed_to(name: str):
     return lambda source, target, *args, **kwargs: Path(target).name == name
 
 
-def _tear_last_file(table, root_path, *args, **kwargs) -> bool:
-    """After the first partitioned dataset: cut its newest file in half (a torn write)."""
-    newest = max(Path(root_path).rglob("*.parquet"), key=lambda p: p.stat().st_mtime_ns)
-    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])
+def _tear_file(table, where, *args, **kwargs) -> bool:
+    """After the first dataset file is written: cut it in half (a torn write)."""
+    where = Path(where)
+    where.write_bytes(where.read_bytes()[: where.stat().st_size // 2])
     return True
 
 
@@ -62,7 +62,7 @@ def _prune_halfway(path, *args, **kwargs) -> None:
 STEPS = {
     "version-created": lambda: _wrap(stages, "version_dir", after=_always),
     "first-dataset-written": lambda: _wrap(storage, "write_dataset", after=_always),
-    "dataset-torn": lambda: _wrap(pq, "write_to_dataset", after=_tear_last_file),
+    "dataset-torn": lambda: _wrap(pq, "write_table", after=_tear_file),
     "manifest-not-renamed": lambda: _wrap(os, "replace", before=_renamed_to("manifest.json")),
     "manifest-written": lambda: _wrap(os, "replace", after=_renamed_to("manifest.json")),
     "marked-complete": lambda: _wrap(os, "replace", after=_renamed_to(".complete")),
