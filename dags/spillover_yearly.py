@@ -68,8 +68,11 @@ def publish(workdir: str, outlet_events=None) -> str:
     """Write the datasets and manifest under the output root; announce the Asset."""
     from spillover import pipeline
 
-    pipeline.run_stage("publish", workdir)
-    outlet_events[ESTIMATES].extra = {"output_root": str(pipeline.output_root(workdir))}
+    report = pipeline.run_stage("publish", workdir)
+    outlet_events[ESTIMATES].extra = {
+        "output_root": str(pipeline.output_root(workdir)),
+        "report": report["report"],
+    }
     return workdir
 
 

@@ -23,7 +23,6 @@ from matplotlib.ticker import PercentFormatter
 from matplotlib.transforms import ScaledTranslation
 
 from spillover.pipeline import read_output
-from spillover.report import maps
 from spillover.report.fonts import font_context, label, term_label
 from spillover.report.tables import short_vcov
 
@@ -342,6 +341,8 @@ def build_figures(
             figures[f"radius_{grid}"] = lambda grid=grid: radius_figure(
                 estimates, grid=grid, lang=lang
             )
+    from spillover.report import maps  # geopandas: the optional `geo` extra
+
     plants = read_output(root, "plants")
     year = plants["year"].max()
     plants = plants[plants["year"] == year]
