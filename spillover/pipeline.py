@@ -3,34 +3,55 @@
 :func:`run_stage` looks the stage up in the registry (:data:`STAGES`, filled by
 :mod:`spillover.stages`), calls it and does the shared work once for every stage: timing,
 the quarantine file and its ``quarantine.max_share`` limit, the row accounting, writing the
-stage's tables and its report (``reports/<stage>.json``). Run directories are described in
-:mod:`spillover.runs`.
+stage's tables, its report (``reports/<stage>.json``) and its fingerprint
+(``fingerprints/<stage>.json``, :mod:`spillover.fingerprints`). Run directories are described
+in :mod:`spillover.runs`.
+
+:func:`run_pipeline` runs every stage in a new run directory; :func:`run_incremental` (what
+``spillover run`` does) re-uses from the latest earlier run of the same config file every
+stage, and every model spec, whose fingerprint is unchanged, and runs the others.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
 import time
+from collections.abc import Sequence
 from contextlib import ExitStack
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import pandas as pd
 
 import spillover.stages  # noqa: F401  (importing it registers the stages)
-from spillover import quarantine
+from spillover import fingerprints, locks, quarantine
+from spillover.config import Config, load_config
 from spillover.registry import STAGES, Stage
-from spillover.runs import PipelineError, Run, open_run, safe_name, start_run, started_run
+from spillover.runs import (
+    LOCK_NAME,
+    PipelineError,
+    Run,
+    open_run,
+    safe_name,
+    start_run,
+    started_run,
+)
 from spillover.storage import output_root_lock, read_dataset, write_json_atomic
 
 __all__ = [
     "STAGES",
+    "Decision",
+    "Incremental",
     "PipelineError",
     "Run",
+    "Selection",
     "StageListener",
     "open_run",
     "output_root",
     "read_output",
+    "run_incremental",
     "run_pipeline",
     "run_stage",
     "safe_name",
@@ -57,13 +78,29 @@ def run_stage(name: str, workdir: str | Path, *, progress: bool = False, **optio
         if STAGES[name].publishes:
             root = run.config.resolve(run.config.output_root)
             held.enter_context(output_root_lock(root, f"run {run.run_id}, stage {name}"))
-        return _run_locked(STAGES[name], run, options)
+        return _run_locked(STAGES[name], run, options, fingerprints.FileHashes())
 
 
-def _run_locked(registered: Stage, run: Run, options: dict) -> dict:
-    """Run a stage whose locks are held: the shared work of :func:`run_stage`."""
+def _run_locked(
+    registered: Stage,
+    run: Run,
+    options: dict,
+    file_hashes: fingerprints.FileHashes,
+    *,
+    reused: dict[str, dict] | None = None,
+) -> dict:
+    """Run a stage whose locks are held: the shared work of :func:`run_stage`.
+
+    ``reused`` maps the ids of specs re-used from an earlier run (by a per-spec stage run
+    with ``spec_ids``, the others) to their records: their report entries are merged into
+    this report, which then takes the stage's own name.
+    """
     name = registered.name
     started = time.perf_counter()
+    prints = _fingerprints(registered, run, options.get("spec_ids"), file_hashes)
+    if registered.per_spec and options.get("spec_ids") is None:
+        shutil.rmtree(run.workdir / fingerprints.FOLDER / name, ignore_errors=True)
+    fingerprints.forget(run.workdir, [p.unit for p in prints.values()])
     result = registered.function(run, **options)
     quarantined = 0
     if result.quarantine is not None:
@@ -87,7 +124,7 @@ def _run_locked(registered: Stage, run: Run, options: dict) -> dict:
     for table, frame in result.tables.items():
         run.write(table, frame)
     report = {
-        "stage": result.report or name,
+        "stage": name if reused is not None else result.report or name,
         "seconds": round(time.perf_counter() - started, 3),
         "rows_in": result.rows_in,
         "rows_out": result.rows_out,
@@ -96,18 +133,98 @@ def _run_locked(registered: Stage, run: Run, options: dict) -> dict:
         "values_rejected": result.values_rejected,
         **result.details,
     }
+    if reused is not None:
+        report = _with_reused_specs(report, reused, [spec.id for spec in run.config.specs])
     write_json_atomic(report, run.workdir / "reports" / f"{report['stage']}.json")
+    outputs = list(result.tables) + (
+        [f"quarantine/{name}"] if result.quarantine is not None else []
+    )
+    for key, print_ in prints.items():
+        if registered.per_spec:
+            mine = [table for table in outputs if table.endswith(f"/{key}")]
+            entries = {k: v[key] for k, v in result.details.items() if isinstance(v, dict)}
+            fingerprints.record(
+                run.workdir, run.run_id, print_, mine, report=report["stage"], details=entries
+            )
+        else:
+            fingerprints.record(run.workdir, run.run_id, print_, outputs, report=report["stage"])
     return report
 
 
+def _fingerprints(
+    registered: Stage,
+    run: Run,
+    spec_ids: list[str] | None,
+    file_hashes: fingerprints.FileHashes,
+) -> dict[str, fingerprints.Fingerprint]:
+    """The fingerprints of what a stage is about to compute: by spec id, or by stage name."""
+    hashes = fingerprints.table_hashes(run.workdir)
+    if not registered.per_spec:
+        return {
+            registered.name: fingerprints.fingerprint(
+                registered, run.config, run.workdir, hashes, file_hashes=file_hashes
+            )
+        }
+    return {
+        spec.id: fingerprints.fingerprint(
+            registered, run.config, run.workdir, hashes, file_hashes=file_hashes, spec=spec
+        )
+        for spec in run.config.specs
+        if spec_ids is None or spec.id in spec_ids
+    }
+
+
+def _with_reused_specs(report: dict, reused: dict[str, dict], order: list[str]) -> dict:
+    """A per-spec stage's report with the entries of the specs it re-used, in config order.
+
+    A spec's rows: ``nobs`` fitted, ``rows_left_out`` (by reason) left out of its sample, so
+    in = fitted + left out (the estimate stage's accounting).
+    """
+    merged = dict(report)
+    for record in reused.values():
+        details = record["details"]
+        left_out = sum(details["rows_left_out"].values())
+        merged["rows_in"] += details["nobs"] + left_out
+        merged["rows_out"] += details["nobs"]
+        merged["rows_incomplete"] += left_out
+    keys = {key for record in reused.values() for key in record["details"]}
+    for key in sorted(keys):
+        entries = {**report.get(key, {})}
+        entries.update({spec_id: r["details"][key] for spec_id, r in reused.items()})
+        merged[key] = {spec_id: entries[spec_id] for spec_id in order if spec_id in entries}
+    merged["reused_specs"] = {spec_id: r["run_id"] for spec_id, r in reused.items()}
+    return merged
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether :func:`run_incremental` runs a stage or re-uses it, and why.
+
+    ``reasons`` say what changed (or what forced it) when it runs, ``("unchanged",)`` when
+    it is re-used; ``base`` is the earlier run compared with (``None``: there is none). For a
+    per-spec stage, ``refit`` maps the specs fitted again to their reasons and ``reused`` lists
+    the others.
+    """
+
+    stage: str
+    runs: bool
+    reasons: tuple[str, ...]
+    base: str | None
+    refit: dict[str, tuple[str, ...]] | None = None
+    reused: tuple[str, ...] = ()
+
+
 class StageListener(Protocol):
-    """Told when each stage of :func:`run_pipeline` starts and ends (e.g. the CLI's lines)."""
+    """Told when each stage starts and ends (e.g. the CLI's lines), and what is re-used."""
 
     def started(self, name: str, number: int, total: int) -> None:
         """Stage ``number`` of ``total`` is starting."""
 
     def finished(self, name: str, report: dict) -> None:
         """A stage ended with ``report``."""
+
+    def decided(self, decision: Decision) -> None:
+        """:func:`run_incremental` decided to run or re-use a stage (before it starts)."""
 
 
 def run_pipeline(
@@ -116,13 +233,15 @@ def run_pipeline(
     run_id: str | None = None,
     listener: StageListener | None = None,
     progress: bool = False,
+    overrides: Sequence[str] = (),
 ) -> Path:
     """Start a run and run every registered stage in order; return the run directory.
 
+    ``overrides`` are ``key.path=value`` assignments applied to the config (``--set``).
     The run directory stays locked from the start to the end of the last stage.
     """
     with started_run(
-        config_path, run_id=run_id, doing="run_pipeline"
+        config_path, run_id=run_id, doing="run_pipeline", overrides=overrides
     ) as workdir:  # locked until the last stage
         for number, name in enumerate(STAGES, start=1):
             if listener is not None:
@@ -131,6 +250,300 @@ def run_pipeline(
             if listener is not None:
                 listener.finished(name, report)
     return workdir
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Stages and specs that :func:`run_incremental` runs whatever their fingerprints say.
+
+    ``fresh``: every stage (nothing re-used); ``from_stage``: that stage and every one after
+    it; ``only``: these stages; ``specs``: these spec ids of the per-spec stage. Stages not
+    selected still run when their fingerprint changed, so nothing published is out of date.
+    """
+
+    fresh: bool = False
+    from_stage: str | None = None
+    only: tuple[str, ...] = ()
+    specs: tuple[str, ...] = ()
+
+    def check(self, config: Config) -> None:
+        """Raise :class:`PipelineError` naming an unknown stage or spec id."""
+        order = list(STAGES)
+        for name in [self.from_stage, *self.only]:
+            if name is not None and name not in order:
+                raise PipelineError(f"unknown stage {name!r}; stages are {', '.join(order)}")
+        ids = [spec.id for spec in config.specs]
+        unknown = sorted(set(self.specs) - set(ids))
+        if unknown:
+            raise PipelineError(f"unknown spec id(s) {unknown}; the config's specs are {ids}")
+
+    def forced(self, name: str) -> str | None:
+        """Why stage ``name`` must run whatever its fingerprint (``None``: it need not)."""
+        order = list(STAGES)
+        if self.fresh:
+            return "--fresh"
+        if name in self.only:
+            return f"--only {name}"
+        if self.from_stage is not None and order.index(name) >= order.index(self.from_stage):
+            return f"--from {self.from_stage}"
+        return None
+
+
+class Incremental(NamedTuple):
+    """What :func:`run_incremental` did: the run directory holding the results, per stage."""
+
+    workdir: Path
+    decisions: list[Decision]
+
+    @property
+    def up_to_date(self) -> bool:
+        """Nothing ran: ``workdir`` is the earlier run, whose publication is current."""
+        return not any(decision.runs for decision in self.decisions)
+
+
+@dataclass(frozen=True)
+class _Base:
+    """The earlier run compared with: its directory, id and fingerprint records."""
+
+    workdir: Path
+    run_id: str
+    records: dict[str, dict]
+
+
+def _earlier_runs(config: Config, config_path: Path, exclude: str | None) -> list[Path]:
+    """Run directories under ``work_root`` started from ``config_path``, newest first."""
+    found = []
+    for info_path in config.resolve(config.work_root).glob("*/run.json"):
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+        if info.get("config_path") == str(config_path) and info["run_id"] != exclude:
+            found.append((info.get("started", ""), info_path.parent))
+    return [workdir for _, workdir in sorted(found, reverse=True)]
+
+
+def _base_run(config: Config, config_path: Path, exclude: str | None, held: ExitStack):
+    """The newest earlier run of the config file with records, locked shared; or ``None``.
+
+    A run whose directory another process holds (running or re-running a stage) is passed
+    over: its records may be about to change.
+    """
+    for workdir in _earlier_runs(config, config_path, exclude):
+        found = fingerprints.records(workdir)
+        if not found:
+            continue
+        run_id = workdir.name
+        try:
+            held.enter_context(
+                locks.locked(
+                    workdir / LOCK_NAME,
+                    holder="a later run re-using its results",
+                    what="run directory",
+                    shared=True,
+                    timeout=0,
+                )
+            )
+        except locks.LockTimeout:
+            continue
+        return _Base(workdir, run_id, fingerprints.records(workdir))
+    return None
+
+
+def _reasons(
+    print_: fingerprints.Fingerprint, base: _Base | None, forced: str | None
+) -> tuple[str, ...]:
+    """Why a unit must run (empty: it can be re-used from ``base``)."""
+    if forced is not None:
+        return (forced,)
+    if base is None:
+        return ("no earlier run of this config file",)
+    earlier = base.records.get(print_.unit)
+    if earlier is None:
+        spec = "/" in print_.unit  # a spec the base run did not fit
+        return ("new spec" if spec else f"not done in run {base.run_id}",)
+    missing = fingerprints.missing_outputs(base.workdir, earlier)
+    if missing:
+        return (f"run {base.run_id} lacks {', '.join(missing)}",)
+    return tuple(print_.changes(earlier))
+
+
+def _published_run(config: Config) -> str | None:
+    """The run id of the output root's current publication (``None``: none)."""
+    manifest = config.resolve(config.output_root) / "manifest.json"
+    if not manifest.exists():
+        return None
+    return json.loads(manifest.read_text(encoding="utf-8")).get("run_id")
+
+
+def _current(config: Config, base: _Base | None, selection: Selection) -> list[Decision]:
+    """Decisions re-using every stage when nothing changed since ``base``; else ``[]``.
+
+    Nothing changed when no stage is selected, every unit's fingerprint equals ``base``'s
+    and the output root's current publication is ``base``'s.
+    """
+    if base is None or _published_run(config) != base.run_id:
+        return []
+    hashes = fingerprints.table_hashes(base.workdir)
+    file_hashes = fingerprints.FileHashes()
+    decisions = []
+    for name, registered in STAGES.items():
+        specs = config.specs if registered.per_spec else [None]
+        for spec in specs:
+            if spec is not None and spec.id in selection.specs:
+                return []
+            print_ = fingerprints.fingerprint(
+                registered, config, base.workdir, hashes, file_hashes=file_hashes, spec=spec
+            )
+            if _reasons(print_, base, selection.forced(name)):
+                return []
+        decisions.append(Decision(name, False, ("unchanged",), base.run_id))
+    return decisions
+
+
+def run_incremental(
+    config_path: str | Path,
+    *,
+    selection: Selection | None = None,
+    run_id: str | None = None,
+    listener: StageListener | None = None,
+    progress: bool = False,
+    overrides: Sequence[str] = (),
+) -> Incremental:
+    """Run the pipeline, re-using what is unchanged since the latest run of the config file.
+
+    The *base* is the newest run directory under ``work_root`` whose ``run.json`` names the
+    same config file (resolved path) and that has fingerprint records; a run another process
+    holds is passed over. Stage by stage, in order, a stage whose fingerprint equals the
+    base's record is re-used (its tables hard-linked into the new run directory, its report
+    and record copied with ``reused_from``), any other stage runs; the per-spec stage
+    (``estimate``) fits only the specs whose fingerprint changed. Inputs are hashed by
+    content, so the stages after one that ran are re-used when its tables did not change.
+    ``publish`` always runs, so the new run directory's results are published, and the
+    manifest's stage reports name the runs they were re-used from.
+
+    When nothing changed and the output root's current publication is the base's, nothing
+    runs and no run directory is created.
+
+    Parameters
+    ----------
+    config_path : str or pathlib.Path
+        The YAML config.
+    selection : Selection, optional
+        Stages and specs to run whatever their fingerprints (``spillover run --from/--only/
+        --spec/--fresh``).
+    run_id : str, optional
+        Name of the new run directory (:func:`spillover.runs.start_run`); never the base.
+    listener : StageListener, optional
+        Told each decision, and when each stage that runs starts and ends.
+    progress : bool
+        Show the stages' progress bars.
+    overrides : sequence of str
+        ``key.path=value`` assignments applied to the config (``--set``).
+
+    Returns
+    -------
+    Incremental
+        The run directory with the results (the base when nothing ran) and the decisions.
+
+    Raises
+    ------
+    PipelineError
+        An unknown stage or spec id in ``selection``; see also :func:`run_stage`.
+    """
+    selection = selection or Selection()
+    config_path = Path(config_path).resolve()
+    config = load_config(config_path, overrides=overrides)
+    selection.check(config)
+    with ExitStack() as held:
+        base = None if selection.fresh else _base_run(config, config_path, run_id, held)
+        unchanged = _current(config, base, selection)
+        if unchanged:
+            for decision in unchanged:
+                if listener is not None:
+                    listener.decided(decision)
+            return Incremental(base.workdir, unchanged)
+        decisions = []
+        with started_run(
+            config_path, run_id=run_id, doing="run_incremental", overrides=overrides
+        ) as workdir:
+            run = replace(open_run(workdir), progress=progress)
+            file_hashes = fingerprints.FileHashes()
+            for number, (name, registered) in enumerate(STAGES.items(), start=1):
+                decision = _step(registered, run, base, selection, file_hashes)
+                decisions.append(decision)
+                if listener is not None:
+                    listener.decided(decision)
+                if decision.runs:
+                    if listener is not None:
+                        listener.started(name, number, len(STAGES))
+                    report = _execute(registered, run, decision, base, file_hashes)
+                    if listener is not None:
+                        listener.finished(name, report)
+                elif decision.refit is not None:  # every spec re-used: write the merged report
+                    _execute(registered, run, decision, base, file_hashes)
+        return Incremental(workdir, decisions)
+
+
+def _step(
+    registered: Stage,
+    run: Run,
+    base: _Base | None,
+    selection: Selection,
+    file_hashes: fingerprints.FileHashes,
+) -> Decision:
+    """Decide about one stage of an incremental run; re-use what can be (link its files)."""
+    name = registered.name
+    hashes = fingerprints.table_hashes(run.workdir)
+    base_id = None if base is None else base.run_id
+    if not registered.per_spec:
+        print_ = fingerprints.fingerprint(
+            registered, run.config, run.workdir, hashes, file_hashes=file_hashes
+        )
+        reasons = _reasons(print_, base, selection.forced(name))
+        if registered.publishes and not reasons:
+            reasons = (f"the output root's current publication is not run {base_id}'s",)
+        if reasons:
+            return Decision(name, True, reasons, base_id)
+        fingerprints.link_unit(base.workdir, run.workdir, base.records[name])
+        return Decision(name, False, ("unchanged",), base_id)
+    refit, reused = {}, []
+    for spec in run.config.specs:
+        print_ = fingerprints.fingerprint(
+            registered, run.config, run.workdir, hashes, file_hashes=file_hashes, spec=spec
+        )
+        forced = selection.forced(name) or (
+            f"--spec {spec.id}" if spec.id in selection.specs else None
+        )
+        reasons = _reasons(print_, base, forced)
+        if reasons:
+            refit[spec.id] = reasons
+        else:
+            fingerprints.link_unit(base.workdir, run.workdir, base.records[print_.unit])
+            reused.append(spec.id)
+    summary = (
+        (f"{len(refit)} of {len(refit) + len(reused)} specs to fit",) if refit else ("unchanged",)
+    )
+    return Decision(name, bool(refit), summary, base_id, refit, tuple(reused))
+
+
+def _execute(
+    registered: Stage,
+    run: Run,
+    decision: Decision,
+    base: _Base | None,
+    file_hashes: fingerprints.FileHashes,
+) -> dict:
+    """Run a stage of an incremental run (its run directory's lock is held)."""
+    with ExitStack() as held:
+        if registered.publishes:
+            root = run.config.resolve(run.config.output_root)
+            held.enter_context(output_root_lock(root, f"run {run.run_id}, stage {registered.name}"))
+        if decision.refit is None:
+            return _run_locked(registered, run, {}, file_hashes)
+        reused = {
+            spec_id: base.records[f"{registered.name}/{spec_id}"] for spec_id in decision.reused
+        }
+        return _run_locked(
+            registered, run, {"spec_ids": list(decision.refit)}, file_hashes, reused=reused
+        )
 
 
 def spec_ids(workdir: str | Path) -> list[str]:

@@ -10,8 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from spillover.config import Config
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,13 @@ class Stage:
     ``limit_hint``: the stage's quarantine share is held to ``quarantine.max_share``; the
     hint ends the error message.
     ``publishes``: the stage writes under the output root (and so holds its lock).
+
+    What the stage's outputs depend on, hashed into its fingerprint
+    (:mod:`spillover.fingerprints`): ``config``, dotted config keys (``"*"``: the whole
+    config); ``reads``, the tables it reads (``"*"``: every output of the earlier stages);
+    ``files``, a function giving the files outside the run directory it reads (raw files, the
+    gazetteer). ``per_spec`` maps each spec family to the table its specs read when the stage
+    fits every model spec on its own (``estimate``): then each spec has its own fingerprint.
     """
 
     name: str
@@ -52,6 +64,10 @@ class Stage:
     conserves_rows: bool
     limit_hint: str | None
     publishes: bool = False
+    config: tuple[str, ...] = ()
+    reads: tuple[str, ...] = ()
+    files: Callable[[Config], list[Path]] | None = None
+    per_spec: dict[str, str] | None = None
 
 
 #: Stages in the order they run (registration order).
@@ -64,11 +80,20 @@ def stage(
     conserves_rows: bool = False,
     limit_hint: str | None = None,
     publishes: bool = False,
+    config: tuple[str, ...] = (),
+    reads: tuple[str, ...] = (),
+    files: Callable[[Config], list[Path]] | None = None,
+    per_spec: dict[str, str] | None = None,
 ) -> Callable[[Callable[..., StageResult]], Callable[..., StageResult]]:
-    """Register a stage function ``(run, **options) -> StageResult`` under ``name``."""
+    """Register a stage function ``(run, **options) -> StageResult`` under ``name``.
+
+    The keyword arguments are the fields of :class:`Stage`.
+    """
 
     def register(function: Callable[..., StageResult]) -> Callable[..., StageResult]:
-        STAGES[name] = Stage(name, function, conserves_rows, limit_hint, publishes)
+        STAGES[name] = Stage(
+            name, function, conserves_rows, limit_hint, publishes, config, reads, files, per_spec
+        )
         return function
 
     return register

@@ -21,7 +21,7 @@ import json
 import re
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,7 +38,7 @@ from spillover.storage import check_output_root, replace_atomically, write_json_
 RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 LOCK_NAME = ".lock"
 #: Folders of a run's results, removed when a run id is re-used.
-_RESULTS = ("tables", "quarantine", "reports")
+_RESULTS = ("tables", "quarantine", "reports", "fingerprints")
 
 
 class PipelineError(SpilloverError, RuntimeError):
@@ -165,18 +165,24 @@ def _claim(workdir: Path, run_id: str, frozen: str) -> None:
 
 @contextmanager
 def started_run(
-    config_path: str | Path, *, run_id: str | None = None, doing: str = "start_run"
+    config_path: str | Path,
+    *,
+    run_id: str | None = None,
+    doing: str = "start_run",
+    overrides: Sequence[str] = (),
 ) -> Iterator[Path]:
     """Start a run (see :func:`start_run`) and hold its lock until the block ends.
 
-    ``doing`` is what the lock file tells a waiting process the holder is doing.
+    ``doing`` is what the lock file tells a waiting process the holder is doing;
+    ``overrides`` are ``key.path=value`` assignments applied to the config
+    (:func:`spillover.config.apply_overrides`; recorded in the frozen config).
 
     Yields
     ------
     pathlib.Path
         The run directory; stages run inside the block take its lock without waiting.
     """
-    config = load_config(config_path)
+    config = load_config(config_path, overrides=overrides)
     run_id = new_run_id() if run_id is None else check_run_id(run_id)
     check_output_root(config.resolve(config.output_root))  # fail now, not after the stages
     workdir = config.resolve(config.work_root) / run_id

@@ -16,6 +16,7 @@ from spillover import (
     estimate,
     exports,
     exposure,
+    fingerprints,
     firms,
     locate,
     neighbourhoods,
@@ -34,10 +35,24 @@ def _counts(series: pd.Series) -> dict[str, int]:
     return {str(key): int(value) for key, value in series.items()}
 
 
-@stage("ingest", conserves_rows=True)
+@stage(
+    "ingest",
+    conserves_rows=True,
+    config=(
+        "sources",
+        "years",
+        "completeness",
+        "plausibility",
+        "quarantine",
+        "definitions.firm_year_offset",
+        "exports.fallback",
+        "external_demand",
+    ),
+    files=fingerprints.raw_files,
+)
 def ingest_stage(run: Run) -> StageResult:
     """Read every raw source into canonical tables; quarantine rows that break the contract."""
-    result = ingest_all(run.config)
+    result = ingest_all(run.config, progress=run.progress)
     sources = [vars(report) for report in result.reports]
     return StageResult(
         rows_in=sum(s["rows_in"] for s in sources),
@@ -48,15 +63,29 @@ def ingest_stage(run: Run) -> StageResult:
     )
 
 
-@stage("geocode", conserves_rows=True, limit_hint="is gazetteer.path the right file?")
+@stage(
+    "geocode",
+    conserves_rows=True,
+    limit_hint="is gazetteer.path the right file?",
+    config=("gazetteer.min_level", "gazetteer.on_pref_mismatch", "quarantine"),
+    reads=("establishments",),
+    files=fingerprints.gazetteer_files,
+)
 def geocode_stage(run: Run) -> StageResult:
-    """Place every establishment; rows that cannot be placed go to quarantine."""
+    """Place every establishment; rows that cannot be placed go to quarantine.
+
+    Without ``gazetteer.path`` rows are placed by their lat/lon or mesh code alone.
+    """
     from spillover.geocode import load_gazetteer
 
     config = run.config
     establishments = run.table("establishments")
     index_dir = config.resolve(config.gazetteer.index_dir) if config.gazetteer.index_dir else None
-    gazetteer = load_gazetteer(config.resolve(config.gazetteer.path), index_dir=index_dir)
+    gazetteer = (
+        load_gazetteer(config.resolve(config.gazetteer.path), index_dir=index_dir)
+        if config.gazetteer.path is not None
+        else None
+    )
     cache_dir = config.resolve(config.cache_dir) / "geocode" if config.cache_dir else None
     located, rejected, summary = locate.locate_plants(
         establishments,
@@ -74,7 +103,12 @@ def geocode_stage(run: Run) -> StageResult:
     )
 
 
-@stage("firms", conserves_rows=True)
+@stage(
+    "firms",
+    conserves_rows=True,
+    config=("definitions",),
+    reads=("firms", "affiliates", "parents"),
+)
 def firms_stage(run: Run) -> StageResult:
     """Capital, OPR and the global-firm flag per firm and year."""
     affiliates = run.table("affiliates")
@@ -95,7 +129,18 @@ def firms_stage(run: Run) -> StageResult:
     )
 
 
-@stage("exports", conserves_rows=True)
+@stage(
+    "exports",
+    conserves_rows=True,
+    config=("years", "exports", "definitions"),
+    reads=(
+        "plants_located",
+        "global_firms",
+        "firms",
+        "export_ratios",
+        "export_ratio_concordance",
+    ),
+)
 def exports_stage(run: Run) -> StageResult:
     """Classify plants (centre, large firm) and compute establishment exports."""
     located = run.table("plants_located")
@@ -119,7 +164,11 @@ def exports_stage(run: Run) -> StageResult:
     )
 
 
-@stage("neighbourhoods")
+@stage(
+    "neighbourhoods",
+    config=("neighbourhoods.radii_km", "neighbourhoods.exclude_large_firms", "memberships"),
+    reads=("plants",),
+)
 def neighbourhoods_stage(run: Run) -> StageResult:
     """Sum the qualifying establishments around every centre, per year and radius."""
     plants = run.table("plants")
@@ -145,7 +194,7 @@ def neighbourhoods_stage(run: Run) -> StageResult:
     )
 
 
-@stage("exposure")
+@stage("exposure", config=("neighbourhoods", "memberships"), reads=("plants", "global_firms"))
 def exposure_stage(run: Run) -> StageResult:
     """Plant-level exposure of every non-excluded establishment to global-firm plants nearby."""
     plants = run.table("plants")
@@ -161,7 +210,19 @@ def exposure_stage(run: Run) -> StageResult:
     )
 
 
-@stage("panel")
+@stage(
+    "panel",
+    config=("external_demand",),
+    reads=(
+        "neighbourhoods",
+        "exposure",
+        "plants",
+        "global_firms",
+        "external_demand",
+        "neighbourhoods_membership",
+        "exposure_membership",
+    ),
+)
 def panel_stage(run: Run) -> StageResult:
     """Centre × year and establishment × year panels with OPR and external demand."""
     table, plant_table, demand = panel.panel_tables(
@@ -188,7 +249,11 @@ def panel_stage(run: Run) -> StageResult:
     )
 
 
-@stage("estimate", conserves_rows=True)
+@stage(
+    "estimate",
+    conserves_rows=True,
+    per_spec={"neighbourhood": "panel", "plant": "plant_panel"},
+)
 def estimate_stage(run: Run, spec_ids: list[str] | None = None) -> StageResult:
     """Fit each model spec (or only ``spec_ids``); write its estimates and decomposition.
 
@@ -200,7 +265,7 @@ def estimate_stage(run: Run, spec_ids: list[str] | None = None) -> StageResult:
     if unknown:
         raise PipelineError(f"unknown model spec id(s) {sorted(unknown)}")
     panels = {"neighbourhood": run.table("panel"), "plant": run.table("plant_panel")}
-    fits = estimate.fit_specs(panels, specs)
+    fits = estimate.fit_specs(panels, specs, progress=run.progress)
     tables = {}
     for spec_id, fit in fits.items():
         tables[f"estimates/{spec_id}"] = fit.estimates
@@ -220,7 +285,7 @@ def estimate_stage(run: Run, spec_ids: list[str] | None = None) -> StageResult:
     )
 
 
-@stage("publish", publishes=True)
+@stage("publish", publishes=True, config=("*",), reads=("*",))
 def publish_stage(run: Run) -> StageResult:
     """Write the analysts' datasets and ``manifest.json`` atomically under the output root."""
     config = run.config
@@ -258,11 +323,18 @@ def publish_stage(run: Run) -> StageResult:
         disclosure=disclosure.manifest_section(config.disclosure, release),
     )
     published = publish(version, output_root, manifest)
+    from spillover.report.html import build_report  # lazy: matplotlib
+
+    report_path = build_report(version)  # the version folder: a rollback brings its report
     rows = sum(len(frame) for frame in frames.values())
     return StageResult(
         rows_in=rows,
         rows_out=rows,
-        details={"output_root": str(output_root), "datasets": published},
+        details={
+            "output_root": str(output_root),
+            "datasets": published,
+            "report": str(report_path),
+        },
     )
 
 

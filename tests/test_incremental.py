@@ -1,0 +1,205 @@
+"""Incremental runs: what `spillover run` re-uses, what it runs again, and that it is exact.
+
+Each test builds a small demo world, runs the pipeline once (the base), changes one thing and
+runs again: stages whose fingerprint is unchanged are re-used from the base, the others run,
+and the results equal a fresh full run's byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import yaml
+
+from spillover import fingerprints
+from spillover.demo.world import WorldParams, build_demo_world
+from spillover.pipeline import (
+    STAGES,
+    PipelineError,
+    Selection,
+    read_output,
+    run_incremental,
+    run_stage,
+)
+
+pytestmark = pytest.mark.slow  # runs the pipeline on a small world several times
+
+SMALL = WorldParams(n_establishments=3000, n_global_firms=20, n_large_firms=30, n_medium_firms=300)
+EARLY = ["ingest", "geocode", "firms", "exports"]
+
+
+@pytest.fixture
+def world(tmp_path):
+    """A small demo world with one complete run (the base of the next)."""
+    world = build_demo_world(tmp_path / "world", SMALL)
+    run_incremental(world.config_path)
+    return world
+
+
+def _edit(world, change) -> None:
+    data = yaml.safe_load(world.config_path.read_text(encoding="utf-8"))
+    change(data)
+    world.config_path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+
+
+def _ran(result) -> list[str]:
+    return [decision.stage for decision in result.decisions if decision.runs]
+
+
+def _published(world) -> dict[str, pd.DataFrame]:
+    """The current publication's estimates and public table (numbers left out: random)."""
+    root = world.root / "output"
+    public = read_output(root, "public/neighbourhoods").drop(columns="neighbourhood_no")
+    return {
+        "estimates": read_output(root, "estimates"),
+        "decomposition": read_output(root, "decomposition"),
+        "public": public.sort_values(list(public.columns)).reset_index(drop=True),
+    }
+
+
+def _assert_equals_a_fresh_run(world, incremental) -> None:
+    """The incremental run's estimates and publication equal a fresh full run's exactly."""
+    published = _published(world)
+    fresh = run_incremental(world.config_path, selection=Selection(fresh=True))
+    assert _ran(fresh) == list(STAGES)
+    for name, frame in _published(world).items():
+        pd.testing.assert_frame_equal(published[name], frame, check_exact=True)
+    ours = fingerprints.table_hashes(incremental.workdir)
+    theirs = fingerprints.table_hashes(fresh.workdir)
+    estimates = [name for name in theirs if name.startswith(("estimates/", "decomposition/"))]
+    assert estimates and {n: ours[n] for n in estimates} == {n: theirs[n] for n in estimates}
+    for spec_id in (name.split("/", 1)[1] for name in estimates):
+        path = f"tables/estimates/{spec_id}.parquet"
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(incremental.workdir / path),
+            pd.read_parquet(fresh.workdir / path),
+            check_exact=True,
+        )
+    report, expected = (
+        json.loads((result.workdir / "reports" / "estimate.json").read_text(encoding="utf-8"))
+        for result in (incremental, fresh)
+    )
+    for key in ("seconds", "reused_specs"):
+        report.pop(key, None)
+        expected.pop(key, None)
+    assert report == expected
+
+
+def test_an_unchanged_config_reuses_everything_and_publishes_nothing_new(world):
+    runs_before = sorted((world.root / "work").iterdir())
+
+    again = run_incremental(world.config_path)
+
+    assert again.up_to_date and _ran(again) == []
+    assert again.workdir == runs_before[0]
+    assert sorted((world.root / "work").iterdir()) == runs_before  # no new run directory
+
+    republished = run_incremental(world.config_path, selection=Selection(only=("publish",)))
+    assert _ran(republished) == ["publish"]
+    manifest = json.loads((world.root / "output" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["run_id"] == republished.workdir.name
+    assert manifest["stage_details"]["geocode"]["reused_from"] == again.workdir.name
+
+
+def test_an_added_spec_fits_only_that_spec_then_publishes(world):
+    def add_spec(data):
+        data["models"].append(
+            {
+                "id": "added",
+                "dependent": "log1p(exports)",
+                "regressors": ["opr", "external_demand", "log1p(shipments)"],
+                "radius_km": 5,
+            }
+        )
+
+    _edit(world, add_spec)
+    result = run_incremental(world.config_path)
+
+    assert _ran(result) == ["estimate", "publish"]
+    estimate = result.decisions[list(STAGES).index("estimate")]
+    assert estimate.refit == {"added": ("new spec",)}
+    assert (
+        len(estimate.reused)
+        == len(
+            [name for name in fingerprints.records(result.workdir) if name.startswith("estimate/")]
+        )
+        - 1
+    )
+    assert "added" in set(read_output(world.root / "output", "estimates")["spec_id"])
+    _assert_equals_a_fresh_run(world, result)
+
+
+def test_a_changed_spec_refits_only_that_spec_and_spec_forces_another(world):
+    _edit(world, lambda data: data["models"][-1].update(vcov={"type": "hetero"}))
+    changed = run_incremental(world.config_path, selection=Selection(specs=("twoway_no_di",)))
+
+    estimate = changed.decisions[list(STAGES).index("estimate")]
+    assert estimate.refit == {
+        "twoway_no_di": ("--spec twoway_no_di",),
+        "plant_exposure": ("spec changed",),
+    }
+    with pytest.raises(PipelineError, match="unknown spec id"):
+        run_incremental(world.config_path, selection=Selection(specs=("nope",)))
+
+
+def test_an_added_radius_reruns_neighbourhoods_onward(world):
+    _edit(world, lambda data: data["neighbourhoods"]["radii_km"].append(20))
+    result = run_incremental(world.config_path)
+
+    assert _ran(result) == ["neighbourhoods", "exposure", "panel", "estimate", "publish"]
+    neighbourhoods = result.decisions[list(STAGES).index("neighbourhoods")]
+    assert neighbourhoods.reasons == ("config neighbourhoods.radii_km changed",)
+    cells = pd.read_parquet(result.workdir / "tables" / "neighbourhoods.parquet")
+    assert 20.0 in set(cells["radius_km"])
+    _assert_equals_a_fresh_run(world, result)
+
+
+def test_a_changed_raw_file_reruns_ingest_onward(world):
+    path = world.root / "raw" / "kikatsu" / "kigyou_katsudou_2016.csv"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    path.write_text("".join(lines[:-1]), encoding="utf-8")  # one firm fewer in 2016
+
+    result = run_incremental(world.config_path)
+
+    ingest = result.decisions[0]
+    assert ingest.runs and ingest.reasons == ("file raw/kikatsu/kigyou_katsudou_2016.csv changed",)
+    assert "firms" in _ran(result)
+    _assert_equals_a_fresh_run(world, result)
+
+
+def test_from_runs_a_stage_and_every_later_one_fresh_runs_all(world):
+    result = run_incremental(world.config_path, selection=Selection(from_stage="panel"))
+    assert _ran(result) == ["panel", "estimate", "publish"]
+    for decision in result.decisions[list(STAGES).index("panel") :]:
+        reasons = decision.refit.values() if decision.refit else [decision.reasons]
+        assert set(reasons) == {("--from panel",)}
+
+    fresh = run_incremental(world.config_path, selection=Selection(fresh=True))
+    assert _ran(fresh) == list(STAGES)
+    with pytest.raises(PipelineError, match="unknown stage 'nope'"):
+        run_incremental(world.config_path, selection=Selection(only=("nope",)))
+
+
+def test_a_stage_killed_halfway_is_not_reused(world, monkeypatch):
+    base = run_incremental(world.config_path).workdir
+    registered = STAGES["exposure"]
+
+    def killed(run):
+        run.write("exposure", pd.DataFrame({"torn": [1]}))  # a table written, then it dies
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(
+        STAGES, "exposure", registered.__class__(**{**registered.__dict__, "function": killed})
+    )
+    with pytest.raises(KeyboardInterrupt):
+        run_stage("exposure", base)
+    monkeypatch.setitem(STAGES, "exposure", registered)
+
+    result = run_incremental(world.config_path)
+
+    exposure = result.decisions[list(STAGES).index("exposure")]
+    assert exposure.reasons == (f"not done in run {base.name}",)
+    assert _ran(result)[:1] == ["exposure"] and set(EARLY).isdisjoint(_ran(result))
+    assert "torn" not in pd.read_parquet(result.workdir / "tables" / "exposure.parquet")
