@@ -10,12 +10,15 @@ DEMO_DIR ?= demo
 .PHONY: demo test venv lint bench clean
 
 $(BIN)/uv:
+	@echo "==> creating the virtual environment $(VENV) and installing uv $(UV_VERSION)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(VENV)/.installed: $(BIN)/uv pyproject.toml requirements.lock
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
-	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@echo "==> installing the $$(grep -c '==' requirements.lock) pinned packages of requirements.lock (core, airflow, geo and dev extras; first time: a few minutes)"
+	$(BIN)/uv pip install --python $(BIN)/python -r requirements.lock
+	@echo "==> installing spillover itself (editable)"
+	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
 	touch $@
 
 venv: $(VENV)/.installed
@@ -24,7 +27,8 @@ demo: venv
 	$(BIN)/spillover demo --out $(DEMO_DIR)
 
 test: venv
-	$(BIN)/python -m pytest
+	@echo "==> running the test suite (one line per test)"
+	$(BIN)/python -m pytest -v
 
 lint: venv
 	$(BIN)/ruff check spillover dags plugins tests benchmarks validation

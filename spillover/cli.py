@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import sys
+from importlib import metadata
 from pathlib import Path
 from typing import Annotated
 
@@ -12,17 +14,53 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+from typer.core import TyperGroup
 
 from spillover.errors import SpilloverError
+from spillover.progress import log_to_stderr
+
+#: Exit codes of every command (``spillover --help`` shows them).
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+#: Optional packages and the extra that installs each (pyproject.toml).
+EXTRAS = {"geopandas": "geo", "airflow": "airflow"}
+
+
+class _Commands(TyperGroup):
+    """The command group: a user-facing error ends in one message and exit code 1.
+
+    User-facing are :class:`SpilloverError` (bad data or config; the message says where),
+    ``OSError`` (a full disk, a permission denied: the machine, not the code) and a missing
+    optional package (:data:`EXTRAS`). Usage errors are click's (exit code 2). Anything else
+    is a bug and keeps its traceback.
+    """
+
+    def invoke(self, ctx: typer.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except ModuleNotFoundError as exc:
+            root = (exc.name or "").partition(".")[0]
+            if root not in EXTRAS:
+                raise
+            _fail(f"{exc}: install it with pip install 'spillover[{EXTRAS[root]}]'")
+        except (SpilloverError, OSError) as exc:
+            _fail(str(exc))
+
 
 app = typer.Typer(
+    cls=_Commands,
     help=(
         "Regional export-spillover dataset for Japan (通商白書2023 第II部第2章第4節).\n\n"
-        "Start with `spillover demo` to run everything on a synthetic world; point "
-        "`spillover run --config your.yaml` at real survey files (see README)."
+        "Start with `spillover demo` to run everything on a synthetic world; check a config "
+        "with `spillover validate --config your.yaml`, then point `spillover run --config "
+        "your.yaml` at real survey files (see README)."
     ),
+    epilog=f"Exit codes: {EXIT_OK} done, {EXIT_ERROR} data or config error (the message says "
+    f"where), {EXIT_USAGE} usage error.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
+    pretty_exceptions_show_locals=False,  # a bug's traceback must not print microdata
 )
 # piped output (CI logs, `make demo | tee`) gets a wide console instead of rich's 80 columns
 console = Console() if sys.stdout.isatty() else Console(width=150)
@@ -30,9 +68,27 @@ errors = Console(stderr=True, soft_wrap=True)  # paths in messages stay copy-pas
 
 
 def _fail(message: str) -> None:
-    """Print ``error: message`` on stderr (``message`` literally, brackets and all); exit 2."""
+    """Print ``error: message`` on stderr (``message`` literally, brackets and all); exit 1."""
     errors.print(Text.assemble(("error:", "bold red"), f" {message}"), highlight=False)
-    raise typer.Exit(code=2)
+    raise typer.Exit(code=EXIT_ERROR)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(f"spillover {metadata.version('spillover')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    log_to_stderr()  # progress lines of long stages when the output is not a terminal
 
 
 def print_estimates(output_root: Path) -> None:
@@ -92,13 +148,10 @@ def _short(value: float) -> str:
 
 
 class _StageLines:
-    """Shows the running stage in a spinner and prints one line per finished stage."""
-
-    def __init__(self, status) -> None:
-        self.status = status
+    """Prints a line when a stage starts and one when it ends (its bars come in between)."""
 
     def started(self, name: str, number: int, total: int) -> None:
-        self.status.update(f"[{number}/{total}] {name}")
+        console.print(f"[dim]\\[{number}/{total}] {name}…[/]", highlight=False)
 
     def finished(self, name: str, report: dict) -> None:
         quarantined = report["rows_quarantined"]
@@ -108,20 +161,84 @@ class _StageLines:
             f"{report['rows_out']:>9,} out{note}  ({report['seconds']:.1f} s)"
         )
 
+    def decided(self, decision) -> None:
+        """One line per stage of an incremental run: re-used from which run, or why it runs."""
+        if not decision.runs:
+            specs = f" ({len(decision.reused)} specs)" if decision.reused else ""
+            console.print(
+                f"[dim]↺ {decision.stage:<15} re-used from run {decision.base}{specs}[/]",
+                highlight=False,
+            )
+            return
+        if decision.refit is None:
+            why = _brief_reasons(decision.reasons)
+        else:
+            why = "; ".join(f"{spec}: {_brief_reasons(r)}" for spec, r in decision.refit.items())
+            if decision.reused:
+                why += f"; {len(decision.reused)} specs re-used from run {decision.base}"
+        console.print(f"▶ {decision.stage:<15} runs: {why}", highlight=False, markup=False)
 
-def _run_with_progress(config_path: Path, run_id: str | None) -> Path:
+
+def _brief_reasons(reasons: tuple[str, ...], shown: int = 3) -> str:
+    """The first ``shown`` reasons and how many more."""
+    more = f" and {len(reasons) - shown} more" if len(reasons) > shown else ""
+    return ", ".join(reasons[:shown]) + more
+
+
+def _run_with_progress(
+    config_path: Path, run_id: str | None, overrides: list[str] | None = None
+) -> Path:
     from spillover.pipeline import output_root, run_pipeline
 
-    with console.status("starting") as status:
-        workdir = run_pipeline(config_path, run_id=run_id, listener=_StageLines(status))
+    workdir = run_pipeline(
+        config_path,
+        run_id=run_id,
+        listener=_StageLines(),
+        progress=True,
+        overrides=overrides or (),
+    )
     return output_root(workdir)
+
+
+ConfigOption = Annotated[
+    Path, typer.Option("--config", "-c", help="YAML config (see README, 'Config')")
+]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="KEY.PATH=VALUE",
+        help="Override a config key, the value read as YAML, e.g. --set "
+        "neighbourhoods.radii_km=[3] or --set models.baseline.radius_km=3 (list entries by "
+        "position, id or name); repeatable, recorded in the run's frozen config",
+    ),
+]
+
+
+@app.command()
+def validate(config: ConfigOption, set_: SetOption = None) -> None:
+    """Check a config and its input files without running anything; say what a run would do.
+
+    Checks: the config and its specs, that every source file exists and is readable, that the
+    mapped columns are in each file's header, and that the Tankan series external_demand
+    names is in the DI file. Exit code 1 lists every problem.
+    """
+    from spillover.validate import ValidationFailed, validate_config
+
+    found = validate_config(config, overrides=set_ or ())
+    for line in found.summary():
+        console.print(line, highlight=False, markup=False)
+    if found.problems:
+        raise ValidationFailed(
+            f"{config}: {len(found.problems)} problem(s)\n"
+            + "\n".join(f"  - {problem}" for problem in found.problems)
+        )
+    console.print(f"[green]✓[/] {config} is valid: {len(found.files)} input files checked")
 
 
 @app.command()
 def run(
-    config: Annotated[
-        Path, typer.Option("--config", "-c", help="YAML config (see README, 'Config')")
-    ],
+    config: ConfigOption,
     run_id: Annotated[
         str | None,
         typer.Option(
@@ -129,18 +246,90 @@ def run(
             "timestamp + random suffix)"
         ),
     ] = None,
+    set_: SetOption = None,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Run every stage; re-use nothing from earlier runs")
+    ] = False,
+    from_stage: Annotated[
+        str | None,
+        typer.Option("--from", metavar="STAGE", help="Run this stage and every one after it"),
+    ] = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only", metavar="STAGE", help="Run this stage even if unchanged (repeatable)"
+        ),
+    ] = None,
+    spec: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--spec",
+            metavar="ID",
+            help="Fit this spec even if unchanged, e.g. baseline@r5 (repeatable)",
+        ),
+    ] = None,
 ) -> None:
-    """Run the whole pipeline on the data a config names.
+    """Run the pipeline on the data a config names, re-using what has not changed.
 
     Stages: ingest → geocode → firms → exports → neighbourhoods → exposure → panel → estimate →
-    publish.
+    publish. Each stage (and each model spec) whose config keys, input tables and files are
+    unchanged since the latest run of this config file is re-used from it; the others run,
+    and so do the stages after them whose inputs changed; then the results are published.
+    Each line says what is re-used and why the rest runs (README, 'The researcher's loop').
     """
-    try:
-        root = _run_with_progress(config, run_id)
-    except SpilloverError as exc:
-        _fail(str(exc))
+    from spillover.pipeline import Selection, output_root, run_incremental
+
+    selection = Selection(
+        fresh=fresh, from_stage=from_stage, only=tuple(only or ()), specs=tuple(spec or ())
+    )
+    result = run_incremental(
+        config,
+        selection=selection,
+        run_id=run_id,
+        listener=_StageLines(),
+        progress=True,
+        overrides=set_ or (),
+    )
+    root = output_root(result.workdir)
+    if result.up_to_date:
+        console.print(
+            f"\nNothing changed since run {result.workdir.name}, whose publication is current "
+            "(--only STAGE or --fresh to run anyway)."
+        )
     console.print(f"\nOutputs: [bold]{root}[/] (manifest.json lists every dataset)")
     print_estimates(root)
+    _print_report_path(root)
+
+
+#: Establishments a demo world may have: its firms own up to 6,540 plants (two per global or
+#: medium firm, four per large firm), which leaves too few small plants below 10,000; above
+#: 250,000 (the real 工業統計 has about 180,000) it only takes memory and time.
+DEMO_ESTABLISHMENTS = (10_000, 250_000)
+#: Beside a demo world's config.yaml: the SHA-256 of the config demo-world wrote.
+DEMO_CONFIG_STAMP = ".config.yaml.sha256"
+
+
+def _demo_establishments(value: int) -> int:
+    low, high = DEMO_ESTABLISHMENTS
+    if not low <= value <= high:
+        raise typer.BadParameter(
+            f"{value:,} is not in {low:,}–{high:,}: the demo's firms own up to 6,540 plants, "
+            "so fewer establishments leave no room for the small plants around them"
+        )
+    return value
+
+
+def _edited_demo_config(out: Path, params) -> Path | None:
+    """``out/config.yaml`` if it is neither what demo-world wrote there nor would write now."""
+    from spillover.demo.writers import config_text
+
+    path, stamp = out / "config.yaml", out / DEMO_CONFIG_STAMP
+    if not path.exists():
+        return None
+    ours = {hashlib.sha256(config_text(params).encode()).hexdigest()}
+    if stamp.exists():
+        ours.add(stamp.read_text(encoding="utf-8").strip())
+    return None if hashlib.sha256(path.read_bytes()).hexdigest() in ours else path
 
 
 @app.command("demo-world")
@@ -150,7 +339,12 @@ def demo_world(
     ] = Path("demo"),
     seed: Annotated[int, typer.Option(help="Random seed (same seed → same files)")] = 2023,
     establishments: Annotated[
-        int, typer.Option(help="Establishments in the pool (≈ rows per year)")
+        int,
+        typer.Option(
+            help="Establishments in the pool (≈ rows per year; "
+            f"{DEMO_ESTABLISHMENTS[0]:,}–{DEMO_ESTABLISHMENTS[1]:,})",
+            callback=_demo_establishments,
+        ),
     ] = 23_000,
     overlap: Annotated[
         bool,
@@ -160,13 +354,24 @@ def demo_world(
             "the effect is planted at plant level (on exposure)",
         ),
     ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite a config.yaml you edited")
+    ] = False,
 ) -> None:
     """Write the synthetic demo world: raw survey files, gazetteer, config.yaml and truth.json."""
     from spillover.demo.world import WorldParams, build_demo_world
 
     params = WorldParams(seed=seed, n_establishments=establishments, overlap=overlap)
+    edited = None if force else _edited_demo_config(out, params)
+    if edited is not None:
+        _fail(
+            f"{edited} was edited since demo-world wrote it; copy it elsewhere, choose "
+            "another --out, or pass --force to overwrite it"
+        )
     with console.status("generating the demo world"):
         world = build_demo_world(out, params)
+    digest = hashlib.sha256(world.config_path.read_bytes()).hexdigest()
+    (world.root / DEMO_CONFIG_STAMP).write_text(digest + "\n", encoding="utf-8")
     console.print(
         f"[green]✓[/] demo world in [bold]{world.root}[/]: "
         f"{world.n_establishment_rows:,} establishment rows, "
@@ -180,9 +385,12 @@ def demo(
         Path, typer.Option("--out", "-o", help="Folder for the demo world and its outputs")
     ] = Path("demo"),
     seed: Annotated[int, typer.Option(help="Random seed of the demo world")] = 2023,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite a demo config.yaml you edited")
+    ] = False,
 ) -> None:
     """Build the demo world and run the whole pipeline on it; print the estimates and the truth."""
-    demo_world(out=out, seed=seed, establishments=23_000)
+    demo_world(out=out, seed=seed, establishments=23_000, force=force)
     try:
         root = _run_with_progress(out / "config.yaml", "demo")
     except SpilloverError as exc:
@@ -196,6 +404,12 @@ def demo(
         f'Query the outputs: .venv/bin/python -c "from spillover.sql import connect; '
         f"print(connect('{root}').sql('SELECT * FROM estimates'))\" (README, 'Outputs')"
     )
+    _print_report_path(root)
+
+
+def _print_report_path(root: Path) -> None:
+    report = (root / "current").resolve() / "report.html"
+    console.print(f"Run report (open in a browser): [bold]{report}[/]")
 
 
 @app.command()
@@ -313,6 +527,92 @@ def audit_disclosure(
     )
     if report.recoverable:
         raise typer.Exit(code=1)
+
+
+@app.command("export")
+def export(
+    dataset: Annotated[
+        str, typer.Argument(help="Dataset, e.g. estimates, decomposition, public/neighbourhoods")
+    ],
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="csv (UTF-8 with BOM, opens in Excel), xlsx (Japanese headers with units) "
+            "or parquet (one file)",
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="File to write")],
+    output_root: Annotated[Path, typer.Option(help="Output root of the publication")] = Path(
+        "demo/output"
+    ),
+    confidential: Annotated[
+        bool,
+        typer.Option(
+            "--confidential",
+            help="Allow a confidential dataset (plants, panel, …), for use inside the secure "
+            "room only",
+        ),
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists")] = False,
+) -> None:
+    """Write one published dataset as CSV, Excel or one Parquet file (README, 'For analysts')."""
+    from spillover.export import export_dataset
+
+    try:
+        done = export_dataset(
+            output_root, dataset, fmt, out, confidential=confidential, force=force
+        )
+    except SpilloverError as exc:
+        _fail(str(exc))
+    note = " [bold red]confidential: keep it in the secure room[/]" * (
+        done.dataset.access == "confidential"
+    )
+    console.print(
+        f"[green]✓[/] {done.dataset.name}: {done.rows:,} rows × {done.columns} columns → "
+        f"{done.path}{note}"
+    )
+
+
+@app.command()
+def report(
+    output_root: Annotated[Path, typer.Option(help="Output root of the publication")] = Path(
+        "demo/output"
+    ),
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="HTML file to write (default: report.html, or brief-<code>.html with "
+            "--region, in the publication's version folder, <output-root>/current/)",
+        ),
+    ] = None,
+    lang: Annotated[str, typer.Option(help="Language of the page: ja or en")] = "ja",
+    region: Annotated[
+        str | None,
+        typer.Option(
+            help="Write the brief of one region instead: 愛知県, a prefecture code (23) or a "
+            "5-digit municipality code"
+        ),
+    ] = None,
+) -> None:
+    """Write the run report (one self-contained HTML page) or a regional brief.
+
+    Only releasable or disclosure-controlled results, counts and χ-protected maps appear on
+    the page; it opens offline in any browser (README, 'Run report').
+    """
+    from spillover.report.brief import build_brief
+    from spillover.report.html import build_report
+
+    try:
+        if region is None:
+            path = build_report(output_root, out, lang=lang)
+        else:
+            path = build_brief(output_root, region, out, lang=lang)
+    except SpilloverError as exc:
+        _fail(str(exc))
+    console.print(f"[green]✓[/] report: [bold]{path}[/]")
 
 
 def main() -> None:  # pragma: no cover - console entry point

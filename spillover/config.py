@@ -8,9 +8,11 @@ directory of the YAML file, so a project folder can be moved as a whole.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import reprlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -257,9 +259,14 @@ class PlausibilityConfig(_Strict):
 
 
 class GazetteerConfig(_Strict):
-    """The offline gazetteer (Geolonia latest.csv, MLIT 位置参照情報, japan_towns layout)."""
+    """The offline gazetteer (Geolonia latest.csv, MLIT 位置参照情報, japan_towns layout).
 
-    path: str
+    ``path`` may be left out when every establishment source maps ``lat`` and ``lon`` or
+    ``mesh_code``: rows are then placed by those alone, and a row that would need its address
+    matched is quarantined. ``min_level`` and ``on_pref_mismatch`` apply either way.
+    """
+
+    path: str | None = None
     index_dir: str | None = None
     min_level: AcceptedLevel = Field(
         "oaza",
@@ -278,7 +285,7 @@ class Config(_Strict):
     work_root: str
     cache_dir: str | None = None
     sources: dict[TableName, list[Source]]
-    gazetteer: GazetteerConfig
+    gazetteer: GazetteerConfig = Field(default_factory=GazetteerConfig)
     definitions: Definitions = Field(default_factory=Definitions)
     exports: ExportsConfig = Field(default_factory=ExportsConfig)
     external_demand: ExternalDemandConfig = Field(default_factory=ExternalDemandConfig)
@@ -289,6 +296,9 @@ class Config(_Strict):
     completeness: CompletenessConfig = Field(default_factory=CompletenessConfig)
     plausibility: PlausibilityConfig = Field(default_factory=PlausibilityConfig)
     base_dir: str = "."
+    overrides: tuple[str, ...] = Field(
+        (), description="the `--set key.path=value` assignments applied on top of the file"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Config:
@@ -298,6 +308,13 @@ class Config(_Strict):
         for required in ("establishments", "firms", "affiliates", "parents", "external_demand"):
             if not self.sources.get(required):
                 raise ValueError(f"sources.{required}: at least one source is required")
+        if self.gazetteer.path is None:
+            unplaced = [s.name for s in self.sources["establishments"] if not _gives_location(s)]
+            if unplaced:
+                raise ValueError(
+                    "gazetteer.path is required unless every establishment source maps lat "
+                    f"and lon or mesh_code; sources.establishments {unplaced} map neither"
+                )
         if INDUSTRY_RATIO in self.exports.fallback:
             for needed in ("export_ratios", "export_ratio_concordance"):
                 if not self.sources.get(needed):
@@ -342,6 +359,12 @@ class Config(_Strict):
         """SHA-256 of the canonical JSON form (recorded in the manifest)."""
         payload = self.model_dump_json(exclude={"base_dir"})
         return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _gives_location(source: Source) -> bool:
+    """Whether a source maps (or sets) ``lat`` and ``lon``, or ``mesh_code``."""
+    given = set(source.columns.values()) | set(source.constants)
+    return {"lat", "lon"} <= given or "mesh_code" in given
 
 
 def _check_spec(spec: ModelSpec, config: Config) -> None:
@@ -416,15 +439,83 @@ def parse_config(data: dict, *, base_dir: Path, origin: str = "<config>") -> Con
         raise ConfigError(_format_errors(exc, origin, data)) from None
 
 
-def load_config(path: str | Path) -> Config:
-    """Read and validate a YAML (or JSON) config file.
+def apply_overrides(data: dict, assignments: Sequence[str]) -> dict:
+    """``data`` with each ``key.path=value`` assignment applied (the CLI's ``--set``).
+
+    The value is read as YAML (``[3]`` is a list, ``10`` a number, ``cp932`` text). A key
+    path walks mappings by key and lists by position or by an entry's ``id`` or ``name``
+    (``models.baseline.radius_km``, ``sources.establishments.kogyo_toukei.encoding``); its
+    last key may be new (the config's validation then names it if it is unknown).
+
+    Raises
+    ------
+    ConfigError
+        Naming the assignment: no ``=``, a value that is not YAML, or a path that does not
+        lead to a mapping or list entry.
+    """
+    data = copy.deepcopy(data)
+    for assignment in assignments:
+        path, sep, text = assignment.partition("=")
+        keys = path.strip().split(".")
+        if not sep or not all(keys):
+            raise ConfigError(f"--set {assignment!r}: expected key.path=value")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--set {path}: the value is not YAML ({exc})") from None
+        parent = data
+        for depth, key in enumerate(keys[:-1]):
+            parent = _child(parent, key, ".".join(keys[: depth + 1]), assignment)
+        if isinstance(parent, list):
+            parent[_position(parent, keys[-1], path, assignment)] = value
+        elif isinstance(parent, dict):
+            parent[keys[-1]] = value
+        else:
+            raise ConfigError(f"--set {assignment!r}: {'.'.join(keys[:-1])} is not a mapping")
+    return data
+
+
+def _position(entries: list, key: str, path: str, assignment: str) -> int:
+    """Index of a list entry named by position or by its ``id``/``name``."""
+    if key.isdigit() and int(key) < len(entries):
+        return int(key)
+    for i, entry in enumerate(entries):
+        if isinstance(entry, dict) and key in (entry.get("id"), entry.get("name")):
+            return i
+    raise ConfigError(
+        f"--set {assignment!r}: {path} names no entry (give a position below "
+        f"{len(entries)}, or an entry's id or name)"
+    )
+
+
+def _child(parent: object, key: str, path: str, assignment: str) -> object:
+    """The mapping or list at ``key`` of ``parent`` (``path`` names it in messages)."""
+    if isinstance(parent, list):
+        child = parent[_position(parent, key, path, assignment)]
+    elif isinstance(parent, dict) and key in parent:
+        child = parent[key]
+    elif isinstance(parent, dict):
+        child = parent[key] = {}  # a section the file leaves to its defaults
+    else:
+        child = None
+    if not isinstance(child, dict | list):
+        raise ConfigError(f"--set {assignment!r}: {path} is not a mapping or a list")
+    return child
+
+
+def load_config(path: str | Path, *, overrides: Sequence[str] = ()) -> Config:
+    """Read and validate a YAML (or JSON) config file, with ``--set`` overrides applied.
+
+    ``overrides`` (see :func:`apply_overrides`) are recorded in the config's ``overrides``
+    field, so a run's frozen config says what was changed on the command line.
 
     Raises
     ------
     ConfigError
         The file cannot be read, is not YAML, nests deeper than Python's recursion limit,
-        expands beyond :data:`spillover.safe_yaml.MAX_NODES` values through aliases, or is
-        not a valid :class:`Config` (the message names the key).
+        expands beyond :data:`spillover.safe_yaml.MAX_NODES` values through aliases, sets
+        ``overrides`` itself, an override cannot be applied, or the result is not a valid
+        :class:`Config` (the message names the key).
     """
     path = Path(path)
     try:
@@ -441,7 +532,13 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     except RecursionError:
         raise ConfigError(f"{path}: nested too deeply to be a config") from None
-    return parse_config(data, base_dir=path.resolve().parent, origin=str(path))
+    if isinstance(data, dict) and "overrides" in data:
+        raise ConfigError(f"{path}: overrides: set by `--set key=value`, not in the file")
+    origin = str(path)
+    if overrides and isinstance(data, dict):
+        data = apply_overrides(data, overrides) | {"overrides": list(overrides)}
+        origin += " with --set " + " ".join(overrides)
+    return parse_config(data, base_dir=path.resolve().parent, origin=origin)
 
 
 def dump_config(config: Config) -> str:

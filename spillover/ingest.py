@@ -22,6 +22,7 @@ import pandera.pandas as pa
 from spillover import completeness, plausibility, quarantine
 from spillover.config import Config, PlausibilityConfig, Source
 from spillover.parsing import parse_column
+from spillover.progress import track
 from spillover.rawfiles import TEXT_FORMATS, IngestError, RawFile, read_table_files, sha256
 from spillover.schemas import DTYPES, TABLES, Kind, empty_frame, schema
 
@@ -469,8 +470,10 @@ def ingest_table(
     return canonical, quarantine.concat(rejected), reports
 
 
-def ingest_all(config: Config) -> IngestResult:
+def ingest_all(config: Config, *, progress: bool = False) -> IngestResult:
     """Ingest every configured table, then check that the inputs are complete.
+
+    Progress is logged per table (a bar with ``progress`` on a terminal; :mod:`spillover.progress`).
 
     Raises
     ------
@@ -483,9 +486,8 @@ def ingest_all(config: Config) -> IngestResult:
     completeness.check_rule_names(config)
     completeness.warn_switched_off(config.completeness)
     tables, rejected, reports = {}, [], []
-    for table in TABLES:
-        if not config.sources.get(table):
-            continue
+    names = [table for table in TABLES if config.sources.get(table)]
+    for table in track(names, total=len(names), stage="ingest", unit="tables", bar=progress):
         canonical, bad, table_reports = ingest_table(table, config)
         tables[table] = canonical
         rejected.append(bad)

@@ -31,15 +31,18 @@ def locate_establishments(
 
     ``geocode_level`` is ``latlon`` (given and inside Japan), a geocoder level
     (block/town/oaza/city/pref) or ``mesh`` (centre of a mesh cell inside Japan, used where
-    the address did not reach town level), else ``none``.
+    the address did not reach town level), else ``none``. Only rows without usable given
+    coordinates are matched against ``gazetteer``; with ``gazetteer=None`` (no
+    ``gazetteer.path``) no address is matched.
     """
-    from spillover.geocode import geocode_addresses, mesh_to_latlon
+    from spillover.geocode import mesh_to_latlon
 
     out = establishments.copy()
     given = pd.Series(in_japan(out["lat"], out["lon"]), index=out.index)
-    coded = geocode_addresses(
-        out["address"].fillna(""), gazetteer, cache_dir=cache_dir, progress=progress
-    )
+    coded = _match_addresses(
+        out.loc[~given, "address"], gazetteer, cache_dir=cache_dir, progress=progress
+    ).reindex(out.index)
+    coded["level"] = coded["level"].fillna("none")
     out["geocode_level"] = coded["level"].where(~given, "latlon")
     out["lat"] = out["lat"].where(given, coded["lat"])
     out["lon"] = out["lon"].where(given, coded["lon"])
@@ -58,6 +61,27 @@ def locate_establishments(
         out["geocode_pref_code"].notna() & (out["geocode_pref_code"] != out["pref_code"])
     ).astype(bool)
     return out
+
+
+def _match_addresses(
+    addresses: pd.Series, gazetteer, *, cache_dir: Path | None, progress: bool
+) -> pd.DataFrame:
+    """:func:`spillover.geocode.geocode_addresses`, or level ``none`` for every row without one."""
+    if gazetteer is not None:
+        from spillover.geocode import geocode_addresses
+
+        return geocode_addresses(
+            addresses.fillna(""), gazetteer, cache_dir=cache_dir, progress=progress
+        )
+    none = pd.DataFrame(index=addresses.index)
+    for column in ("lat", "lon"):
+        none[column] = np.nan
+    for column in ("pref", "city", "town"):
+        none[column] = pd.Series(pd.NA, index=addresses.index, dtype="str")
+    none["pref_code"] = pd.Series(pd.NA, index=addresses.index, dtype="Int64")
+    none["level"] = "none"
+    none["ambiguous"] = False
+    return none
 
 
 def given_outside_japan(establishments: pd.DataFrame) -> pd.Series:
@@ -95,10 +119,12 @@ def geocode_rejections(
     too_coarse = rank > GEOCODE_LEVELS.index(rules.min_level)  # latlon / mesh: no rank
     reasons = pd.Series(np.nan, index=located.index, dtype="object")
     unplaced = located["lat"].isna()
-    reasons[unplaced] = (
-        "address not resolved by the gazetteer and no usable mesh code or lat/lon: "
-        + address[unplaced]
+    unmatched = (
+        "address not resolved by the gazetteer"
+        if rules.path is not None
+        else "no gazetteer (gazetteer.path) to match the address"
     )
+    reasons[unplaced] = f"{unmatched} and no usable mesh code or lat/lon: " + address[unplaced]
     too_coarse &= ~unplaced
     reasons[too_coarse] = (
         "address resolved only to "
@@ -132,6 +158,9 @@ def locate_plants(
     progress: bool,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Place every row and apply the acceptance rules of ``rules``.
+
+    ``gazetteer`` is the loaded gazetteer index, or ``None`` when the config has none: rows
+    are then placed by given lat/lon or mesh code only.
 
     Returns (accepted rows, quarantine rows, summary): the summary counts rows by
     ``geocode_level``, the rows with a prefecture mismatch or an ambiguous match, and the

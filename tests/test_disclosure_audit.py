@@ -195,7 +195,7 @@ def test_cli_exits_1_when_something_is_recoverable(monkeypatch, tmp_path):
 
 def test_cli_names_a_missing_publication(tmp_path):
     result = CliRunner().invoke(app, ["audit-disclosure", "--output-root", str(tmp_path)])
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "no manifest.json" in result.output
 
 

@@ -139,7 +139,7 @@ def test_duckdb_views_read_the_outputs(demo_run):
     connection = connect(root)
     n_estimates = connection.execute("SELECT count(*) FROM estimates").fetchone()[0]
     assert n_estimates == len(read_output(root, "estimates"))
-    growth = query_file(connection, "mart_neighbourhood_growth", radius_km=5.0)
+    growth = query_file(connection, "mart_neighbourhood_totals", radius_km=5.0)
     panel = read_output(root, "panel")
     expected = panel[panel["radius_km"] == 5.0].groupby("year")["exports"].sum().round(1)
     assert growth.set_index("year")["exports_million_yen"].to_numpy() == pytest.approx(

@@ -76,6 +76,11 @@ def write_raw_files(world: dict, out: Path, params: WorldParams, rng: np.random.
     return n_rows
 
 
+def config_text(params: WorldParams) -> str:
+    """The ``config.yaml`` text of a demo world (:func:`demo_config` as YAML)."""
+    return yaml.safe_dump(demo_config(params), allow_unicode=True, sort_keys=False)
+
+
 def write_config_and_truth(out: Path, params: WorldParams, truth: dict) -> tuple[Path, Path]:
     """Write ``config.yaml`` (see :func:`demo_config`) and ``truth.json`` under ``out``.
 
@@ -94,9 +99,7 @@ def write_config_and_truth(out: Path, params: WorldParams, truth: dict) -> tuple
         Paths of the config and of the truth file.
     """
     config_path = out / "config.yaml"
-    config_path.write_text(
-        yaml.safe_dump(demo_config(params), allow_unicode=True, sort_keys=False), encoding="utf-8"
-    )
+    config_path.write_text(config_text(params), encoding="utf-8")
     truth_path = out / "truth.json"
     truth_path.write_text(json.dumps(truth, ensure_ascii=False, indent=2), encoding="utf-8")
     return config_path, truth_path

@@ -22,6 +22,7 @@ from spillover.estimate.decompose import consecutive_pairs, decomposition
 from spillover.estimate.errors import EstimationError
 from spillover.estimate.fitting import FIT_COLUMNS, DemeanCache, fit, fit_sample
 from spillover.estimate.sample import Sample, estimation_sample
+from spillover.progress import track
 from spillover.specs import ModelSpec
 
 __all__ = [
@@ -89,15 +90,18 @@ class SpecFit:
     nobs: int
 
 
-def fit_specs(panels: dict[str, pd.DataFrame], specs: list[ModelSpec]) -> dict[str, SpecFit]:
+def fit_specs(
+    panels: dict[str, pd.DataFrame], specs: list[ModelSpec], *, progress: bool = False
+) -> dict[str, SpecFit]:
     """Fit every (expanded) spec on its family's panel (``panels[spec.family]``), by spec id.
 
-    Specs with the same fixed effects and sample share one demeaning.
+    Specs with the same fixed effects and sample share one demeaning. Progress is logged per
+    spec (a bar with ``progress`` on a terminal; :mod:`spillover.progress`).
     """
     cache = DemeanCache()
     selected: dict[tuple, pd.DataFrame] = {}
     fits = {}
-    for spec in specs:
+    for spec in track(specs, total=len(specs), stage="estimate", unit="specs", bar=progress):
         source = (spec.family, spec.radius_km, spec.sample.membership)
         if source not in selected:
             selected[source] = spec_rows(panels[spec.family], spec)

@@ -65,7 +65,7 @@ def test_cli_prints_one_message_without_traceback(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     result = CliRunner().invoke(app, ["run", "--config", str(path)])
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "neighbourhoods.radii_km" in result.output
     assert "Traceback" not in result.output
 
@@ -117,5 +117,5 @@ def test_industry_ratio_fallback_needs_the_concordance(tmp_path):
 
 def test_cli_stage_on_a_missing_run_directory(tmp_path):
     result = CliRunner().invoke(app, ["stage", "panel", "--workdir", str(tmp_path / "nope")])
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "is not a run directory" in result.output and "Traceback" not in result.output

@@ -102,14 +102,14 @@ def test_a_large_bad_value_is_quoted_briefly(tmp_path):
 def test_error_messages_print_literally(message, capsys):
     with pytest.raises(typer.Exit) as caught:
         cli._fail(message)
-    assert caught.value.exit_code == 2
+    assert caught.value.exit_code == 1
     assert capsys.readouterr().err == f"error: {message}\n"
 
 
 def test_the_cli_prints_bracketed_paths_literally(tmp_path):
     workdir = tmp_path / "[kogyo_toukei]" / "[/x]"
     result = CliRunner().invoke(cli.app, ["stage", "ingest", "--workdir", str(workdir)])
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert re.search(rf"error: {re.escape(str(workdir))} is not a run directory", result.stderr), (
         result.stderr
     )
