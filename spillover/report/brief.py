@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from spillover.report.html import TEXT as REPORT_TEXT
 from spillover.report.html import (
     ReportError,
     figure_html,
@@ -55,21 +56,15 @@ TEXT: dict[str, dict[str, str]] = {
         "(neighbourhood_no) are not tied to the region.",
     },
     "counts": {"ja": "事業所数", "en": "Establishments"},
-    "year": {"ja": "年", "en": "Year"},
     "establishments": {"ja": "製造事業所", "en": "Manufacturing establishments"},
     "centres": {"ja": "グローバル企業の事業所", "en": "Global firms' plants"},
     "neighbourhoods": {
         "ja": "域内のグローバル企業の事業所を中心とする近隣",
         "en": "Neighbourhoods centred on the region's global-firm plants",
     },
-    "radius": {"ja": "半径 (km)", "en": "Radius (km)"},
     "n": {"ja": "近隣数", "en": "Neighbourhoods"},
     "published": {"ja": "輸出額を公表", "en": "Exports published"},
     "chi": {"ja": "χ", "en": "χ"},
-    "sum_exports": {
-        "ja": "公表された輸出額の合計（百万円）",
-        "en": "Sum of published exports (million yen)",
-    },
     "trend": {
         "ja": "近隣の輸出額の推移（全年で公表された近隣の合計）",
         "en": "Neighbourhood exports over time (neighbourhoods published in every year)",
@@ -88,12 +83,12 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Establishments within the radius of a global firm's plant",
     },
     "share": {"ja": "割合", "en": "Share"},
-    "maps": {"ja": "地図", "en": "Maps"},
 }
 
 
 def _t(key: str, lang: str) -> str:
-    return TEXT[key][lang]
+    """The brief's own text ``key``, else the run report's (``spillover.report.html.TEXT``)."""
+    return (TEXT.get(key) or REPORT_TEXT[key])[lang]
 
 
 @dataclass(frozen=True)
