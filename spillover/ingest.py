@@ -134,20 +134,14 @@ def _check_mapping(
             f"{path}: columns {missing_raw} named in sources.{table}[{source.name}].columns are "
             f"not in the file (it has {list(raw.columns)[:20]})"
         )
-    for key, names in (
-        ("columns", source.columns.values()),
-        ("scale", source.scale),
-        ("constants", source.constants),
-        ("zero_pad", source.zero_pad),
-    ):
-        unknown = sorted(set(names) - set(spec.columns))
-        if unknown:
-            raise IngestError(
-                f"sources.{table}[{source.name}].{key} names unknown canonical columns "
-                f"{unknown}; allowed: {list(spec.columns)}"
-            )
-    provided = set(source.columns.values()) | set(source.constants) | ({"year"} if year else set())
-    absent = [name for name in spec.required if name not in provided]
+    unknown = spec.unknown_mapped(source)
+    if unknown:
+        key, names = next(iter(unknown.items()))
+        raise IngestError(
+            f"sources.{table}[{source.name}].{key} names unknown canonical columns "
+            f"{names}; allowed: {list(spec.columns)}"
+        )
+    absent = spec.unset_required(source, year_given=bool(year))
     if absent:
         raise IngestError(
             f"sources.{table}[{source.name}] ({path}): required canonical columns {absent} are "

@@ -48,6 +48,23 @@ class TableSpec:
         """Columns a source must provide (mapped or constant)."""
         return [name for name in self.columns if name not in self.optional]
 
+    def unknown_mapped(self, source) -> dict[str, list[str]]:
+        """Names a source's mapping parts (columns, scale, ...) give that this table lacks."""
+        parts = {
+            "columns": source.columns.values(),
+            "scale": source.scale,
+            "constants": source.constants,
+            "zero_pad": source.zero_pad,
+        }
+        unknown = {part: sorted(set(names) - set(self.columns)) for part, names in parts.items()}
+        return {part: names for part, names in unknown.items() if names}
+
+    def unset_required(self, source, *, year_given: bool) -> list[str]:
+        """Required columns a source neither maps nor sets (``year`` may come from the file)."""
+        provided = set(source.columns.values()) | set(source.constants)
+        provided |= {"year"} if year_given else set()
+        return [name for name in self.required if name not in provided]
+
 
 _YEAR = ColumnSpec("int", checks=(pa.Check.in_range(1950, 2100),), description="year")
 _PERCENT = (pa.Check.in_range(0, 100),)

@@ -162,23 +162,11 @@ def _files(
 
 def _mapping_problems(source: Source, spec, key: str) -> list[str]:
     """Canonical columns the mapping names that ``spec``'s table lacks, or required ones unset."""
-    problems = []
-    for part, names in (
-        ("columns", source.columns.values()),
-        ("scale", source.scale),
-        ("constants", source.constants),
-        ("zero_pad", source.zero_pad),
-    ):
-        unknown = sorted(set(names) - set(spec.columns))
-        if unknown:
-            problems.append(
-                f"{key}.{part} names unknown canonical columns {unknown}; "
-                f"allowed: {list(spec.columns)}"
-            )
-    provided = set(source.columns.values()) | set(source.constants)
-    if source.years:
-        provided.add("year")  # the file's year fills it
-    absent = [name for name in spec.required if name not in provided]
+    problems = [
+        f"{key}.{part} names unknown canonical columns {unknown}; allowed: {list(spec.columns)}"
+        for part, unknown in spec.unknown_mapped(source).items()
+    ]
+    absent = spec.unset_required(source, year_given=bool(source.years))  # the file's year
     if absent:
         problems.append(
             f"{key}: required canonical columns {absent} are neither mapped in 'columns' nor "

@@ -72,6 +72,24 @@ def test_every_problem_is_listed_with_its_file_and_key(demo_world):
     assert "no series for industry ['製造業'] with size_class '零細企業'" in result.stderr
 
 
+def test_a_mapping_naming_unknown_canonical_columns_is_reported(demo_world):
+    result = CliRunner().invoke(
+        app,
+        [
+            "validate",
+            "--config",
+            str(demo_world.config_path),
+            "--set",
+            "sources.firms.kigyou_katsudou.scale={employeez: 2}",
+        ],
+    )
+    assert result.exit_code == 1
+    assert (
+        "sources.firms[kigyou_katsudou].scale names unknown canonical columns ['employeez']"
+        in result.stderr
+    )
+
+
 @pytest.mark.parametrize("fmt", ["parquet", "stata", "excel", "fwf"])
 def test_headers_are_read_from_every_format(tmp_path, fmt):
     frame = pd.DataFrame({"firm_no": ["F1", "F2"], "capital": [1.5, 2.5]})
