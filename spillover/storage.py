@@ -620,6 +620,7 @@ def build_manifest(
         "created": datetime.now(UTC).isoformat(),
         "config_path": config_path,
         "config_sha256": config.digest(),
+        "config_overrides": list(config.overrides),
         "years": list(config.years),
         "radii_km": list(config.neighbourhoods.radii_km),
         "inputs": [

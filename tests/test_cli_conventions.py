@@ -9,11 +9,13 @@ from typer.testing import CliRunner
 
 from spillover import cli
 from spillover.cli import app
+from spillover.config import load_config
 from spillover.demo.layouts import demo_config
 from spillover.demo.params import WorldParams
 from spillover.demo.world import DemoWorld
 from spillover.demo.writers import config_text
 from spillover.runs import started_run
+from spillover.storage import build_manifest
 
 
 def test_version():
@@ -82,6 +84,15 @@ def test_set_overrides_are_applied_and_frozen_into_the_run(tmp_path):
         frozen = json.loads((workdir / "config.json").read_text(encoding="utf-8"))
     assert frozen["neighbourhoods"]["radii_km"] == [3.0, 5.0]
     assert frozen["overrides"] == overrides
+    manifest = build_manifest(
+        run_id="set",
+        config=load_config(config, overrides=overrides),
+        config_path=str(config),
+        reports={},
+        rows={},
+        disclosure={},
+    )
+    assert manifest["config_overrides"] == overrides
     result = CliRunner().invoke(
         app, ["run", "--config", str(config), "--set", "neighbourhoods.radii_km=[0]"]
     )
