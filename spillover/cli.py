@@ -425,10 +425,19 @@ def stage(
         Path, typer.Option(help="Run directory created by an earlier `run` or the DAG")
     ],
 ) -> None:
-    """Re-run one stage on an existing run directory."""
+    """Re-run one stage on an existing run directory (with the config frozen into it)."""
     from spillover.pipeline import run_stage
+    from spillover.runs import config_changed_since
 
     try:
+        changed = config_changed_since(workdir)
+        if changed:
+            errors.print(
+                Text.assemble(("warning:", "bold yellow"), f" {changed}; this stage uses the ")
+                + Text("config frozen in the run directory: `spillover run --config …` re-runs ")
+                + Text("what the change touches"),
+                highlight=False,
+            )
         run_stage(name, workdir)
     except SpilloverError as exc:
         _fail(str(exc))

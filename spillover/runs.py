@@ -233,6 +233,24 @@ def start_run(config_path: str | Path, *, run_id: str | None = None) -> Path:
         return workdir
 
 
+def config_changed_since(workdir: str | Path) -> str | None:
+    """Why the config file a run was started from no longer gives its frozen config, or None.
+
+    The file (from ``run.json``) is read again with the run's ``--set`` overrides; a missing,
+    invalid or different file is a change. Stages re-run on the run directory still use the
+    frozen ``config.json``.
+    """
+    run = open_run(workdir)
+    path = json.loads((Path(workdir) / "run.json").read_text(encoding="utf-8"))["config_path"]
+    try:
+        current = load_config(path, overrides=run.config.overrides)
+    except SpilloverError as exc:
+        return f"{path} no longer loads ({str(exc).splitlines()[0]})"
+    if current.digest() != run.config.digest():
+        return f"{path} changed since run {run.run_id} started"
+    return None
+
+
 def open_run(workdir: str | Path) -> Run:
     """Load a run directory created by :func:`start_run`."""
     workdir = Path(workdir)

@@ -117,3 +117,23 @@ def test_a_missing_extra_names_the_install_command(monkeypatch, tmp_path):
     result = CliRunner().invoke(app, ["rollback", "--output-root", str(tmp_path)])
     assert result.exit_code == 1
     assert "pip install 'spillover[geo]'" in result.stderr
+
+
+def test_stage_warns_when_the_config_file_changed_since_the_run(tmp_path):
+    from spillover.runs import config_changed_since
+
+    config = tmp_path / "config.yaml"
+    data = demo_config(WorldParams())
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    with started_run(
+        config, run_id="s", overrides=["neighbourhoods.radii_km=[3, 5, 10]"]
+    ) as workdir:
+        pass
+    assert config_changed_since(workdir) is None  # the same file and the same --set
+    data["models"][0]["radius_km"] = [3, 5]  # a radius the run's --set computes
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    assert config_changed_since(workdir) == f"{config} changed since run s started"
+    result = CliRunner().invoke(app, ["stage", "estimate", "--workdir", str(workdir)])
+    assert "warning: " in result.stderr and "changed since run s started" in result.stderr
+    config.write_text("models: [", "utf-8")
+    assert "no longer loads" in config_changed_since(workdir)
