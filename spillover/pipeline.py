@@ -15,8 +15,10 @@ stage, and every model spec, whose fingerprint is unchanged, and runs the others
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import time
+import warnings
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
@@ -34,11 +36,14 @@ from spillover.runs import (
     PipelineError,
     Run,
     open_run,
+    prune_runs,
     safe_name,
     start_run,
     started_run,
 )
 from spillover.storage import output_root_lock, read_dataset, write_json_atomic
+
+logger = logging.getLogger("spillover.pipeline")
 
 __all__ = [
     "STAGES",
@@ -48,10 +53,12 @@ __all__ = [
     "Run",
     "Selection",
     "StageListener",
+    "choose_base",
     "open_run",
     "output_root",
     "read_output",
     "run_incremental",
+    "run_or_reuse",
     "run_pipeline",
     "run_stage",
     "safe_name",
@@ -101,8 +108,14 @@ def _run_locked(
     if registered.per_spec and options.get("spec_ids") is None:
         shutil.rmtree(run.workdir / fingerprints.FOLDER / name, ignore_errors=True)
     fingerprints.forget(run.workdir, [p.unit for p in prints.values()])
-    result = registered.function(run, **options)
-    quarantined = 0
+    logger.info("%s: started (run %s)", name, run.run_id)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for noise in (DeprecationWarning, PendingDeprecationWarning, ResourceWarning):
+            warnings.simplefilter("ignore", noise)  # as Python's default filters do
+        result = registered.function(run, **options)
+    raised = _log_warnings(name, caught)
+    quarantined, path = 0, None
     if result.quarantine is not None:
         path = run.write_quarantine(name, result.quarantine)
         quarantined = len(result.quarantine)
@@ -133,8 +146,13 @@ def _run_locked(
         "values_rejected": result.values_rejected,
         **result.details,
     }
+    if raised:
+        report["warnings"] = raised
+    if registered.publishes and run.config.keep_runs is not None:
+        report["pruned_runs"] = _prune(run)
     if reused is not None:
         report = _with_reused_specs(report, reused, [spec.id for spec in run.config.specs])
+    _log_report(report, quarantine_path=path)
     write_json_atomic(report, run.workdir / "reports" / f"{report['stage']}.json")
     outputs = list(result.tables) + (
         [f"quarantine/{name}"] if result.quarantine is not None else []
@@ -149,6 +167,61 @@ def _run_locked(
         else:
             fingerprints.record(run.workdir, run.run_id, print_, outputs, report=report["stage"])
     return report
+
+
+def _prune(run: Run) -> list[str]:
+    """Apply ``keep_runs`` after a publication; log and return the removed run ids."""
+    info = json.loads((run.workdir / "run.json").read_text(encoding="utf-8"))
+    removed = prune_runs(
+        run.config, info["config_path"], keep=run.config.keep_runs, current=run.run_id
+    )
+    if removed:
+        logger.info(
+            "publish: removed %d old run director%s (keep_runs = %d): %s",
+            len(removed),
+            "y" if len(removed) == 1 else "ies",
+            run.config.keep_runs,
+            ", ".join(removed),
+        )
+    return removed
+
+
+def _log_warnings(stage: str, caught: list[warnings.WarningMessage]) -> list[str]:
+    """Log a stage's warnings, warn them again to the caller's filters; return their texts.
+
+    Re-warned with ``module="spillover.pipeline"``, so a caller that shows the log (the CLI)
+    can filter the duplicates out.
+    """
+    texts = []
+    for warning in caught:
+        text = f"{warning.category.__name__}: {warning.message}"
+        logger.warning("%s: %s", stage, text)
+        texts.append(text)
+        warnings.warn_explicit(
+            warning.message,
+            warning.category,
+            warning.filename,
+            warning.lineno,
+            module="spillover.pipeline",
+        )
+    return texts
+
+
+def _log_report(report: dict, *, quarantine_path: Path | None) -> None:
+    """Log a stage's row accounting and wall time (Airflow task logs, piped CLI output)."""
+    quarantined = f"{report['rows_quarantined']:,} quarantined"
+    if quarantine_path is not None and report["rows_quarantined"]:
+        quarantined += f" ({quarantine_path})"
+    logger.info(
+        "%s: done in %.1f s; rows in %s, out %s, %s, incomplete %s, values rejected %s",
+        report["stage"],
+        report["seconds"],
+        f"{report['rows_in']:,}",
+        f"{report['rows_out']:,}",
+        quarantined,
+        f"{report['rows_incomplete']:,}",
+        f"{report['values_rejected']:,}",
+    )
 
 
 def _fingerprints(
@@ -468,6 +541,7 @@ def run_incremental(
             file_hashes = fingerprints.FileHashes()
             for number, (name, registered) in enumerate(STAGES.items(), start=1):
                 decision = _step(registered, run, base, selection, file_hashes)
+                _log_decision(decision)
                 decisions.append(decision)
                 if listener is not None:
                     listener.decided(decision)
@@ -488,8 +562,12 @@ def _step(
     base: _Base | None,
     selection: Selection,
     file_hashes: fingerprints.FileHashes,
+    spec_ids: list[str] | None = None,
 ) -> Decision:
-    """Decide about one stage of an incremental run; re-use what can be (link its files)."""
+    """Decide about one stage of an incremental run; re-use what can be (link its files).
+
+    ``spec_ids`` restricts a per-spec stage to those specs (a mapped Airflow task).
+    """
     name = registered.name
     hashes = fingerprints.table_hashes(run.workdir)
     base_id = None if base is None else base.run_id
@@ -506,6 +584,8 @@ def _step(
         return Decision(name, False, ("unchanged",), base_id)
     refit, reused = {}, []
     for spec in run.config.specs:
+        if spec_ids is not None and spec.id not in spec_ids:
+            continue
         print_ = fingerprints.fingerprint(
             registered, run.config, run.workdir, hashes, file_hashes=file_hashes, spec=spec
         )
@@ -544,6 +624,114 @@ def _execute(
         return _run_locked(
             registered, run, {"spec_ids": list(decision.refit)}, file_hashes, reused=reused
         )
+
+
+def _log_decision(decision: Decision) -> None:
+    """One log line: whether a stage runs (and why) or is re-used, and from which run."""
+    if decision.runs:
+        logger.info("%s: runs (%s)", decision.stage, "; ".join(decision.reasons))
+    else:
+        logger.info("%s: re-used from run %s (unchanged)", decision.stage, decision.base)
+    if decision.refit:
+        for spec_id, reasons in decision.refit.items():
+            logger.info("%s: fits %s (%s)", decision.stage, spec_id, "; ".join(reasons))
+
+
+#: In a step-by-step run (Airflow), the earlier run its stages may re-use (:func:`choose_base`).
+BASE_FILE = "base.json"
+
+
+def choose_base(workdir: str | Path, *, fresh: bool = False) -> str | None:
+    """Pick the run a step-by-step run re-uses unchanged stages from; return its id.
+
+    The same rule as :func:`run_incremental` (the newest earlier run of the same config file
+    with fingerprint records, not held by another process), recorded in the run directory
+    (``base.json``) for :func:`run_or_reuse`. ``fresh``: none, every stage runs.
+    """
+    run = open_run(workdir)
+    info = json.loads((run.workdir / "run.json").read_text(encoding="utf-8"))
+    with ExitStack() as held:
+        base = None if fresh else _base_run(run.config, Path(info["config_path"]), run.run_id, held)
+    record = {"run_id": None if base is None else base.run_id}
+    record["workdir"] = None if base is None else str(base.workdir)
+    write_json_atomic(record, run.workdir / BASE_FILE)
+    logger.info(
+        "run %s re-uses unchanged stages from %s",
+        run.run_id,
+        "nothing (fresh)" if base is None else f"run {base.run_id}",
+    )
+    return record["run_id"]
+
+
+def _recorded_base(run: Run, held: ExitStack) -> _Base | None:
+    """The base :func:`choose_base` recorded, locked shared; ``None`` if gone or held."""
+    path = run.workdir / BASE_FILE
+    if not path.exists():
+        return None
+    record = json.loads(path.read_text(encoding="utf-8"))
+    if record["workdir"] is None or not Path(record["workdir"]).is_dir():
+        return None
+    workdir = Path(record["workdir"])
+    try:
+        held.enter_context(
+            locks.locked(
+                workdir / LOCK_NAME,
+                holder=f"run {run.run_id} re-using its results",
+                what="run directory",
+                shared=True,
+                timeout=0,
+            )
+        )
+    except locks.LockTimeout:
+        return None
+    return _Base(workdir, record["run_id"], fingerprints.records(workdir))
+
+
+def run_or_reuse(name: str, workdir: str | Path, *, spec_ids: list[str] | None = None) -> dict:
+    """Run one stage of a step-by-step run, or re-use it from the recorded base run.
+
+    What an Airflow task calls: the decision is :func:`run_incremental`'s for that stage
+    (per spec for ``estimate``, restricted to ``spec_ids``), against the base that
+    :func:`choose_base` recorded. Returns the stage's report; a re-used stage's report is
+    the base's, marked ``reused_from``.
+    """
+    if name not in STAGES:
+        raise PipelineError(f"unknown stage {name!r}; stages are {', '.join(STAGES)}")
+    registered = STAGES[name]
+    run = open_run(workdir)
+    with ExitStack() as held:
+        held.enter_context(run.lock(f"stage {name}", shared=bool(spec_ids)))
+        base = _recorded_base(run, held)
+        file_hashes = fingerprints.FileHashes()
+        decision = _step(registered, run, base, Selection(), file_hashes, spec_ids=spec_ids)
+        _log_decision(decision)
+        if decision.runs and decision.refit is None:
+            return _execute(registered, run, decision, base, file_hashes)
+        if decision.refit:
+            report = _run_locked(registered, run, {"spec_ids": list(decision.refit)}, file_hashes)
+        elif registered.per_spec:
+            report = {"stage": name, "reused_from": base.run_id}
+        else:
+            report = json.loads((run.workdir / "reports" / f"{name}.json").read_text("utf-8"))
+        for spec_id in decision.reused:
+            _write_reused_spec_report(run, base.records[f"{name}/{spec_id}"], name, spec_id)
+        return report
+
+
+def _write_reused_spec_report(run: Run, record: dict, stage: str, spec_id: str) -> None:
+    """The report of one spec re-used by a mapped task (``reports/<stage>-<spec id>.json``)."""
+    empty = {
+        "stage": f"{stage}-{spec_id}",
+        "seconds": 0.0,
+        "rows_in": 0,
+        "rows_out": 0,
+        "rows_quarantined": 0,
+        "rows_incomplete": 0,
+        "values_rejected": 0,
+    }
+    report = _with_reused_specs(empty, {spec_id: record}, [spec_id])
+    report["stage"] = f"{stage}-{spec_id}"
+    write_json_atomic(report, run.workdir / "reports" / f"{report['stage']}.json")
 
 
 def spec_ids(workdir: str | Path) -> list[str]:

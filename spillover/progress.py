@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+import warnings
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
@@ -80,10 +81,16 @@ def track(
 
 
 def log_to_stderr() -> None:
-    """Show the ``spillover`` loggers' INFO lines on stderr (the CLI; idempotent)."""
+    """Show the ``spillover`` loggers' lines on stderr (the CLI; idempotent).
+
+    Piped (CI, cron, ``| tee``): INFO and up, i.e. each stage's rows and timings and the
+    progress lines. On a terminal, where the CLI draws its own stage lines and bars: warnings
+    only. Stage warnings are logged, so their re-warned copies are not shown again.
+    """
     root = logging.getLogger("spillover")
     if not root.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
         root.addHandler(handler)
-        root.setLevel(logging.INFO)
+        root.setLevel(logging.WARNING if sys.stderr.isatty() else logging.INFO)
+        warnings.filterwarnings("ignore", module=r"spillover\.pipeline")
