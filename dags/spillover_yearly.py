@@ -1,97 +1,141 @@
 """Yearly spillover build: raw surveys → plants → neighbourhoods → panel → estimates.
 
-Every task calls one function of `spillover.pipeline` and passes on nothing but the run
-directory (`<work_root>/<run_id>/`), so a retried task overwrites its own outputs. The task
-ids are the names of the pipeline's stage registry (`spillover.pipeline.STAGES`), in its
-order; a test keeps them in step.
+**When it runs**: every 1 April, 06:00 Japan time (the fiscal year's start), and whenever
+`spillover_deliveries` announces a newly delivered survey file (an Asset per raw source
+family). Unpausing starts nothing: the next run is the next trigger.
 
-* **Param** `config_path`: the config file (YAML) of the run. Left empty it falls back to the
-  Airflow Variable `spillover_config_path`, else `/opt/airflow/data/demo/config.yaml`.
-* **Mapped** `estimate`: one task instance per model spec of the config.
-* **Asset** `spillover://estimates`: updated by `publish`; the event's extra carries the
-  output root, so downstream DAGs can `schedule=[Asset("spillover://estimates")]`.
+**What it builds**: the survey years available up to the run's year (`years: [2012, latest]`
+in the config picks up a new year's files without editing it). Each stage task re-uses the
+stage from the latest earlier run of the same config when its inputs and config keys are
+unchanged (`spillover.pipeline.run_or_reuse`), so a delivery re-runs only what depends on it.
+
+**Params** (unknown keys fail the run at once): `config_path` (else the Variable
+`spillover_config_path`), `years` [first, last], `radii_km`, `specs` (model ids), `fresh`.
+
+**Safeguards**: a data or config error fails its task without retries and writes
+`FAILED.md` into the run directory; other errors retry with backoff; two hours per task,
+twelve per run; pool `spillover`. `publish` announces `spillover://estimates` with the
+version folder, run id, config hash and row counts; `spillover_reports` builds on it.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk import AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
+from spillover_airflow import (
+    DEFAULT_ARGS,
+    ESTIMATES,
+    RAW,
+    TIMEZONE,
+    config_path,
+    fail_fast,
+    failure_callbacks,
+)
 
-ESTIMATES = Asset("spillover://estimates")
-DEFAULT_CONFIG = "/opt/airflow/data/demo/config.yaml"
+STAGES = ("ingest", "geocode", "firms", "exports", "neighbourhoods", "exposure", "panel")
 
 
-@task
-def start_run(params=None, run_id=None) -> str:
-    """Validate the config and create the run directory (named after the DAG run).
+@task(retries=0)
+def start_run(params=None, run_id=None, dag_run=None, ti=None) -> list[str]:
+    """Check the params, freeze the config with the years available, choose the base run.
 
-    Airflow run ids (``manual__2026-01-31T00:00:00+00:00``) hold ``:`` and ``+``, which run ids
-    may not: `safe_name` maps them to a plain name, the same for every retry of the DAG run.
+    Returns the spec ids (what `estimate` maps over); the run directory goes to the next
+    tasks as the XCom `workdir`.
     """
-    from airflow.sdk import Variable
+    import pendulum
 
-    from spillover import pipeline
+    from spillover import pipeline, scheduled
 
-    config = params["config_path"] or Variable.get("spillover_config_path", DEFAULT_CONFIG)
-    return str(pipeline.start_run(config, run_id=pipeline.safe_name(run_id)))
+    when = dag_run.logical_date or dag_run.run_after
+    given = dag_run.conf or {}  # unknown keys stay in, for begin() to refuse
+    conf = {**{key: params.get(key) for key in scheduled.PARAMETERS}, **given}
+    started = fail_fast(
+        scheduled.begin,
+        conf,
+        run_name=pipeline.safe_name(run_id),
+        up_to=pendulum.instance(when).in_timezone(TIMEZONE).year,
+        default_config=config_path(None),
+    )
+    ti.xcom_push(key="workdir", value=started["workdir"])
+    return started["spec_ids"]
 
 
 @task
 def stage(name: str, workdir: str) -> str:
-    """Run one pipeline stage on the run directory."""
+    """Run one pipeline stage on the run directory, or re-use it when unchanged."""
     from spillover import pipeline
 
-    pipeline.run_stage(name, workdir)
+    fail_fast(pipeline.run_or_reuse, name, workdir)
     return workdir
-
-
-@task
-def spec_ids(workdir: str) -> list[str]:
-    """List the model spec ids of the run's config."""
-    from spillover import pipeline
-
-    return pipeline.spec_ids(workdir)
 
 
 @task(map_index_template="{{ task.op_kwargs['spec_id'] }}")
 def estimate(workdir: str, spec_id: str) -> str:
-    """Fit one model spec."""
+    """Fit one model spec (or re-use its fit)."""
     from spillover import pipeline
 
-    pipeline.run_stage("estimate", workdir, spec_ids=[spec_id])
+    fail_fast(pipeline.run_or_reuse, "estimate", workdir, spec_ids=[spec_id])
     return workdir
 
 
 @task(outlets=[ESTIMATES])
 def publish(workdir: str, outlet_events=None) -> str:
-    """Write the datasets and manifest under the output root; announce the Asset."""
-    from spillover import pipeline
+    """Publish the datasets and manifest; announce them with the Asset event."""
+    from spillover import pipeline, scheduled
 
-    report = pipeline.run_stage("publish", workdir)
-    outlet_events[ESTIMATES].extra = {
-        "output_root": str(pipeline.output_root(workdir)),
-        "report": report["report"],
-    }
+    report = fail_fast(pipeline.run_or_reuse, "publish", workdir)
+    outlet_events[ESTIMATES].extra = scheduled.publication(report)
     return workdir
 
 
 @dag(
-    schedule="@yearly",
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable("0 6 1 4 *", timezone=TIMEZONE),
+        assets=AssetAny(*RAW.values()),
+    ),
     start_date=datetime(2024, 1, 1),
     catchup=False,
     max_active_runs=1,
-    default_args={"retries": 2, "retry_delay": timedelta(minutes=5)},
-    params={"config_path": Param(None, type=["null", "string"], description="config YAML")},
+    dagrun_timeout=timedelta(hours=12),
+    default_args=DEFAULT_ARGS,
+    on_failure_callback=failure_callbacks(),
+    params={
+        "config_path": Param(None, type=["null", "string"], description="config YAML"),
+        "years": Param(
+            None,
+            type=["null", "array"],
+            items={"type": "integer", "minimum": 1900, "maximum": 2200},
+            minItems=2,
+            maxItems=2,
+            description="[first, last] survey years (default: the config's)",
+        ),
+        "radii_km": Param(
+            None,
+            type=["null", "array"],
+            items={"type": "number", "exclusiveMinimum": 0, "maximum": 100},
+            minItems=1,
+            description="neighbourhood radii, km (default: the config's)",
+        ),
+        "specs": Param(
+            None,
+            type=["null", "array"],
+            items={"type": "string"},
+            minItems=1,
+            description="ids of the config's models to estimate (default: all)",
+        ),
+        "fresh": Param(False, type="boolean", description="re-use nothing from earlier runs"),
+    },
     tags=["spillover"],
     doc_md=__doc__,
 )
 def spillover_yearly():
     """Wire the stages; the DAG's docs are the module docstring."""
-    workdir = start_run()
-    for name in ("ingest", "geocode", "firms", "exports", "neighbourhoods", "exposure", "panel"):
+    spec_ids = start_run()
+    workdir = spec_ids["workdir"]  # the XCom start_run pushes under that key
+    for name in STAGES:
         workdir = stage.override(task_id=name)(name, workdir)
-    estimated = estimate.partial(workdir=workdir).expand(spec_id=spec_ids(workdir))
+    estimated = estimate.partial(workdir=workdir).expand(spec_id=spec_ids)
     estimated >> publish(workdir)
 
 

@@ -54,7 +54,10 @@ class Source(_Strict):
     """One raw file (or a family of yearly files) mapped onto a canonical table.
 
     ``path`` may contain ``{year}`` (the accounts/reference year) and ``{survey_year}``
-    (``year + survey_year_offset``) placeholders and glob characters. ``columns`` maps raw
+    (``year + survey_year_offset``) placeholders and glob characters. ``years`` lists the years
+    a yearly file family covers; left out on a path with a placeholder, the family covers
+    every year of the run except ``skip_years`` (so a newly delivered year is picked up
+    without editing the list). ``columns`` maps raw
     column names to canonical ones; ``scale`` multiplies canonical numeric columns after
     parsing (e.g. 0.01 turns 万円 into 百万円 / million yen). ``constants`` fills canonical
     columns that the raw file lacks (e.g. ``{"size_class": "大企業"}``). ``zero_pad`` gives
@@ -68,6 +71,10 @@ class Source(_Strict):
     format: FileFormat = "csv"
     encoding: str = "utf-8"
     years: list[int] | None = None
+    skip_years: list[int] = Field(
+        default_factory=list,
+        description="years an open yearly family (no `years` list) has no file for",
+    )
     survey_year_offset: int = 0
     columns: dict[str, str]
     scale: dict[str, float] = Field(default_factory=dict)
@@ -91,8 +98,15 @@ class Source(_Strict):
             ) from exc
         return value
 
+    @property
+    def is_yearly(self) -> bool:
+        """Whether ``path`` has a ``{year}`` or ``{survey_year}`` placeholder."""
+        return "{year}" in self.path or "{survey_year}" in self.path
+
     @model_validator(mode="after")
     def _fwf_needs_colspecs(self) -> Source:
+        if self.skip_years and self.years is not None:
+            raise ValueError("'skip_years' applies only when 'years' is left out; drop one")
         if self.format == "fwf":
             if not self.colspecs or not self.names:
                 raise ValueError(
@@ -280,7 +294,10 @@ class Config(_Strict):
     """The whole run configuration."""
 
     project: str = "spillover"
-    years: tuple[int, int]
+    years: tuple[int, int | Literal["latest"]] = Field(
+        description="first and last year of the run, inclusive; `latest`: the newest year "
+        "whose files every yearly source family has (resolved when the config is loaded)"
+    )
     output_root: str
     work_root: str
     cache_dir: str | None = None
@@ -295,6 +312,12 @@ class Config(_Strict):
     quarantine: QuarantineConfig = Field(default_factory=QuarantineConfig)
     completeness: CompletenessConfig = Field(default_factory=CompletenessConfig)
     plausibility: PlausibilityConfig = Field(default_factory=PlausibilityConfig)
+    keep_runs: int | None = Field(
+        None,
+        ge=1,
+        description="run directories under work_root to keep after a publication (newest "
+        "first; the published run and runs in use are always kept); None keeps all",
+    )
     base_dir: str = "."
     overrides: tuple[str, ...] = Field(
         (), description="the `--set key.path=value` assignments applied on top of the file"
@@ -303,7 +326,7 @@ class Config(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> Config:
         first, last = self.years
-        if first > last:
+        if last != "latest" and first > last:
             raise ValueError(f"years: first year {first} is after last year {last}")
         for required in ("establishments", "firms", "affiliates", "parents", "external_demand"):
             if not self.sources.get(required):
@@ -429,14 +452,24 @@ def _format_errors(error: ValidationError, origin: str, data: dict) -> str:
     return "\n".join(lines)
 
 
-def parse_config(data: dict, *, base_dir: Path, origin: str = "<config>") -> Config:
-    """Validate a mapping as a :class:`Config`; raise :class:`ConfigError` naming bad keys."""
+def parse_config(
+    data: dict, *, base_dir: Path, origin: str = "<config>", latest_up_to: int | None = None
+) -> Config:
+    """Validate a mapping as a :class:`Config`; raise :class:`ConfigError` naming bad keys.
+
+    The run's years are then made concrete (:func:`spillover.deliveries.resolve_years`):
+    ``latest`` becomes the newest delivered year (not after ``latest_up_to``), and each open
+    yearly source family gets the run's years as its ``years`` list.
+    """
+    from spillover.deliveries import resolve_years
+
     if not isinstance(data, dict):
         raise ConfigError(f"{origin}: the top level must be a mapping of keys to values")
     try:
-        return Config.model_validate({**data, "base_dir": str(base_dir)})
+        config = Config.model_validate({**data, "base_dir": str(base_dir)})
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc, origin, data)) from None
+    return resolve_years(config, up_to=latest_up_to)
 
 
 def apply_overrides(data: dict, assignments: Sequence[str]) -> dict:
@@ -503,11 +536,14 @@ def _child(parent: object, key: str, path: str, assignment: str) -> object:
     return child
 
 
-def load_config(path: str | Path, *, overrides: Sequence[str] = ()) -> Config:
+def load_config(
+    path: str | Path, *, overrides: Sequence[str] = (), latest_up_to: int | None = None
+) -> Config:
     """Read and validate a YAML (or JSON) config file, with ``--set`` overrides applied.
 
     ``overrides`` (see :func:`apply_overrides`) are recorded in the config's ``overrides``
     field, so a run's frozen config says what was changed on the command line.
+    ``latest_up_to`` caps ``years: [first, latest]`` (the year of a scheduled Airflow run).
 
     Raises
     ------
@@ -538,7 +574,9 @@ def load_config(path: str | Path, *, overrides: Sequence[str] = ()) -> Config:
     if overrides and isinstance(data, dict):
         data = apply_overrides(data, overrides) | {"overrides": list(overrides)}
         origin += " with --set " + " ".join(overrides)
-    return parse_config(data, base_dir=path.resolve().parent, origin=origin)
+    return parse_config(
+        data, base_dir=path.resolve().parent, origin=origin, latest_up_to=latest_up_to
+    )
 
 
 def dump_config(config: Config) -> str:

@@ -170,19 +170,21 @@ def started_run(
     run_id: str | None = None,
     doing: str = "start_run",
     overrides: Sequence[str] = (),
+    latest_up_to: int | None = None,
 ) -> Iterator[Path]:
     """Start a run (see :func:`start_run`) and hold its lock until the block ends.
 
     ``doing`` is what the lock file tells a waiting process the holder is doing;
     ``overrides`` are ``key.path=value`` assignments applied to the config
     (:func:`spillover.config.apply_overrides`; recorded in the frozen config).
+    ``latest_up_to`` caps ``years: [first, latest]`` (:func:`spillover.config.load_config`).
 
     Yields
     ------
     pathlib.Path
         The run directory; stages run inside the block take its lock without waiting.
     """
-    config = load_config(config_path, overrides=overrides)
+    config = load_config(config_path, overrides=overrides, latest_up_to=latest_up_to)
     run_id = new_run_id() if run_id is None else check_run_id(run_id)
     check_output_root(config.resolve(config.output_root))  # fail now, not after the stages
     workdir = config.resolve(config.work_root) / run_id
@@ -265,3 +267,41 @@ def open_run(workdir: str | Path) -> Run:
     )
     run_info = json.loads((workdir / "run.json").read_text(encoding="utf-8"))
     return Run(workdir, run_info["run_id"], config)
+
+
+def prune_runs(config: Config, config_path: str, *, keep: int, current: str) -> list[str]:
+    """Remove the older run directories of ``config_path``, keeping the newest ``keep``.
+
+    Only runs started from the same config file are considered (``run.json``); the
+    ``current`` run, the run whose publication is current in the output root, and any run
+    another process holds (e.g. re-used by a running build) are always kept. A directory is
+    renamed aside under its lock, then deleted. Returns the removed run ids, oldest first.
+    """
+    root = config.resolve(config.work_root)
+    manifest = config.resolve(config.output_root) / "manifest.json"
+    published = (
+        json.loads(manifest.read_text(encoding="utf-8")).get("run_id")
+        if manifest.exists()
+        else None
+    )
+    found = []
+    for info_path in root.glob("*/run.json"):
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+        if info.get("config_path") == config_path:
+            found.append((info.get("started", ""), info_path.parent))
+    newest_first = [workdir for _, workdir in sorted(found, reverse=True)]
+    removed = []
+    for workdir in newest_first[keep:]:
+        if workdir.name in (current, published) or locks.holds(workdir / LOCK_NAME):
+            continue
+        trash = root / f".pruned-{workdir.name}"
+        try:
+            with locks.locked(
+                workdir / LOCK_NAME, holder="pruning", what="run directory", timeout=0
+            ):
+                workdir.rename(trash)
+        except locks.LockTimeout:
+            continue
+        shutil.rmtree(trash, ignore_errors=True)
+        removed.append(workdir.name)
+    return removed[::-1]

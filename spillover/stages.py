@@ -332,6 +332,10 @@ def publish_stage(run: Run) -> StageResult:
         rows_out=rows,
         details={
             "output_root": str(output_root),
+            "version": str(version),
+            "run_id": run.run_id,
+            "config_sha256": config.digest(),
+            "rows": {name: len(frame) for name, frame in frames.items()},
             "datasets": published,
             "report": str(report_path),
         },

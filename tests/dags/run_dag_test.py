@@ -25,7 +25,7 @@ def main(config_path: str | None) -> None:
     for task in dag.tasks:
         task.retries = 0
     config_path = config_path or sys.stdin.readline().strip()
-    run = dag.test(run_conf={"config_path": config_path})
+    run = dag.test(run_conf={"config_path": config_path})  # pool and timeouts as deployed
     states = {f"{ti.task_id}[{ti.map_index}]": str(ti.state) for ti in run.get_task_instances()}
     print("RESULT " + json.dumps({"state": str(run.state), "tasks": states}), flush=True)
 

@@ -16,15 +16,14 @@ HERE = Path(__file__).resolve().parent
 
 #: Snapshot of the DAG's shape: task id → downstream task ids. Update it deliberately.
 EDGES = {
-    "start_run": ["ingest"],
+    "start_run": ["estimate", "ingest"],
     "ingest": ["geocode"],
     "geocode": ["firms"],
     "firms": ["exports"],
     "exports": ["neighbourhoods"],
     "neighbourhoods": ["exposure"],
     "exposure": ["panel"],
-    "panel": ["estimate", "publish", "spec_ids"],
-    "spec_ids": ["estimate"],
+    "panel": ["estimate", "publish"],
     "estimate": ["publish"],
     "publish": [],
 }
@@ -37,7 +36,7 @@ def dag(dagbag):
 
 def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert dagbag.dag_ids == ["spillover_yearly"]
+    assert sorted(dagbag.dag_ids) == [f"spillover_{n}" for n in ("deliveries", "reports", "yearly")]
 
 
 def test_task_ids_and_edges(dag):
@@ -49,9 +48,10 @@ def test_stage_tasks_follow_the_pipeline_registry(dag):
     """The DAG lists its stage task ids literally; they must be the registry's, in its order."""
     from spillover.pipeline import STAGES
 
+    chained = list(STAGES)[:-2]  # the stages before estimate and publish
     chain, task = [], dag.get_task("start_run")
     while task.downstream_task_ids:
-        stage_tasks = [t for t in task.downstream_task_ids if t in STAGES]
+        stage_tasks = [t for t in task.downstream_task_ids if t in chained]
         task = dag.get_task(stage_tasks[0] if len(stage_tasks) == 1 else "estimate")
         chain.append(task.task_id)
         if task.task_id == "estimate":
@@ -61,13 +61,50 @@ def test_stage_tasks_follow_the_pipeline_registry(dag):
 
 
 def test_dag_settings(dag):
-    assert dag.schedule == "@yearly"
+    from airflow.sdk import AssetOrTimeSchedule
+
+    timetable = dag.timetable
+    assert isinstance(timetable, AssetOrTimeSchedule)
+    assert timetable.timetable.expression == "0 6 1 4 *"
+    assert str(timetable.timetable.timezone) == "Asia/Tokyo"
+    assert timetable.timetable.run_immediately is False  # unpausing starts nothing
+    raw = {asset.uri for asset in timetable.asset_condition.objects}
+    assert "spillover://raw/establishments" in raw and len(raw) == 7
     assert dag.catchup is False
-    assert dict(dag.params) == {"config_path": None}
-    assert dag.doc_md and dag.doc_md.startswith("Yearly spillover build")
-    assert all(task.retries >= 1 for task in dag.tasks)
+    assert set(dag.params) == {"config_path", "years", "radii_km", "specs", "fresh"}
+    assert dag.dagrun_timeout is not None and dag.doc_md.startswith("Yearly spillover build")
+    for task in dag.tasks:
+        assert task.owner == "spillover" and task.pool == "spillover"
+        assert task.execution_timeout is not None and task.on_failure_callback
+        assert task.retries == (0 if task.task_id == "start_run" else 2)
     assert [asset.uri for asset in dag.get_task("publish").outlets] == ["spillover://estimates/"]
     assert type(dag.get_task("estimate")).__name__ == "DecoratedMappedOperator"
+
+
+def test_raw_assets_cover_every_source_table():
+    """One Asset per canonical source table of the config, no more, no fewer."""
+    import typing
+
+    from spillover_airflow import RAW
+
+    from spillover.config import TableName
+
+    assert set(RAW) == set(typing.get_args(TableName))
+
+
+def test_params_reject_what_the_schema_forbids(dag):
+    """Typed params: Airflow refuses a wrong type before the run is created."""
+    from airflow.sdk import ParamsDict
+
+    params = ParamsDict(dag.params)
+    params["years"] = [2012, 2019]
+    params["radii_km"] = [3, 5.5]
+    params.validate()
+    for key, bad in [("years", [2012]), ("radii_km", [-1]), ("specs", "baseline")]:
+        broken = ParamsDict(dag.params)
+        with pytest.raises(Exception, match=key):
+            broken[key] = bad
+            broken.validate()
 
 
 def test_parsing_the_dag_imports_neither_the_package_nor_pandas(tmp_path, airflow_settings):
