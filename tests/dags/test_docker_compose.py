@@ -90,7 +90,7 @@ def test_mounted_repo_folders_exist_and_hold_the_dags_default_config(compose):
         "AIRFLOW__CORE__DAGS_FOLDER", "/opt/airflow/dags"
     )
     assert mounts[dags_folder] == "./dags"
-    dag_source = (REPO / "dags" / "spillover_yearly.py").read_text(encoding="utf-8")
+    dag_source = (REPO / "plugins" / "spillover_airflow.py").read_text(encoding="utf-8")
     default = re.search(r'DEFAULT_CONFIG = "([^"]+)"', dag_source).group(1)
     assert any(default.startswith(container + "/") for container in mounts), default
 
@@ -102,3 +102,21 @@ def test_image_airflow_version_matches_the_lock(compose):
     lock = (REPO / "requirements.lock").read_text(encoding="utf-8")
     assert re.search(rf"^apache-airflow=={re.escape(image_version)}$", lock, re.MULTILINE)
     assert "requirements.lock" in dockerfile
+
+
+def test_the_pool_of_the_tasks_is_created_by_airflow_init(compose):
+    plugin = (REPO / "plugins" / "spillover_airflow.py").read_text(encoding="utf-8")
+    pool = re.search(r'POOL = "([^"]+)"', plugin).group(1)
+    init = "\n".join(compose["services"]["airflow-init"]["command"])
+    assert re.search(rf"airflow pools set {pool} ", init), init
+
+
+def test_celery_profile_has_its_broker_and_worker(compose):
+    services = compose["services"]
+    assert services["redis"]["profiles"] == ["celery"]
+    worker = services["airflow-worker"]
+    assert worker["profiles"] == ["celery"] and worker["command"] == "celery worker"
+    env = compose["x-airflow-common"]["environment"]
+    assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://:@redis:6379/")
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "${AIRFLOW_EXECUTOR:-LocalExecutor}"
+    assert re.fullmatch(r"\$\{AIRFLOW_PARALLELISM:-\d+\}", env["AIRFLOW__CORE__PARALLELISM"])
