@@ -73,7 +73,7 @@ class Source(_Strict):
     years: list[int] | None = None
     skip_years: list[int] = Field(
         default_factory=list,
-        description="years an open yearly family (no `years` list) has no file for",
+        description="years the family has no file for (taken out of `years` or the run's)",
     )
     survey_year_offset: int = 0
     columns: dict[str, str]
@@ -105,8 +105,6 @@ class Source(_Strict):
 
     @model_validator(mode="after")
     def _fwf_needs_colspecs(self) -> Source:
-        if self.skip_years and self.years is not None:
-            raise ValueError("'skip_years' applies only when 'years' is left out; drop one")
         if self.format == "fwf":
             if not self.colspecs or not self.names:
                 raise ValueError(

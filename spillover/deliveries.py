@@ -18,6 +18,7 @@ from __future__ import annotations
 import glob as globlib
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,8 @@ from spillover.config import ConfigError
 
 if TYPE_CHECKING:
     from spillover.config import Config, Source
+
+logger = logging.getLogger("spillover.deliveries")
 
 #: Where :func:`detect` keeps what it saw, under the config's ``work_root``.
 STATE_FOLDER = "deliveries"
@@ -99,19 +102,34 @@ def resolve_years(config: Config, *, up_to: int | None = None) -> Config:
                 "deliver the files or give the last year"
             )
         last = max(complete)
+        ahead = sorted(t for t, years in coverage.items() if any(y > last for y in years))
+        if ahead:
+            logger.warning(
+                "years: latest = %d: %s already %s files of %d, the other yearly families "
+                "not yet, so %d is not built",
+                last,
+                ", ".join(ahead),
+                "has" if len(ahead) == 1 else "have",
+                last + 1,
+                last + 1,
+            )
     run_years = list(range(first, last + 1))
     sources = {
-        table: [
-            s.model_copy(
-                update={"years": [y for y in run_years if y not in s.skip_years], "skip_years": []}
-            )
-            if s.years is None and s.is_yearly
-            else s
-            for s in entries
-        ]
+        table: [_concrete_years(s, run_years) for s in entries]
         for table, entries in config.sources.items()
     }
     return config.model_copy(update={"years": (first, last), "sources": sources})
+
+
+def _concrete_years(source: Source, run_years: list[int]) -> Source:
+    """A source with its ``years`` listed: an open family the run's, minus ``skip_years``."""
+    if source.years is None and not source.is_yearly:
+        return source
+    if source.years is not None and not source.skip_years:
+        return source
+    listed = source.years if source.years is not None else run_years
+    kept = [year for year in listed if year not in source.skip_years]
+    return source.model_copy(update={"years": kept, "skip_years": []})
 
 
 # ------------------------------------------------------------------ new deliveries

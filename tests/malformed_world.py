@@ -174,6 +174,7 @@ def build_world(root: Path) -> World:
     """Write every file of the tiny world and return it."""
     data = demo_config(WorldParams(first_year=FIRST, last_year=LAST))
     data["quarantine"] = {"max_share": 1.0}  # row-level cases keep their other rows
+    data["years"] = [FIRST, LAST]  # fixed: a missing year is an incomplete input, not "latest"
     world = World(root, data)
     for year in range(FIRST, LAST + 1):
         establishments = "keizai_census" if year == 2015 else "kogyo_toukei"

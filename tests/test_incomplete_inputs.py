@@ -143,12 +143,15 @@ def test_expected_rows_for_a_year_the_source_does_not_read(world):
 
 
 def _drop_year(world: World, table: str, source: str, year: int) -> dict:
-    """Sources of ``table`` with ``year`` removed from ``source``'s years."""
+    """Sources of ``table`` with ``year`` removed from ``source``'s years (or skipped)."""
+
+    def without(s: dict) -> dict:
+        if "years" in s:
+            return {**s, "years": [y for y in s["years"] if y != year]}
+        return {**s, "skip_years": [*s.get("skip_years", []), year]}
+
     sources = {**world.data["sources"]}
-    sources[table] = [
-        {**s, "years": [y for y in s["years"] if y != year]} if s["name"] == source else s
-        for s in sources[table]
-    ]
+    sources[table] = [without(s) if s["name"] == source else s for s in sources[table]]
     return sources
 
 

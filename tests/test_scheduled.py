@@ -2,8 +2,8 @@
 
 The DAG tasks are thin; `spillover.scheduled`, `spillover.deliveries` and
 `spillover.pipeline.run_or_reuse` hold the logic. These tests drive them as the tasks do, on
-a small demo world whose yearly source families are open (no `years` lists), so a held-back
-year's files can be "delivered" by moving them back.
+a small demo world whose yearly source families are open, so a held-back year's files can be
+"delivered" by moving them back.
 """
 
 from __future__ import annotations
@@ -33,25 +33,14 @@ FILES_2019 = [
 ]
 
 
-def _open_families(data: dict) -> None:
-    """Make the yearly families open: the run's years, kogyo without the census year."""
-    data["years"] = [2012, "latest"]
-    for table in ("establishments", "firms", "affiliates", "parents"):
-        for source in data["sources"][table]:
-            if "{" in source["path"]:
-                source.pop("years", None)
-                if source["name"] == "kogyo_toukei":
-                    source["skip_years"] = [2015]
-
-
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory):
-    """A small demo world with open yearly families (built once; tests copy it)."""
-    world = build_demo_world(tmp_path_factory.mktemp("scheduled") / "world", SMALL)
-    data = yaml.safe_load(world.config_path.read_text(encoding="utf-8"))
-    _open_families(data)
-    world.config_path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return world.root
+    """A small demo world, built once; tests copy it.
+
+    Its config has `years: [2012, latest]` and open yearly families (no `years` lists;
+    kogyo skips the census year 2015).
+    """
+    return build_demo_world(tmp_path_factory.mktemp("scheduled") / "world", SMALL).root
 
 
 @pytest.fixture

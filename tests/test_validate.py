@@ -54,6 +54,8 @@ def test_every_problem_is_listed_with_its_file_and_key(demo_world):
             "--config",
             str(demo_world.config_path),
             "--set",
+            "years=[2012, 2019]",  # not `latest`, which would stop at 2012 (parents' last file)
+            "--set",
             "sources.parents.honsha_kigyou.years=[2012, 2031]",
             "--set",
             "sources.firms.kigyou_katsudou.columns.従業員=employees",

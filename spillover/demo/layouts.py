@@ -95,13 +95,17 @@ def raw_frame(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     return frame.rename(columns=RAW_COLUMNS[source])
 
 
-def demo_config(params: WorldParams) -> dict:
+def demo_config(params: WorldParams, *, latest: bool = False) -> dict:
     """Build the config mapping the demo world's raw files.
 
     Parameters
     ----------
     params : WorldParams
         Years and neighbourhood radius (km) of the world.
+    latest : bool
+        End ``years`` with ``latest`` (the newest year every yearly family has files for,
+        so a delivered year is picked up without editing the config) instead of the
+        world's last year; the demo world's ``config.yaml`` does.
 
     Returns
     -------
@@ -111,7 +115,7 @@ def demo_config(params: WorldParams) -> dict:
     """
     return {
         "project": "spillover-demo",
-        "years": [params.first_year, params.last_year],
+        "years": [params.first_year, "latest" if latest else params.last_year],
         "output_root": "output",
         "work_root": "work",
         "cache_dir": "cache",
@@ -136,7 +140,10 @@ def _neighbourhoods(params: WorldParams) -> dict:
 
 
 def _source(name: str, path: str, source_years: list[int] | None = None, **options) -> dict:
-    """One source entry: its file pattern under ``raw/`` and its raw → canonical columns."""
+    """One source entry: its file pattern under ``raw/`` and its raw → canonical columns.
+
+    A yearly family (``{year}`` in the path) gets no ``years`` list: it covers the run's years.
+    """
     columns = {raw: canonical for canonical, raw in RAW_COLUMNS[name].items()}
     entry = {"name": name, "path": f"raw/{path}", "columns": columns, **options}
     return entry if source_years is None else {**entry, "years": source_years}
@@ -144,27 +151,23 @@ def _source(name: str, path: str, source_years: list[int] | None = None, **optio
 
 def _sources(params: WorldParams) -> dict[str, list[dict]]:
     """The ``sources`` section: every raw file of the demo world."""
-    years = list(range(params.first_year, params.last_year + 1))
-    kogyo_years = [y for y in years if y != 2015]
     return {
         "establishments": [
             _source(
                 "kogyo_toukei",
                 "establishments/kogyo_{survey_year}.csv",
-                kogyo_years,
+                skip_years=[2015],  # the 経済センサス year
                 survey_year_offset=1,
                 encoding="cp932",
                 scale={"shipments": 0.01, "capital": 0.01},
             ),
             _source("keizai_census", "establishments/keizai_census_2016.csv", [2015]),
         ],
-        "firms": [_source("kigyou_katsudou", "kikatsu/kigyou_katsudou_{year}.csv", years)],
+        "firms": [_source("kigyou_katsudou", "kikatsu/kigyou_katsudou_{year}.csv")],
         "affiliates": [
-            _source("genchi_houjin", "kaigai/genchi_houjin_{year}.csv", years, encoding="cp932")
+            _source("genchi_houjin", "kaigai/genchi_houjin_{year}.csv", encoding="cp932")
         ],
-        "parents": [
-            _source("honsha_kigyou", "kaigai/honsha_kigyou_{year}.csv", years, encoding="cp932")
-        ],
+        "parents": [_source("honsha_kigyou", "kaigai/honsha_kigyou_{year}.csv", encoding="cp932")],
         "export_ratios": [_source("kougyou_export_ratios", "kougyou/export_ratios.csv")],
         "export_ratio_concordance": [_source("jsic_to_group", "kougyou/jsic_concordance.csv")],
         "external_demand": [_source("tankan", "tankan/tankan_overseas_supply_demand_di.csv")],

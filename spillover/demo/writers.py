@@ -77,8 +77,8 @@ def write_raw_files(world: dict, out: Path, params: WorldParams, rng: np.random.
 
 
 def config_text(params: WorldParams) -> str:
-    """The ``config.yaml`` text of a demo world (:func:`demo_config` as YAML)."""
-    return yaml.safe_dump(demo_config(params), allow_unicode=True, sort_keys=False)
+    """The ``config.yaml`` text of a demo world (:func:`demo_config` as YAML, ``latest``)."""
+    return yaml.safe_dump(demo_config(params, latest=True), allow_unicode=True, sort_keys=False)
 
 
 def write_config_and_truth(out: Path, params: WorldParams, truth: dict) -> tuple[Path, Path]:
