@@ -80,6 +80,18 @@ def track(
             )
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time (a test runner may swap it)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        """``sys.stderr`` is looked up on every write; nothing to keep."""
+
+
 def log_to_stderr() -> None:
     """Show the ``spillover`` loggers' lines on stderr (the CLI; idempotent).
 
@@ -89,7 +101,7 @@ def log_to_stderr() -> None:
     """
     root = logging.getLogger("spillover")
     if not root.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
         root.addHandler(handler)
         root.setLevel(logging.WARNING if sys.stderr.isatty() else logging.INFO)
