@@ -16,7 +16,6 @@ follow from the files on disk:
 from __future__ import annotations
 
 import glob as globlib
-import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -179,14 +178,6 @@ def _stamp(path: Path) -> dict:
     return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def detect(config: Config, table: str, *, up_to: int) -> Delivery:
     """Compare the files of source family ``table`` with the last look, and record this one.
 
@@ -194,6 +185,7 @@ def detect(config: Config, table: str, *, up_to: int) -> Delivery:
     by its SHA-256, so touching a file is not a delivery). The state is written atomically
     to ``<work_root>/deliveries/<table>.json``.
     """
+    from spillover.rawfiles import sha256
     from spillover.storage import write_json_atomic
 
     base = Path(config.base_dir)
@@ -210,7 +202,7 @@ def detect(config: Config, table: str, *, up_to: int) -> Delivery:
         if before is not None and all(before[k] == stamp[k] for k in stamp):
             now[key] = before
             continue
-        stamp["sha256"] = _sha256(path)
+        stamp["sha256"] = sha256(path)
         now[key] = stamp
         if earlier is None:
             continue
