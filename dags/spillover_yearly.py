@@ -99,7 +99,7 @@ def publish(workdir: str, outlet_events=None) -> str:
     max_active_runs=1,
     dagrun_timeout=timedelta(hours=12),
     default_args=DEFAULT_ARGS,
-    on_failure_callback=failure_callbacks(),
+    on_failure_callback=failure_callbacks("dag"),
     params={
         "config_path": Param(None, type=["null", "string"], description="config YAML"),
         "years": Param(

@@ -77,12 +77,28 @@ def summarise_failure(context) -> None:
     failure_summary(workdir, task=ti.task_id, try_number=ti.try_number, error=cause)
 
 
-def failure_callbacks() -> list:
-    """The summary, plus an e-mail when the operator sets ``SPILLOVER_ALERT_EMAIL``.
+def summarise_run_failure(context) -> None:
+    """DAG-level ``on_failure_callback``: log why the whole run failed (e.g. its timeout).
+
+    Runs in the DAG processor, where no task's XComs are at hand; the failed task's own
+    callback has written ``FAILED.md`` already.
+    """
+    import logging
+
+    dag_run = context.get("dag_run")
+    logging.getLogger("spillover.scheduled").error(
+        "spillover: DAG run %s failed: %s",
+        getattr(dag_run, "run_id", "?"),
+        context.get("reason") or "a task failed (see its FAILED.md in the run directory)",
+    )
+
+
+def failure_callbacks(level: str = "task") -> list:
+    """The summary (task or DAG ``level``), plus an e-mail if ``SPILLOVER_ALERT_EMAIL`` is set.
 
     The e-mail goes through Airflow's SMTP notifier and its ``smtp_default`` connection.
     """
-    callbacks = [summarise_failure]
+    callbacks = [summarise_failure if level == "task" else summarise_run_failure]
     address = os.environ.get("SPILLOVER_ALERT_EMAIL")
     if address:
         from airflow.providers.smtp.notifications.smtp import SmtpNotifier
@@ -90,9 +106,13 @@ def failure_callbacks() -> list:
         callbacks.append(
             SmtpNotifier(
                 to=address,
-                subject="spillover: {{ ti.dag_id }}.{{ ti.task_id }} failed",
-                html_content="Run {{ run_id }}, task {{ ti.task_id }}, try {{ ti.try_number }}:"
-                " {{ exception }}<br>Log: {{ ti.log_url }}",
+                subject=f"spillover: {{{{ dag.dag_id }}}} failed ({level})",
+                html_content="Run {{ run_id }}: {{ exception or reason }}"
+                + (
+                    "<br>Task {{ ti.task_id }}, try {{ ti.try_number }}, log {{ ti.log_url }}"
+                    if level == "task"
+                    else ""
+                ),
             )
         )
     return callbacks

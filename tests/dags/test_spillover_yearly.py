@@ -164,3 +164,27 @@ def test_dag_run_on_demo_world(tmp_path, airflow_settings):
     assert len([key for key in result["tasks"] if key.startswith("estimate[")]) >= 1
     assert (world.root / "output" / "manifest.json").exists()
     assert (world.root / "output" / "estimates").exists()
+
+
+def test_alert_email_adds_airflows_smtp_notifier(tmp_path, airflow_settings):
+    """SPILLOVER_ALERT_EMAIL (set by the operator) adds an e-mail to every failure callback."""
+    probe = (
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        f"bag = DagBag(dag_folder={str(HERE.parents[1] / 'dags')!r})\n"
+        "dag = bag.dags['spillover_yearly']\n"
+        "kinds = [type(c).__name__ for c in dag.get_task('ingest').on_failure_callback]\n"
+        "kinds += [type(c).__name__ for c in dag.on_failure_callback]\n"
+        "print(kinds)\n"
+    )
+    home = tmp_path / "airflow"
+    home.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**os.environ, **airflow_settings(home), "SPILLOVER_ALERT_EMAIL": "ops@example.jp"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    kinds = done.stdout.strip().splitlines()[-1]
+    assert kinds == "['function', 'SmtpNotifier', 'function', 'SmtpNotifier']"
