@@ -298,7 +298,8 @@ def _canvas(lang: str, title: str, region, order: int | None, suffix: str = "") 
 
 
 def _cells_frame(cells: pd.DataFrame) -> gpd.GeoDataFrame:
-    boxes = shapely.box(cells["west"], cells["south"], cells["east"], cells["north"])
+    sides = [cells[side].to_numpy(float) for side in ("west", "south", "east", "north")]
+    boxes = shapely.box(*sides)  # an array, in the rows' order (not aligned by index)
     return gpd.GeoDataFrame(cells.reset_index(drop=True), geometry=boxes, crs=_CRS)
 
 

@@ -154,3 +154,22 @@ def test_exposure_cells_need_three_establishments_and_three_firms():
     plants = pd.concat([plants, more], ignore_index=True)
     drawn = _drawn_cells(exposure_map(exposure, plants).axes[0])
     assert len(drawn) == 2
+
+
+def test_cell_boxes_follow_their_rows_whatever_the_index():
+    """A filtered frame (index 5, 9) gets each row's own box (the real scheduler found this).
+
+    ``shapely.box`` on pandas Series returns a Series with their index; aligned on the reset
+    index it put boxes on the wrong rows, or none (bounds NaN: the map failed).
+    """
+    from spillover.report.maps import _cells_frame
+
+    cells = pd.DataFrame(
+        {"west": [130.0, 140.0], "south": [33.0, 42.0], "east": [130.125, 140.125],
+         "north": [33.083, 42.083], "mean_exposure": [0.1, 0.2]},
+        index=[5, 9],
+    )  # fmt: skip
+    frame = _cells_frame(cells)
+    assert frame.geometry.bounds.to_numpy().tolist() == (
+        cells[["west", "south", "east", "north"]].to_numpy().tolist()
+    )
