@@ -217,11 +217,18 @@ class SchedulerStack:
             "asset_events"
         ]
 
-    def wait_for_any_run(self, dag_id: str, timeout: float = 180) -> dict:
-        """Wait until some run of ``dag_id`` (e.g. one an Asset event started) has ended."""
+    def wait_for_any_run(
+        self, dag_id: str, *, run_type: str | None = None, timeout: float = RUN_TIMEOUT
+    ) -> dict:
+        """Wait until some run of ``dag_id`` (of ``run_type``, e.g. ``asset_triggered``) ends."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            ended = [r for r in self.runs(dag_id) if r["state"] in ("success", "failed")]
+            ended = [
+                r
+                for r in self.runs(dag_id)
+                if r["state"] in ("success", "failed")
+                and (run_type is None or r["run_type"] == run_type)
+            ]
             if ended:
                 return ended[0]
             time.sleep(2)

@@ -6,7 +6,9 @@ small demo world the test then does what an operator does: a trigger with a miss
 fails at once without retries; a param of the wrong type is refused; a good trigger runs
 every task (one mapped `estimate` per spec), publishes the same estimates as the CLI, emits
 the Asset event with its extra, starts `spillover_reports`, and the task logs carry the
-stage metrics. It prints the scheduling overhead per task.
+stage metrics. With 2019 held back it builds 2012–2018; once the files are back, the
+deliveries watch announces them and their Asset events start a build of 2012–2019 whose
+estimates equal the CLI's. It prints the scheduling overhead per task.
 """
 
 from __future__ import annotations
@@ -30,14 +32,31 @@ EXTRA_KEYS = {"output_root", "version", "run_id", "config_sha256", "rows", "repo
 SMALL = WorldParams(n_establishments=6000, n_global_firms=60, n_large_firms=80, n_medium_firms=700)
 
 
+#: The files of survey year 2019 in the demo world (kogyo is named by survey year).
+FILES_2019 = [
+    "raw/establishments/kogyo_2020.csv",
+    "raw/kikatsu/kigyou_katsudou_2019.csv",
+    "raw/kaigai/genchi_houjin_2019.csv",
+    "raw/kaigai/honsha_kigyou_2019.csv",
+]
+
+
 @pytest.fixture(scope="module")
 def worlds(tmp_path_factory):
-    """A small demo world for Airflow, and the CLI's publication of a copy of it."""
+    """A small demo world for Airflow with 2019 held back, and the CLI's full publication."""
     root = tmp_path_factory.mktemp("scheduler")
     world = build_demo_world(root / "airflow", SMALL)
     shutil.copytree(world.root, root / "cli")
     run_pipeline(root / "cli" / "config.yaml")
-    return world, root / "cli" / "output"
+    (root / "held").mkdir()
+    for name in FILES_2019:
+        shutil.move(world.root / name, root / "held" / name.replace("/", "__"))
+    return world, root / "cli" / "output", root / "held"
+
+
+def _deliver(world, held) -> None:
+    for name in FILES_2019:
+        shutil.move(held / name.replace("/", "__"), world.root / name)
 
 
 def _time(text: str) -> datetime:
@@ -66,13 +85,12 @@ def _overhead(instances: list[dict]) -> dict[str, float]:
 
 @pytest.mark.skipif(postgres_bin() is None, reason="PostgreSQL server not installed (.ci/run does)")
 def test_the_dags_under_a_real_scheduler_on_postgresql(worlds):
-    world, cli_output = worlds
+    world, cli_output, held = worlds
     config = str(world.config_path)
     with SchedulerStack() as stack:
         for dag_id in ("spillover_yearly", "spillover_reports", "spillover_deliveries"):
             stack.wait_for_dag(dag_id)
-        stack.unpause("spillover_yearly")
-        stack.unpause("spillover_reports")
+            stack.unpause(dag_id)
 
         wrong_type = stack.trigger("spillover_yearly", {"config_path": config, "years": "2019"})
         assert wrong_type.status_code == 400, wrong_type.text
@@ -86,6 +104,11 @@ def test_the_dags_under_a_real_scheduler_on_postgresql(worlds):
         log = stack.task_log(*_ids(failed), "start_run")
         assert "run parameters ['radius_km'] are not known" in log, log[-3000:]
 
+        # the first look of the watch records what is there and announces nothing
+        look = stack.trigger("spillover_deliveries", {"config_path": config})
+        watched = stack.wait_for_run("spillover_deliveries", look.json()["dag_run_id"])
+        assert {ti["state"] for ti in stack.task_instances(*_ids(watched))} == {"skipped"}
+
         good = stack.trigger("spillover_yearly", {"config_path": config})
         run = stack.wait_for_run("spillover_yearly", good.json()["dag_run_id"])
         instances = stack.task_instances(*_ids(run))
@@ -95,23 +118,39 @@ def test_the_dags_under_a_real_scheduler_on_postgresql(worlds):
         specs = [ti for ti in instances if ti["task_id"] == "estimate"]
         estimates = read_output(world.root / "output", "estimates")
         assert len(specs) == estimates["spec_id"].nunique() > 1
-
+        start_log = stack.task_log(*_ids(run), "start_run")
+        assert "years 2012–2018" in start_log, start_log[-3000:]
         ingest_log = stack.task_log(*_ids(run), "ingest")
         assert "ingest: done in" in ingest_log and "rows in" in ingest_log, ingest_log[-3000:]
+        overhead = _overhead(instances)
 
         events = [e for e in stack.asset_events("spillover://estimates") if e["extra"]]
         assert len(events) == 1 and EXTRA_KEYS <= set(events[0]["extra"]), events
         extra = events[0]["extra"]
         assert extra["rows"]["estimates"] == len(estimates)
-
         reports = stack.wait_for_any_run("spillover_reports")
         assert reports["state"] == "success", stack.logs()
         assert list(Path(extra["version"]).glob("brief-*.html"))
 
-        overhead = _overhead(instances)
+        # 2019 delivered: the watch announces four families, and their events start the build
+        _deliver(world, held)
+        look = stack.trigger("spillover_deliveries", {"config_path": config})
+        watched = stack.wait_for_run("spillover_deliveries", look.json()["dag_run_id"])
+        announced = {
+            ti["task_id"] for ti in stack.task_instances(*_ids(watched)) if ti["state"] == "success"
+        }
+        assert announced == {
+            f"watch_{t}" for t in ("establishments", "firms", "affiliates", "parents")
+        }
+        delivered = stack.wait_for_any_run("spillover_yearly", run_type="asset_triggered")
+        assert delivered["state"] == "success", stack.logs()
+        start_log = stack.task_log(*_ids(delivered), "start_run")
+        assert "years 2012–2019" in start_log, start_log[-3000:]
         print("scheduling overhead per task (s):", {k: round(v, 1) for k, v in overhead.items()})
 
-    pd.testing.assert_frame_equal(estimates, read_output(cli_output, "estimates"))
+    pd.testing.assert_frame_equal(
+        read_output(world.root / "output", "estimates"), read_output(cli_output, "estimates")
+    )
 
 
 def _ids(run: dict) -> tuple[str, str]:
