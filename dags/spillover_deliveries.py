@@ -4,13 +4,14 @@ Every day at 07:00 Japan time, one task per raw source family (`sources.<table>`
 config) lists the family's files (yearly ones probed up to this year) and compares them with
 what the previous look recorded (`<work_root>/deliveries/<table>.json`). New or changed files
 end the task successfully, which emits the family's Asset (`spillover://raw/<table>`) with
-the file names in its extra, and `spillover_yearly` runs; nothing new skips the task (no
-event). The first look only records what is there, so switching the watch on starts no build.
+the config and the file names in its extra, and `spillover_yearly` builds that config;
+nothing new skips the task (no event). The first look only records what is there, so
+switching the watch on starts no build.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 from spillover_airflow import DEFAULT_ARGS, RAW, TIMEZONE, config_path, fail_fast
@@ -26,18 +27,22 @@ def watch(table: str, params=None, dag_run=None, outlet_events=None) -> dict:
     from spillover.config import load_config
 
     year = pendulum.instance(dag_run.run_after).in_timezone(TIMEZONE).year
-    config = fail_fast(load_config, config_path(params))
+    path = config_path(params)
+    config = fail_fast(load_config, path)
     found = fail_fast(deliveries.detect, config, table, up_to=year + 1)
     if not found.delivered:
         first = " (first look: recorded as the baseline)" if found.first_look else ""
         raise AirflowSkipException(f"{table}: nothing new among {found.files} files{first}")
-    outlet_events[RAW[table]].extra = {"new": list(found.new), "changed": list(found.changed)}
+    outlet_events[RAW[table]].extra = {
+        "config_path": path,  # the build of this config is what the delivery triggers
+        "new": list(found.new),
+        "changed": list(found.changed),
+    }
     return {"new": len(found.new), "changed": len(found.changed)}
 
 
 @dag(
     schedule=CronTriggerTimetable("0 7 * * *", timezone=TIMEZONE),
-    start_date=datetime(2024, 1, 1),
     catchup=False,
     max_active_runs=1,
     dagrun_timeout=timedelta(hours=1),

@@ -9,8 +9,9 @@ in the config picks up a new year's files without editing it). Each stage task r
 stage from the latest earlier run of the same config when its inputs and config keys are
 unchanged (`spillover.pipeline.run_or_reuse`), so a delivery re-runs only what depends on it.
 
-**Params** (unknown keys fail the run at once): `config_path` (else the Variable
-`spillover_config_path`), `years` [first, last], `radii_km`, `specs` (model ids), `fresh`.
+**Params** (unknown keys fail the run at once): `config_path` (else the config named by
+the delivery that started the run, else the Variable `spillover_config_path`), `years`
+[first, last], `radii_km`, `specs` (model ids), `fresh`.
 
 **Safeguards**: a data or config error fails its task without retries and writes
 `FAILED.md` into the run directory; other errors retry with backoff; two hours per task,
@@ -20,7 +21,7 @@ version folder, run id, config hash and row counts; `spillover_reports` builds o
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from airflow.sdk import AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
 from spillover_airflow import (
@@ -37,11 +38,14 @@ STAGES = ("ingest", "geocode", "firms", "exports", "neighbourhoods", "exposure",
 
 
 @task(retries=0)
-def start_run(params=None, run_id=None, dag_run=None, ti=None) -> list[str]:
+def start_run(
+    params=None, run_id=None, dag_run=None, ti=None, triggering_asset_events=None
+) -> list[str]:
     """Check the params, freeze the config with the years available, choose the base run.
 
-    Returns the spec ids (what `estimate` maps over); the run directory goes to the next
-    tasks as the XCom `workdir`.
+    A run started by a delivery builds the config the delivery's event names. Returns the
+    spec ids (what `estimate` maps over); the run directory goes to the next tasks as the
+    XCom `workdir`.
     """
     import pendulum
 
@@ -50,6 +54,14 @@ def start_run(params=None, run_id=None, dag_run=None, ti=None) -> list[str]:
     when = dag_run.logical_date or dag_run.run_after
     given = dag_run.conf or {}  # unknown keys stay in, for begin() to refuse
     conf = {**{key: params.get(key) for key in scheduled.PARAMETERS}, **given}
+    delivered = {
+        event.extra["config_path"]
+        for events in (triggering_asset_events or {}).values()
+        for event in events
+        if event.extra.get("config_path")
+    }
+    if not conf.get("config_path") and len(delivered) == 1:
+        conf["config_path"] = delivered.pop()
     started = fail_fast(
         scheduled.begin,
         conf,
@@ -94,7 +106,6 @@ def publish(workdir: str, outlet_events=None) -> str:
         timetable=CronTriggerTimetable("0 6 1 4 *", timezone=TIMEZONE),
         assets=AssetAny(*RAW.values()),
     ),
-    start_date=datetime(2024, 1, 1),
     catchup=False,
     max_active_runs=1,
     dagrun_timeout=timedelta(hours=12),

@@ -67,7 +67,8 @@ def test_dag_settings(dag):
     assert isinstance(timetable, AssetOrTimeSchedule)
     assert timetable.timetable.expression == "0 6 1 4 *"
     assert str(timetable.timetable.timezone) == "Asia/Tokyo"
-    assert timetable.timetable.run_immediately is False  # unpausing starts nothing
+    # unpausing starts nothing: run_immediately=False only applies without a start_date
+    assert timetable.timetable.run_immediately is False and dag.start_date is None
     raw = {asset.uri for asset in timetable.asset_condition.objects}
     assert "spillover://raw/establishments" in raw and len(raw) == 7
     assert dag.catchup is False

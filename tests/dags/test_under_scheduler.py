@@ -143,9 +143,15 @@ def test_the_dags_under_a_real_scheduler_on_postgresql(worlds):
             f"watch_{t}" for t in ("establishments", "firms", "affiliates", "parents")
         }
         delivered = stack.wait_for_any_run("spillover_yearly", run_type="asset_triggered")
-        assert delivered["state"] == "success", stack.logs()
+        delivered_states = {
+            f"{ti['task_id']}[{ti['map_index']}]": ti["state"]
+            for ti in stack.task_instances(*_ids(delivered))
+        }
+        assert delivered["state"] == "success", f"{delivered_states}\n{stack.logs()}"
         start_log = stack.task_log(*_ids(delivered), "start_run")
         assert "years 2012–2019" in start_log, start_log[-3000:]
+        for dag_id in ("spillover_yearly", "spillover_deliveries"):  # unpausing started none
+            assert "scheduled" not in {r["run_type"] for r in stack.runs(dag_id)}, dag_id
         print("scheduling overhead per task (s):", {k: round(v, 1) for k, v in overhead.items()})
 
     pd.testing.assert_frame_equal(
