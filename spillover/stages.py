@@ -12,8 +12,6 @@ import json
 import pandas as pd
 
 from spillover import (
-    disclosure,
-    estimate,
     exports,
     exposure,
     fingerprints,
@@ -265,6 +263,8 @@ def estimate_stage(run: Run, spec_ids: list[str] | None = None) -> StageResult:
     if unknown:
         raise PipelineError(f"unknown model spec id(s) {sorted(unknown)}")
     panels = {"neighbourhood": run.table("panel"), "plant": run.table("plant_panel")}
+    from spillover import estimate  # lazy: scipy and linearmodels, only where fitted
+
     fits = estimate.fit_specs(panels, specs, progress=run.progress)
     tables = {}
     for spec_id, fit in fits.items():
@@ -292,6 +292,8 @@ def publish_stage(run: Run) -> StageResult:
     plants = run.table("plants")
     cells = run.table("neighbourhoods")
     panels = {"neighbourhood": run.table("panel"), "plant": run.table("plant_panel")}
+    from spillover import disclosure  # lazy: scipy.stats, only where published
+
     release = disclosure.public_release(cells, plants, panels, config)
     frames = {
         "plants": plants,
