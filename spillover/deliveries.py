@@ -38,7 +38,7 @@ class DeliveryError(ConfigError):
     """No year can be built, or a source family is not in the config."""
 
 
-def _files_for_year(source: Source, config: Config, year: int) -> list[str]:
+def year_files(source: Source, config: Config, year: int) -> list[str]:
     """The files of a yearly source for one year (glob matches; empty when not delivered)."""
     pattern = str(config.resolve(source.path))
     concrete = pattern.format(year=year, survey_year=year + source.survey_year_offset)
@@ -57,7 +57,7 @@ def covered_years(config: Config, table: str, candidates: list[int]) -> set[int]
             continue
         wanted = source.years if source.years is not None else candidates
         for year in set(wanted) & set(candidates) - set(source.skip_years):
-            if _files_for_year(source, config, year):
+            if year_files(source, config, year):
                 covered.add(year)
     return covered
 
@@ -166,7 +166,7 @@ def family_files(config: Config, table: str, up_to: int) -> list[Path]:
         if source.is_yearly:
             wanted = range(config.years[0], up_to + 1)
             for year in wanted:
-                found.update(_files_for_year(source, config, year))
+                found.update(year_files(source, config, year))
         else:
             found.update(globlib.glob(str(config.resolve(source.path))))
     return [Path(p) for p in sorted(found)]

@@ -62,7 +62,6 @@ __all__ = [
     "run_pipeline",
     "run_stage",
     "safe_name",
-    "spec_ids",
     "start_run",
 ]
 
@@ -400,24 +399,26 @@ def _base_run(config: Config, config_path: Path, exclude: str | None, held: Exit
     over: its records may be about to change.
     """
     for workdir in _earlier_runs(config, config_path, exclude):
-        found = fingerprints.records(workdir)
-        if not found:
-            continue
-        run_id = workdir.name
-        try:
-            held.enter_context(
-                locks.locked(
-                    workdir / LOCK_NAME,
-                    holder="a later run re-using its results",
-                    what="run directory",
-                    shared=True,
-                    timeout=0,
-                )
-            )
-        except locks.LockTimeout:
-            continue
-        return _Base(workdir, run_id, fingerprints.records(workdir))
+        if fingerprints.records(workdir) and _hold_for_reuse(workdir, held):
+            return _Base(workdir, workdir.name, fingerprints.records(workdir))
     return None
+
+
+def _hold_for_reuse(workdir: Path, held: ExitStack) -> bool:
+    """Lock an earlier run directory shared (until ``held`` closes); False if another holds it."""
+    try:
+        held.enter_context(
+            locks.locked(
+                workdir / LOCK_NAME,
+                holder="a later run re-using its results",
+                what="run directory",
+                shared=True,
+                timeout=0,
+            )
+        )
+    except locks.LockTimeout:
+        return False
+    return True
 
 
 def _reasons(
@@ -652,8 +653,10 @@ def choose_base(workdir: str | Path, *, fresh: bool = False) -> str | None:
     info = json.loads((run.workdir / "run.json").read_text(encoding="utf-8"))
     with ExitStack() as held:
         base = None if fresh else _base_run(run.config, Path(info["config_path"]), run.run_id, held)
-    record = {"run_id": None if base is None else base.run_id}
-    record["workdir"] = None if base is None else str(base.workdir)
+    record = {
+        "run_id": None if base is None else base.run_id,
+        "workdir": None if base is None else str(base.workdir),
+    }
     write_json_atomic(record, run.workdir / BASE_FILE)
     logger.info(
         "run %s re-uses unchanged stages from %s",
@@ -672,17 +675,7 @@ def _recorded_base(run: Run, held: ExitStack) -> _Base | None:
     if record["workdir"] is None or not Path(record["workdir"]).is_dir():
         return None
     workdir = Path(record["workdir"])
-    try:
-        held.enter_context(
-            locks.locked(
-                workdir / LOCK_NAME,
-                holder=f"run {run.run_id} re-using its results",
-                what="run directory",
-                shared=True,
-                timeout=0,
-            )
-        )
-    except locks.LockTimeout:
+    if not _hold_for_reuse(workdir, held):
         return None
     return _Base(workdir, record["run_id"], fingerprints.records(workdir))
 
@@ -730,13 +723,7 @@ def _write_reused_spec_report(run: Run, record: dict, stage: str, spec_id: str) 
         "values_rejected": 0,
     }
     report = _with_reused_specs(empty, {spec_id: record}, [spec_id])
-    report["stage"] = f"{stage}-{spec_id}"
     write_json_atomic(report, run.workdir / "reports" / f"{report['stage']}.json")
-
-
-def spec_ids(workdir: str | Path) -> list[str]:
-    """The model spec ids of a run (for mapped estimation tasks)."""
-    return [spec.id for spec in open_run(workdir).config.specs]
 
 
 def output_root(workdir: str | Path) -> Path:

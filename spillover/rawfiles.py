@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from spillover.config import Config, Source
+from spillover.deliveries import year_files
 from spillover.errors import SpilloverError
 
 #: Formats read as text by this module (the others are read by pandas).
@@ -63,9 +64,9 @@ def source_files(source: Source, config: Config) -> list[tuple[int | None, Path]
         return [(None, Path(match)) for match in matches]
     pairs: list[tuple[int | None, Path]] = []
     for year in source.years:
-        concrete = pattern.format(year=year, survey_year=year + source.survey_year_offset)
-        matches = sorted(globlib.glob(concrete))
+        matches = year_files(source, config, year)
         if not matches:
+            concrete = pattern.format(year=year, survey_year=year + source.survey_year_offset)
             raise IngestError(
                 f"source {source.name!r}: no file for year {year} (looked for {concrete})"
             )

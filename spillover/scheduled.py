@@ -87,11 +87,12 @@ def begin(conf: dict, *, run_name: str, up_to: int, default_config: str) -> dict
         Unknown parameters, unknown spec ids, or an invalid config.
     """
     from spillover import pipeline
+    from spillover.runs import started_run
 
     check_parameters(conf)
     config_path = conf.get("config_path") or default_config
     assignments = overrides(conf, config_path)
-    with pipeline.started_run(
+    with started_run(
         config_path,
         run_id=run_name,
         doing="airflow start_run",
