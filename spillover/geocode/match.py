@@ -327,7 +327,13 @@ class Matcher:
                 cids = aliases.get(rest[:size])
                 if cids is not None:
                     cands.append((size, cids))
+        named: set[int] = set()  # municipalities a longer candidate named (a 政令市's ward)
         for size, cids in cands:
+            if named and named <= set(cids):
+                # the address names a ward whose towns lack the rest: the bare city must
+                # not read the ward's own name as a town of another ward (北区 → 「北」)
+                continue
+            named |= set(cids)
             tail = rest[size:]
             found = _town_in_cities(ix, cids, tail)
             if found is None and (m := _KYOTO_STREET.match(tail)):

@@ -119,3 +119,27 @@ def test_sample_accuracy(real_index, real_rows):
     assert (np.nan_to_num(km, nan=np.inf)[~clean] <= 1.0).mean() >= 0.97
     wrong_pref = r["pref_code"].notna() & (r["pref_code"] != truth["pref_code"])
     assert not wrong_pref.any()
+
+
+@pytest.mark.parametrize(
+    ("address", "ward"),
+    [
+        ("新潟県新潟市北区架空町1-1", "新潟市北区"),  # was 秋葉区「北」, 14 km off
+        ("福岡県北九州市若松区西園341-23", "北九州市若松区"),  # was 八幡東区「大字若松」
+    ],
+)
+def test_a_ward_name_is_never_read_as_a_town_of_another_ward(real_index, address, ward):
+    r = geocode_addresses(pd.Series([address]), real_index).iloc[0]
+    assert (r["level"], r["city"]) == ("city", ward)
+
+
+def test_a_made_up_town_in_any_ward_stays_in_that_ward(real_index, real_rows):
+    """Every 政令市 ward: 「<ward>架空町1-1」 gives the ward, never a town of another ward."""
+    wards = real_rows.loc[real_rows["city"].str.contains("市.+区$"), ["pref", "city"]]
+    wards = wards.drop_duplicates().reset_index(drop=True)
+    assert len(wards) > 150  # 20 政令市
+    addresses = wards["pref"] + wards["city"] + "架空町1-1"
+    results = geocode_addresses(addresses, real_index)
+    elsewhere = results[(results["level"] == "town") & (results["city"] != wards["city"])]
+    assert elsewhere.empty, pd.concat([wards, elsewhere[["city", "town"]]], axis=1).dropna()
+    assert (results["city"] == wards["city"]).all()
