@@ -18,19 +18,13 @@ import sys
 import pandas as pd
 import pytest
 import yaml
+from held_year import FILES_2019, deliver, hold_back
 
 from spillover import deliveries, pipeline, runs, scheduled
 from spillover.config import ConfigError, load_config
 from spillover.demo.world import WorldParams, build_demo_world
 
 SMALL = WorldParams(n_establishments=3000, n_global_firms=20, n_large_firms=30, n_medium_firms=300)
-#: The files of survey year 2019 in the demo world's layout (kogyo is named by survey year).
-FILES_2019 = [
-    "raw/establishments/kogyo_2020.csv",
-    "raw/kikatsu/kigyou_katsudou_2019.csv",
-    "raw/kaigai/genchi_houjin_2019.csv",
-    "raw/kaigai/honsha_kigyou_2019.csv",
-]
 
 
 @pytest.fixture(scope="module")
@@ -48,17 +42,6 @@ def world(pristine, tmp_path):
     root = tmp_path / "world"
     shutil.copytree(pristine, root)
     return root
-
-
-def _hold_back(root, held) -> None:
-    held.mkdir()
-    for name in FILES_2019:
-        shutil.move(root / name, held / name.replace("/", "__"))
-
-
-def _deliver(root, held) -> None:
-    for name in FILES_2019:
-        shutil.move(held / name.replace("/", "__"), root / name)
 
 
 # ------------------------------------------------------------------ parameters
@@ -102,12 +85,12 @@ def test_latest_is_the_newest_year_every_family_has(world, tmp_path):
 
 def test_deliveries_announce_new_and_changed_files_only(world, tmp_path):
     config = load_config(world / "config.yaml")
-    _hold_back(world, tmp_path / "held")
+    hold_back(world, tmp_path / "held")
     first = deliveries.detect(config, "firms", up_to=2026)
     assert first.first_look and not first.delivered and first.files == 7
     again = deliveries.detect(config, "firms", up_to=2026)
     assert not again.first_look and not again.delivered
-    _deliver(world, tmp_path / "held")
+    deliver(world, tmp_path / "held")
     found = deliveries.detect(config, "firms", up_to=2026)
     assert found.new == ("raw/kikatsu/kigyou_katsudou_2019.csv",) and found.changed == ()
     target = world / "raw/kikatsu/kigyou_katsudou_2013.csv"
@@ -156,7 +139,7 @@ def _decisions(caplog) -> dict[str, str]:
 def test_a_delivered_year_reruns_what_depends_on_it_and_equals_a_fresh_run(world, tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="spillover")
     config_path = world / "config.yaml"
-    _hold_back(world, tmp_path / "held")
+    hold_back(world, tmp_path / "held")
     started, _ = _step_run(config_path, "first")
     assert started["years"] == [2012, 2018] and started["base_run"] is None
 
@@ -167,7 +150,7 @@ def test_a_delivered_year_reruns_what_depends_on_it_and_equals_a_fresh_run(world
     assert all(decided[s].startswith("re-used from run first") for s in ("ingest", "panel"))
     assert decided["estimate"].startswith("re-used") and decided["publish"].startswith("runs")
 
-    _deliver(world, tmp_path / "held")
+    deliver(world, tmp_path / "held")
     caplog.clear()
     started, report = _step_run(config_path, "third")
     assert started["years"] == [2012, 2019] and started["base_run"] == "second"

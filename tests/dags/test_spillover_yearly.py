@@ -108,26 +108,29 @@ def test_params_reject_what_the_schema_forbids(dag):
             broken.validate()
 
 
-def test_parsing_the_dag_imports_neither_the_package_nor_pandas(tmp_path, airflow_settings):
-    """The scheduler parses DAG files often: parse-time code stays off the package."""
+def _parse_in_subprocess(code: str, home, airflow_settings, **env) -> str:
+    """Parse dags/ into ``bag`` in a fresh interpreter, run ``code``; return its last line."""
     probe = (
-        "import sys\n"
         "from airflow.dag_processing.dagbag import DagBag\n"
         f"bag = DagBag(dag_folder={str(HERE.parents[1] / 'dags')!r})\n"
-        "assert bag.import_errors == {}, bag.import_errors\n"
-        "print(sorted(m for m in ('spillover', 'pandas') if m in sys.modules))\n"
+        "assert bag.import_errors == {}, bag.import_errors\n" + code
     )
-    home = tmp_path / "airflow"
     home.mkdir()
     done = subprocess.run(
         [sys.executable, "-c", probe],
-        env={**os.environ, **airflow_settings(home)},
+        env={**os.environ, **airflow_settings(home), **env},
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.strip().splitlines()[-1] == "[]"
+    return done.stdout.strip().splitlines()[-1]
+
+
+def test_parsing_the_dag_imports_neither_the_package_nor_pandas(tmp_path, airflow_settings):
+    """The scheduler parses DAG files often: parse-time code stays off the package."""
+    code = "import sys\nprint(sorted(m for m in ('spillover', 'pandas') if m in sys.modules))\n"
+    assert _parse_in_subprocess(code, tmp_path / "airflow", airflow_settings) == "[]"
 
 
 @pytest.mark.slow
@@ -169,23 +172,13 @@ def test_dag_run_on_demo_world(tmp_path, airflow_settings):
 
 def test_alert_email_adds_airflows_smtp_notifier(tmp_path, airflow_settings):
     """SPILLOVER_ALERT_EMAIL (set by the operator) adds an e-mail to every failure callback."""
-    probe = (
-        "from airflow.dag_processing.dagbag import DagBag\n"
-        f"bag = DagBag(dag_folder={str(HERE.parents[1] / 'dags')!r})\n"
+    code = (
         "dag = bag.dags['spillover_yearly']\n"
         "kinds = [type(c).__name__ for c in dag.get_task('ingest').on_failure_callback]\n"
         "kinds += [type(c).__name__ for c in dag.on_failure_callback]\n"
         "print(kinds)\n"
     )
-    home = tmp_path / "airflow"
-    home.mkdir()
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
-        env={**os.environ, **airflow_settings(home), "SPILLOVER_ALERT_EMAIL": "ops@example.jp"},
-        capture_output=True,
-        text=True,
-        timeout=300,
+    kinds = _parse_in_subprocess(
+        code, tmp_path / "airflow", airflow_settings, SPILLOVER_ALERT_EMAIL="ops@example.jp"
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    kinds = done.stdout.strip().splitlines()[-1]
     assert kinds == "['function', 'SmtpNotifier', 'function', 'SmtpNotifier']"

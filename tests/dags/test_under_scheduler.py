@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from held_year import deliver, hold_back
 from scheduler_stack import SchedulerStack, postgres_bin
 
 from spillover.demo.world import WorldParams, build_demo_world
@@ -32,15 +33,6 @@ EXTRA_KEYS = {"output_root", "version", "run_id", "config_sha256", "rows", "repo
 SMALL = WorldParams(n_establishments=6000, n_global_firms=60, n_large_firms=80, n_medium_firms=700)
 
 
-#: The files of survey year 2019 in the demo world (kogyo is named by survey year).
-FILES_2019 = [
-    "raw/establishments/kogyo_2020.csv",
-    "raw/kikatsu/kigyou_katsudou_2019.csv",
-    "raw/kaigai/genchi_houjin_2019.csv",
-    "raw/kaigai/honsha_kigyou_2019.csv",
-]
-
-
 @pytest.fixture(scope="module")
 def worlds(tmp_path_factory):
     """A small demo world for Airflow with 2019 held back, and the CLI's full publication."""
@@ -48,15 +40,8 @@ def worlds(tmp_path_factory):
     world = build_demo_world(root / "airflow", SMALL)
     shutil.copytree(world.root, root / "cli")
     run_pipeline(root / "cli" / "config.yaml")
-    (root / "held").mkdir()
-    for name in FILES_2019:
-        shutil.move(world.root / name, root / "held" / name.replace("/", "__"))
+    hold_back(world.root, root / "held")
     return world, root / "cli" / "output", root / "held"
-
-
-def _deliver(world, held) -> None:
-    for name in FILES_2019:
-        shutil.move(held / name.replace("/", "__"), world.root / name)
 
 
 def _time(text: str) -> datetime:
@@ -133,7 +118,7 @@ def test_the_dags_under_a_real_scheduler_on_postgresql(worlds):
         assert list(Path(extra["version"]).glob("brief-*.html"))
 
         # 2019 delivered: the watch announces four families, and their events start the build
-        _deliver(world, held)
+        deliver(world.root, held)
         look = stack.trigger("spillover_deliveries", {"config_path": config})
         watched = stack.wait_for_run("spillover_deliveries", look.json()["dag_run_id"])
         announced = {
