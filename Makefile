@@ -16,7 +16,7 @@ $(BIN)/uv:
 
 $(VENV)/.installed: $(BIN)/uv pyproject.toml requirements.lock
 	@echo "==> installing the $$(grep -c '==' requirements.lock) pinned packages of requirements.lock (core, airflow, geo and dev extras; first time: a few minutes)"
-	$(BIN)/uv pip install --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python --compile-bytecode -r requirements.lock
 	@echo "==> installing spillover itself (editable)"
 	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
 	touch $@
