@@ -34,7 +34,16 @@ from spillover_airflow import (
     failure_callbacks,
 )
 
-STAGES = ("ingest", "geocode", "firms", "exports", "neighbourhoods", "exposure", "panel")
+STAGES = (
+    "ingest",
+    "geocode",
+    "firms",
+    "exports",
+    "neighbourhoods",
+    "exposure",
+    "panel",
+    "disclose",
+)
 
 
 @task(retries=0)

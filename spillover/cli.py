@@ -271,10 +271,10 @@ def run(
 ) -> None:
     """Run the pipeline on the data a config names, re-using what has not changed.
 
-    Stages: ingest → geocode → firms → exports → neighbourhoods → exposure → panel → estimate →
-    publish. Each stage (and each model spec) whose config keys, input tables and files are
-    unchanged since the latest run of this config file is re-used from it; the others run,
-    and so do the stages after them whose inputs changed; then the results are published.
+    Stages: ingest → geocode → firms → exports → neighbourhoods → exposure → panel → disclose →
+    estimate → publish. Each stage (and each model spec) whose config keys, input tables and
+    files are unchanged since the latest run of this config file is re-used from it; the others
+    run, and so do the stages after them whose inputs changed; then the results are published.
     Each line says what is re-used and why the rest runs (README, 'The researcher's loop').
     """
     from spillover.pipeline import Selection, output_root, run_incremental
@@ -417,8 +417,8 @@ def stage(
     name: Annotated[
         str,
         typer.Argument(
-            help="ingest, geocode, firms, exports, neighbourhoods, exposure, panel, estimate or "
-            "publish (in pipeline order)"
+            help="ingest, geocode, firms, exports, neighbourhoods, exposure, panel, disclose, "
+            "estimate or publish (in pipeline order)"
         ),
     ],
     workdir: Annotated[

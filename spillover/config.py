@@ -371,6 +371,11 @@ class Config(_Strict):
         candidate = Path(path).expanduser()
         return candidate if candidate.is_absolute() else Path(self.base_dir) / candidate
 
+    def cache_path(self, kind: str) -> Path:
+        """Folder of the ``kind`` cache: under ``cache_dir``, else ``<work_root>/.cache``."""
+        root = self.cache_dir if self.cache_dir is not None else Path(self.work_root) / ".cache"
+        return self.resolve(str(root)) / kind
+
     @property
     def year_list(self) -> list[int]:
         """All years of the run, inclusive."""

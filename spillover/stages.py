@@ -25,7 +25,14 @@ from spillover.ingest import ingest_all
 from spillover.registry import StageResult, stage
 from spillover.runs import PipelineError, Run
 from spillover.schemas import validate
-from spillover.storage import build_manifest, publish, version_dir, write_datasets
+from spillover.storage import (
+    build_manifest,
+    dataset_sources,
+    publish,
+    reusable_datasets,
+    version_dir,
+    write_datasets,
+)
 
 
 def _counts(series: pd.Series) -> dict[str, int]:
@@ -248,6 +255,30 @@ def panel_stage(run: Run) -> StageResult:
 
 
 @stage(
+    "disclose",
+    config=("disclosure", "neighbourhoods", "models"),
+    reads=("neighbourhoods", "plants", "panel", "plant_panel"),
+)
+def disclose_stage(run: Run) -> StageResult:
+    """Disclosure control: the releasable neighbourhood table (``public_neighbourhoods``).
+
+    Depends on the model specs because their released decompositions are margins that the
+    secondary suppression protects.
+    """
+    from spillover import disclosure  # lazy: scipy.stats
+
+    cells = run.table("neighbourhoods")
+    panels = {"neighbourhood": run.table("panel"), "plant": run.table("plant_panel")}
+    release = disclosure.public_release(cells, run.table("plants"), panels, run.config)
+    return StageResult(
+        rows_in=len(cells),
+        rows_out=len(release.table),
+        tables={"public_neighbourhoods": release.table},
+        details={"disclosure": disclosure.manifest_section(run.config.disclosure, release)},
+    )
+
+
+@stage(
     "estimate",
     conserves_rows=True,
     per_spec={"neighbourhood": "panel", "plant": "plant_panel"},
@@ -287,58 +318,72 @@ def estimate_stage(run: Run, spec_ids: list[str] | None = None) -> StageResult:
 
 @stage("publish", publishes=True, config=("*",), reads=("*",))
 def publish_stage(run: Run) -> StageResult:
-    """Write the analysts' datasets and ``manifest.json`` atomically under the output root."""
-    config = run.config
-    plants = run.table("plants")
-    cells = run.table("neighbourhoods")
-    panels = {"neighbourhood": run.table("panel"), "plant": run.table("plant_panel")}
-    from spillover import disclosure  # lazy: scipy.stats, only where published
+    """Write the analysts' datasets and ``manifest.json`` atomically under the output root.
 
-    release = disclosure.public_release(cells, plants, panels, config)
-    frames = {
-        "plants": plants,
-        "global_firms": run.table("global_firms"),
-        "neighbourhoods": cells,
-        "overlap": run.table("overlap"),
-        "exposure": run.table("exposure"),
-        "panel": panels["neighbourhood"],
-        "plant_panel": panels["plant"],
-        "estimates": _per_spec(run, "estimates"),
-        "decomposition": _per_spec(run, "decomposition"),
-        "quarantine": _quarantine_files(run),
-        "public/neighbourhoods": release.table,
+    A dataset made from the same run tables (by content) as the one of the current
+    publication is hard-linked from it instead of written again.
+    """
+    config = run.config
+    loaders = {
+        "plants": lambda: run.table("plants"),
+        "global_firms": lambda: run.table("global_firms"),
+        "neighbourhoods": lambda: run.table("neighbourhoods"),
+        "overlap": lambda: run.table("overlap"),
+        "exposure": lambda: run.table("exposure"),
+        "panel": lambda: run.table("panel"),
+        "plant_panel": lambda: run.table("plant_panel"),
+        "estimates": lambda: _per_spec(run, "estimates"),
+        "decomposition": lambda: _per_spec(run, "decomposition"),
+        "quarantine": lambda: _quarantine_files(run),
+        "public/neighbourhoods": lambda: run.table("public_neighbourhoods"),
     }
+    sources = dataset_sources(
+        fingerprints.table_hashes(run.workdir),
+        {
+            **{name: [name] for name in list(loaders)[:7]},
+            "estimates": [f"estimates/{spec.id}" for spec in config.specs],
+            "decomposition": [f"decomposition/{spec.id}" for spec in config.specs],
+            "quarantine": sorted(f"quarantine/{p.stem}" for p in _quarantine_paths(run)),
+            "public/neighbourhoods": ["public_neighbourhoods"],
+        },
+    )
     output_root = config.resolve(config.output_root)
+    unchanged = reusable_datasets(output_root, sources)
+    frames = {name: load() for name, load in loaders.items() if name not in unchanged}
     version = version_dir(output_root, run.run_id)
-    write_datasets(version, frames)
+    write_datasets(version, frames, linked={name: path for name, (path, _) in unchanged.items()})
     reports = {
         p.stem: json.loads(p.read_text(encoding="utf-8"))
         for p in sorted((run.workdir / "reports").glob("*.json"))
     }
     run_info = json.loads((run.workdir / "run.json").read_text(encoding="utf-8"))
+    rows = {name: len(frames[name]) if name in frames else unchanged[name][1] for name in loaders}
     manifest = build_manifest(
         run_id=run.run_id,
         config=config,
         config_path=run_info["config_path"],
         reports=reports,
-        rows={name: len(frame) for name, frame in frames.items()},
-        disclosure=disclosure.manifest_section(config.disclosure, release),
+        rows=rows,
+        sources=sources,
+        disclosure=reports["disclose"]["disclosure"],
     )
     published = publish(version, output_root, manifest)
     from spillover.report.html import build_report  # lazy: matplotlib
 
-    report_path = build_report(version)  # the version folder: a rollback brings its report
-    rows = sum(len(frame) for frame in frames.values())
+    # in the version folder, so that a rollback brings its report back
+    report_path = build_report(version, cache_dir=config.cache_path("report"))
+    total = sum(rows.values())
     return StageResult(
-        rows_in=rows,
-        rows_out=rows,
+        rows_in=total,
+        rows_out=total,
         details={
             "output_root": str(output_root),
             "version": str(version),
             "run_id": run.run_id,
             "config_sha256": config.digest(),
-            "rows": {name: len(frame) for name, frame in frames.items()},
+            "rows": rows,
             "datasets": published,
+            "linked": sorted(unchanged),
             "report": str(report_path),
         },
     )
@@ -349,6 +394,10 @@ def _per_spec(run: Run, folder: str) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def _quarantine_paths(run: Run) -> list:
+    return sorted((run.workdir / "quarantine").glob("*.parquet"))
+
+
 def _quarantine_files(run: Run) -> pd.DataFrame:
-    files = sorted((run.workdir / "quarantine").glob("*.parquet"))
+    files = _quarantine_paths(run)
     return quarantine.concat(pd.read_parquet(p) for p in files).astype({"line": "Int64"})

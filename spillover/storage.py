@@ -134,25 +134,101 @@ def write_dataset(
         pq.write_table(part, folder / "part-0.parquet")
 
 
-def write_datasets(version: Path, frames: dict[str, pd.DataFrame]) -> None:
+def _dataset_schema(dataset) -> pa.Schema:
+    """The Arrow schema a dataset is written with: its dictionary's, with its description."""
+    about = {"dataset": dataset.name, "access": dataset.access, "key": list(dataset.key)}
+    about["description"] = dataset.description
+    metadata = {"spillover": json.dumps(about, ensure_ascii=False)}
+    return dataset.arrow_schema().with_metadata(metadata)
+
+
+def dataset_sources(
+    table_hashes: dict[str, str], tables: dict[str, list[str]]
+) -> dict[str, str | None]:
+    """Per dataset, SHA-256 of what it is written from: its run tables and its schema.
+
+    ``table_hashes`` are the run directory's recorded table hashes
+    (:func:`spillover.fingerprints.table_hashes`); ``tables`` names each dataset's tables in
+    order. ``None`` when a table has no recorded hash (the dataset is then always written).
+    """
+    from spillover import __version__
+
+    sources: dict[str, str | None] = {}
+    for dataset in DATASETS:
+        names = tables[dataset.name]
+        if any(name not in table_hashes for name in names):
+            sources[dataset.name] = None
+            continue
+        schema = _dataset_schema(dataset).serialize().to_pybytes()
+        parts = [__version__, dataset.name, hashlib.sha256(schema).hexdigest()]
+        parts += [f"{name}={table_hashes[name]}" for name in names]
+        sources[dataset.name] = hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    return sources
+
+
+def reusable_datasets(
+    output_root: Path, sources: dict[str, str | None]
+) -> dict[str, tuple[Path, int]]:
+    """Datasets of the current publication made from the same ``sources``: folder and rows."""
+    current = output_root / CURRENT
+    if not current.is_symlink() or not is_complete(current.resolve()):
+        return {}
+    version = current.resolve()
+    entries = json.loads((version / MANIFEST).read_text(encoding="utf-8")).get("datasets", {})
+    return {
+        name: (version / name, int(entries[name]["rows"]))
+        for name, source in sources.items()
+        if source is not None
+        and entries.get(name, {}).get("source_sha256") == source
+        and (version / name).is_dir()
+    }
+
+
+def link_tree(source: Path, target: Path) -> None:
+    """Hard-link every file of folder ``source`` into ``target`` (copy where links fail)."""
+    for path in sorted(source.rglob("*")):
+        destination = target / path.relative_to(source)
+        if path.is_dir():
+            destination.mkdir(parents=True, exist_ok=True)
+            continue
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(path, destination)
+        except OSError:  # another file system, or one without hard links
+            shutil.copy2(path, destination)
+
+
+def write_datasets(
+    version: Path, frames: dict[str, pd.DataFrame], *, linked: dict[str, Path] | None = None
+) -> None:
     """Write one frame per catalogued dataset into ``version``, as catalogued.
 
     Each dataset gets its dictionary's schema (types, field descriptions, units, Japanese
     labels), its partition folders and, for ``plants`` and ``neighbourhoods``, a GeoParquet
-    geometry column.
+    geometry column. A dataset in ``linked`` is instead hard-linked from that folder (a
+    dataset of an earlier publication, written from the same tables).
 
     Raises
     ------
     DatasetSchemaError
-        ``frames`` do not name exactly the datasets of :data:`spillover.datasets.DATASETS`,
-        or a frame has a column the dictionary lacks or lacks one it has.
+        ``frames`` and ``linked`` do not name exactly the datasets of
+        :data:`spillover.datasets.DATASETS` between them, or a frame has a column the
+        dictionary lacks or lacks one it has.
     """
+    linked = linked or {}
     expected = {dataset.name for dataset in DATASETS}
-    if set(frames) != expected:
+    if set(frames) | set(linked) != expected or set(frames) & set(linked):
         raise DatasetSchemaError(
-            f"datasets to publish {sorted(frames)} differ from the catalogue {sorted(expected)}"
+            f"datasets to publish {sorted(frames)} and to link {sorted(linked)} differ from "
+            f"the catalogue {sorted(expected)}"
         )
     for dataset in DATASETS:
+        if dataset.name in linked:
+            directory = version / dataset.name
+            if directory.exists():
+                shutil.rmtree(directory)
+            link_tree(linked[dataset.name], directory)
+            continue
         frame = frames[dataset.name]
         documented = set(dataset.column_names) - ({"geometry"} if dataset.geometry else set())
         undocumented = [c for c in frame.columns if c not in documented]
@@ -163,16 +239,11 @@ def write_datasets(version: Path, frames: dict[str, pd.DataFrame]) -> None:
                 f"and {missing} are missing; describe new columns (type, unit, meaning, "
                 "Japanese label) in spillover/datasets.py and regenerate docs/datasets.md"
             )
-        about = {"dataset": dataset.name, "access": dataset.access, "key": list(dataset.key)}
-        about["description"] = dataset.description
-        schema = dataset.arrow_schema().with_metadata(
-            {"spillover": json.dumps(about, ensure_ascii=False)}
-        )
         write_dataset(
             frame,
             version / dataset.name,
             partition_cols=list(dataset.partitions) or None,
-            schema=schema,
+            schema=_dataset_schema(dataset),
             geometry=dataset.geometry,
         )
 
@@ -607,12 +678,15 @@ def build_manifest(
     reports: dict[str, dict],
     rows: dict[str, int],
     disclosure: dict,
+    sources: dict[str, str | None] | None = None,
 ) -> dict:
     """The publication's ``manifest.json``: provenance, row accounting and disclosure.
 
     ``reports`` are the stage reports by name, ``rows`` the row count of each dataset,
-    ``disclosure`` the rule and suppression summary of the disclosure-controlled tables.
+    ``disclosure`` the rule and suppression summary of the disclosure-controlled tables,
+    ``sources`` what each dataset was written from (:func:`dataset_sources`).
     """
+    sources = sources or {}
     access = {dataset.name: dataset.access for dataset in DATASETS}
     return {
         "run_id": run_id,
@@ -633,7 +707,10 @@ def build_manifest(
             for name, report in reports.items()
         },
         "stage_details": reports,
-        "datasets": {name: {"rows": count, "class": access[name]} for name, count in rows.items()},
+        "datasets": {
+            name: {"rows": count, "class": access[name], "source_sha256": sources.get(name)}
+            for name, count in rows.items()
+        },
         "disclosure": {
             **disclosure,
             "not_for_release": [d.name for d in DATASETS if d.access == "confidential"],

@@ -30,6 +30,7 @@ STAGES = (
     "neighbourhoods",
     "exposure",
     "panel",
+    "disclose",
     "estimate",
     "publish",
 )

@@ -59,10 +59,19 @@ def _prune_halfway(path, *args, **kwargs) -> None:
     _die()
 
 
+def _write_every_dataset() -> None:
+    """Publishing a run again links its datasets from the last version: write them instead."""
+    stages.reusable_datasets = lambda *args, **kwargs: {}
+
+
 STEPS = {
     "version-created": lambda: _wrap(stages, "version_dir", after=_always),
-    "first-dataset-written": lambda: _wrap(storage, "write_dataset", after=_always),
-    "dataset-torn": lambda: _wrap(pq, "write_table", after=_tear_file),
+    "first-dataset-linked": lambda: _wrap(storage, "link_tree", after=_always),
+    "first-dataset-written": lambda: (
+        _write_every_dataset(),
+        _wrap(storage, "write_dataset", after=_always),
+    ),
+    "dataset-torn": lambda: (_write_every_dataset(), _wrap(pq, "write_table", after=_tear_file)),
     "manifest-not-renamed": lambda: _wrap(os, "replace", before=_renamed_to("manifest.json")),
     "manifest-written": lambda: _wrap(os, "replace", after=_renamed_to("manifest.json")),
     "marked-complete": lambda: _wrap(os, "replace", after=_renamed_to(".complete")),

@@ -30,6 +30,7 @@ SMALL = WorldParams(n_establishments=3000, n_global_firms=20, n_large_firms=30, 
 #: Kill point → (is the new version complete, does ``current`` point at it) when it dies.
 STEPS = {
     "version-created": (False, False),
+    "first-dataset-linked": (False, False),
     "first-dataset-written": (False, False),
     "dataset-torn": (False, False),
     "manifest-not-renamed": (False, False),

@@ -114,10 +114,11 @@ def test_an_added_spec_fits_only_that_spec_then_publishes(world):
             }
         )
 
+    earlier = (world.root / "output" / "current").resolve()
     _edit(world, add_spec)
     result = run_incremental(world.config_path)
 
-    assert _ran(result) == ["estimate", "publish"]
+    assert _ran(result) == ["disclose", "estimate", "publish"]
     estimate = result.decisions[list(STAGES).index("estimate")]
     assert estimate.refit == {"added": ("new spec",)}
     assert (
@@ -128,7 +129,28 @@ def test_an_added_spec_fits_only_that_spec_then_publishes(world):
         - 1
     )
     assert "added" in set(read_output(world.root / "output", "estimates")["spec_id"])
+    _assert_unchanged_datasets_are_linked(result, earlier, changed={"estimates", "decomposition"})
     _assert_equals_a_fresh_run(world, result)
+
+
+def _assert_unchanged_datasets_are_linked(result, earlier, *, changed: set[str]) -> None:
+    """Datasets made from unchanged tables are the earlier publication's files (hard links)."""
+    report = json.loads((result.workdir / "reports" / "publish.json").read_text("utf-8"))
+    version = Path(report["version"])
+    manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
+    linked = set(report["linked"])
+    before = json.loads((earlier / "manifest.json").read_text(encoding="utf-8"))["datasets"]
+    for name, entry in manifest["datasets"].items():
+        same = entry["source_sha256"] == before[name]["source_sha256"]
+        assert (name in linked) == same, name
+        if name in changed:
+            assert not same, name
+        elif name != "public/neighbourhoods":  # the disclosure ran again: it may differ
+            assert same, name
+        files = sorted(p.relative_to(version) for p in (version / name).rglob("*.parquet"))
+        assert files, name
+        inodes = [(version / f).stat().st_ino == (earlier / f).stat().st_ino for f in files]
+        assert all(inodes) if same else not any(inodes), name
 
 
 def test_a_changed_spec_refits_only_that_spec_and_spec_forces_another(world):
@@ -148,7 +170,14 @@ def test_an_added_radius_reruns_neighbourhoods_onward(world):
     _edit(world, lambda data: data["neighbourhoods"]["radii_km"].append(20))
     result = run_incremental(world.config_path)
 
-    assert _ran(result) == ["neighbourhoods", "exposure", "panel", "estimate", "publish"]
+    assert _ran(result) == [
+        "neighbourhoods",
+        "exposure",
+        "panel",
+        "disclose",
+        "estimate",
+        "publish",
+    ]
     neighbourhoods = result.decisions[list(STAGES).index("neighbourhoods")]
     assert neighbourhoods.reasons == ("config neighbourhoods.radii_km changed",)
     cells = pd.read_parquet(result.workdir / "tables" / "neighbourhoods.parquet")

@@ -21,12 +21,16 @@ import html
 import io
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from spillover.errors import SpilloverError
+
+if TYPE_CHECKING:
+    from spillover.report.cache import RenderCache
 
 __all__ = ["ReportError", "build_report", "publication_folder", "reason_kind", "render_report"]
 
@@ -165,7 +169,13 @@ def publication_folder(output_root: str | Path) -> Path:
     )
 
 
-def build_report(output_root: str | Path, out: str | Path | None = None, lang: str = "ja") -> Path:
+def build_report(
+    output_root: str | Path,
+    out: str | Path | None = None,
+    lang: str = "ja",
+    *,
+    cache_dir: str | Path | None = None,
+) -> Path:
     """Write the HTML report of a publication; return its path.
 
     Parameters
@@ -176,24 +186,36 @@ def build_report(output_root: str | Path, out: str | Path | None = None, lang: s
         The HTML file to write (default: ``report.html`` in the version folder).
     lang : {"ja", "en"}
         Language of the page, figures and tables.
+    cache_dir : str or pathlib.Path, optional
+        Keep the figures and the font subset here and draw only those whose content changed
+        since the last report built with this folder (:mod:`spillover.report.cache`).
 
     Returns
     -------
     pathlib.Path
         The file written (atomically: readers never see half a page).
     """
+    from spillover.report.cache import RenderCache
     from spillover.storage import replace_atomically
 
     folder = publication_folder(output_root)
-    page = render_report(folder, lang=lang)
+    cache = RenderCache(None if cache_dir is None else Path(cache_dir))
+    page = render_report(folder, lang=lang, cache=cache)
+    cache.prune()
     path = Path(out) if out is not None else folder / REPORT_NAME
     replace_atomically(path, lambda temporary: temporary.write_text(page, encoding="utf-8"))
     return path
 
 
-def render_report(folder: Path, lang: str = "ja") -> str:
-    """The report of the publication in version folder ``folder`` as one HTML string."""
+def render_report(folder: Path, lang: str = "ja", cache: RenderCache | None = None) -> str:
+    """The report of the publication in version folder ``folder`` as one HTML string.
+
+    ``cache`` keeps the drawn figures and font subset (default: everything is drawn).
+    """
+    from spillover.report.cache import RenderCache
     from spillover.storage import read_dataset
+
+    cache = cache or RenderCache(None)
 
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     confidential = ", ".join(manifest["disclosure"]["not_for_release"])
@@ -202,17 +224,17 @@ def render_report(folder: Path, lang: str = "ja") -> str:
     sections = [
         f'<p class="note">{_e(text("release_note", lang, confidential=confidential))}</p>',
         _summary(manifest, lang),
-        _accounting(manifest, lang),
+        _accounting(manifest, lang, cache),
         _sources(manifest, lang),
         _estimates(estimates, decomposition, lang),
-        _figures(estimates, decomposition, lang),
-        _maps(folder, manifest, lang),
+        _figures(estimates, decomposition, lang, cache),
+        _maps(folder, manifest, lang, cache),
         _public(read_dataset(folder / "public" / "neighbourhoods"), lang),
         _quarantine(read_dataset(folder / "quarantine"), lang),
         _disclosure(manifest["disclosure"], lang),
     ]
     title = f"spillover {text('title', lang)}: {manifest['project']} / {manifest['run_id']}"
-    return page(title, sections, lang)
+    return page(title, sections, lang, cache)
 
 
 # --- page and building blocks ------------------------------------------------------------
@@ -236,41 +258,52 @@ figcaption { font-size: 0.9em; color: #444; }
 """
 
 
-def page(title: str, sections: Sequence[str], lang: str) -> str:
+def page(title: str, sections: Sequence[str], lang: str, cache: RenderCache | None = None) -> str:
     """A whole HTML page: ``sections`` under an ``<h1>``, CSS and the font subset inline."""
     body = f"<h1>{_e(title)}</h1>\n" + "\n".join(sections)
+    fonts = font_face(body, cache)
     return (
         f'<!DOCTYPE html>\n<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{_e(title)}</title>\n<style>\n{font_face(body)}{_CSS}</style>\n</head>\n"
+        f"<title>{_e(title)}</title>\n<style>\n{fonts}{_CSS}</style>\n</head>\n"
         f"<body>\n{body}\n</body>\n</html>\n"
     )
 
 
-def font_face(markup: str) -> str:
+def font_face(markup: str, cache: RenderCache | None = None) -> str:
     """A CSS ``@font-face`` rule embedding IPAexGothic cut down to the characters of ``markup``.
 
     The subset holds the glyphs the page needs (tens of kB instead of the font's 4 MB), so
     Japanese renders the same on every machine, with no font installed and no network.
+    ``cache`` keeps the subset of each character set.
     """
-    from fontTools import subset
-
-    from spillover.report.fonts import font_path
+    from spillover.report.cache import RenderCache
 
     shown = html.unescape(re.sub(r"<[^>]*>", " ", markup))
-    options = subset.Options()
-    options.name_IDs = ["*"]
-    font = subset.load_font(str(font_path()), options)
-    subsetter = subset.Subsetter(options)
-    subsetter.populate(text="".join(sorted(set(shown) | set(_PRINTABLE))))
-    subsetter.subset(font)
-    buffer = io.BytesIO()
-    subset.save_font(font, buffer, options)
-    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
+    characters = "".join(sorted(set(shown) | set(_PRINTABLE)))
+    data = (cache or RenderCache(None)).get("ttf", characters, lambda: _subset(characters))
+    encoded = base64.b64encode(data).decode("ascii")
     return (
         '@font-face { font-family: "SpilloverJP"; '
         f'src: url("data:font/ttf;base64,{encoded}") format("truetype"); }}\n'
     )
+
+
+def _subset(characters: str) -> bytes:
+    """IPAexGothic with the glyphs of ``characters`` only (TrueType bytes)."""
+    from fontTools import subset
+
+    from spillover.report.fonts import font_path
+
+    options = subset.Options()
+    options.name_IDs = ["*"]
+    font = subset.load_font(str(font_path()), options)
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(text=characters)
+    subsetter.subset(font)
+    buffer = io.BytesIO()
+    subset.save_font(font, buffer, options)
+    return buffer.getvalue()
 
 
 _PRINTABLE = "".join(chr(code) for code in range(0x20, 0x7F)) + "χ×−–—…"
@@ -317,6 +350,11 @@ def _number(value: float) -> str:
 
 def figure_html(figure, caption: str) -> str:
     """A matplotlib figure as ``<figure>`` with a PNG ``data:`` URI (the figure is closed)."""
+    return png_html(figure_png(figure), caption)
+
+
+def figure_png(figure) -> bytes:
+    """A matplotlib figure as PNG bytes (100 dpi, tight bounding box); the figure is closed."""
     from matplotlib import pyplot as plt
 
     from spillover.report.fonts import font_context
@@ -325,7 +363,19 @@ def figure_html(figure, caption: str) -> str:
     with font_context():
         figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
     plt.close(figure)
-    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return buffer.getvalue()
+
+
+def cached_figure(
+    cache: RenderCache, inputs: object, draw: Callable[[], object], caption: str
+) -> str:
+    """``<figure>`` of ``draw()`` (a matplotlib figure showing ``inputs``), kept in ``cache``."""
+    return png_html(cache.get("png", inputs, lambda: figure_png(draw())), caption)
+
+
+def png_html(png: bytes, caption: str) -> str:
+    """PNG bytes as ``<figure>`` with a ``data:`` URI and a caption."""
+    encoded = base64.b64encode(png).decode("ascii")
     return (
         f'<figure><img src="data:image/png;base64,{encoded}" alt="{_e(caption)}">'
         f"<figcaption>{_e(caption)}</figcaption></figure>"
@@ -361,14 +411,19 @@ def _stages(manifest: dict) -> list[tuple[str, dict]]:
     return [(name, stages[name]) for name in STAGES if name in stages]
 
 
-def _accounting(manifest: dict, lang: str) -> str:
+def _accounting(manifest: dict, lang: str, cache: RenderCache) -> str:
     stages = _stages(manifest)
     keys = ("rows_in", "rows_out", "rows_quarantined")
     rows = [(name, *(int(s[k]) for k in keys), float(s["seconds"])) for name, s in stages]
     table = html_table(
         [text("stage", lang), *(text(k, lang) for k in keys), text("seconds", lang)], rows
     )
-    chart = figure_html(accounting_figure(stages, lang), text("accounting", lang))
+    chart = cached_figure(
+        cache,
+        ["accounting", lang, [[name, [int(s[k]) for k in keys]] for name, s in stages]],
+        lambda: accounting_figure(stages, lang),
+        text("accounting", lang),
+    )
     return section(text("accounting", lang), chart, table, anchor="accounting")
 
 
@@ -437,31 +492,49 @@ def _estimates(estimates: pd.DataFrame, decomposition: pd.DataFrame, lang: str) 
     return section(text("estimates", lang), *parts, anchor="estimates")
 
 
-def _figures(estimates: pd.DataFrame, decomposition: pd.DataFrame, lang: str) -> str:
-    from spillover.report import figures
+def _figures(
+    estimates: pd.DataFrame, decomposition: pd.DataFrame, lang: str, cache: RenderCache
+) -> str:
     from spillover.report.fonts import label
 
+    def figures():  # lazy: matplotlib, only when a figure is drawn
+        from spillover.report import figures
+
+        return figures
+
     parts = [
-        figure_html(
-            figures.decomposition_figure(decomposition, lang=lang), text("decomposition", lang)
+        cached_figure(
+            cache,
+            ["decomposition", lang, decomposition],
+            lambda: figures().decomposition_figure(decomposition, lang=lang),
+            text("decomposition", lang),
         ),
-        figure_html(
-            figures.coefficient_figure(estimates, lang=lang), label("coefficients_title", lang)
+        cached_figure(
+            cache,
+            ["coefficients", lang, estimates],
+            lambda: figures().coefficient_figure(estimates, lang=lang),
+            label("coefficients_title", lang),
         ),
     ]
     radii = estimates.groupby("grid", sort=False)["radius_km"].nunique()
     for grid in radii[radii > 1].index:
-        figure = figures.radius_figure(estimates, grid=grid, lang=lang)
-        parts.append(figure_html(figure, f"{label('radius_title', lang)}: {grid}"))
+        parts.append(
+            cached_figure(
+                cache,
+                ["radius", lang, grid, estimates[estimates["grid"] == grid]],
+                lambda grid=grid: figures().radius_figure(estimates, grid=grid, lang=lang),
+                f"{label('radius_title', lang)}: {grid}",
+            )
+        )
     return section(text("figures", lang), *parts, anchor="figures")
 
 
-def _maps(folder: Path, manifest: dict, lang: str) -> str:
+def _maps(folder: Path, manifest: dict, lang: str, cache: RenderCache) -> str:
+    import importlib.util
+
     from spillover.report.fonts import label
 
-    try:
-        from spillover.report import maps
-    except ImportError:  # geopandas is the optional `geo` extra
+    if importlib.util.find_spec("geopandas") is None:  # the optional `geo` extra
         return section(
             text("maps", lang), f"<p>{_e(text('maps_missing', lang))}</p>", anchor="maps"
         )
@@ -475,17 +548,29 @@ def _maps(folder: Path, manifest: dict, lang: str) -> str:
     exposure = read_dataset(folder / "exposure")
     exposure = exposure[(exposure["year"] == year) & (exposure["radius_km"] == radius)]
     note = text("map_note", lang, year=year, radius=radius, minimum=minimum)
-    density = maps.density_map(
-        plants, radius_km=radius, min_establishments=minimum, internal=False, lang=lang
-    )
-    exposed = maps.exposure_map(
-        exposure, plants, min_establishments=minimum, internal=False, lang=lang
-    )
+
+    def density():
+        from spillover.report import maps  # lazy: geopandas, only when a map is drawn
+
+        return maps.density_map(
+            plants, radius_km=radius, min_establishments=minimum, internal=False, lang=lang
+        )
+
+    def exposed():
+        from spillover.report import maps
+
+        return maps.exposure_map(
+            exposure, plants, min_establishments=minimum, internal=False, lang=lang
+        )
+
+    shown = [lang, minimum, radius, plants.drop(columns="geometry", errors="ignore")]
     return section(
         text("maps", lang),
         f"<p>{_e(note)}</p>",
-        figure_html(density, label("density_title", lang)),
-        figure_html(exposed, label("exposure_title", lang)),
+        cached_figure(cache, ["density", *shown], density, label("density_title", lang)),
+        cached_figure(
+            cache, ["exposure", *shown, exposure], exposed, label("exposure_title", lang)
+        ),
         anchor="maps",
     )
 

@@ -23,7 +23,8 @@ EDGES = {
     "exports": ["neighbourhoods"],
     "neighbourhoods": ["exposure"],
     "exposure": ["panel"],
-    "panel": ["estimate", "publish"],
+    "panel": ["disclose"],
+    "disclose": ["estimate", "publish"],
     "estimate": ["publish"],
     "publish": [],
 }

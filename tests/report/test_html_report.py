@@ -9,7 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from spillover.cli import app
+from spillover.report import html as report_html
 from spillover.report.brief import Region, build_brief, region_of, region_tables
+from spillover.report.cache import RenderCache
 from spillover.report.html import (
     ReportError,
     build_report,
@@ -18,6 +20,7 @@ from spillover.report.html import (
     publication_folder,
     quarantine_counts,
     reason_kind,
+    render_report,
     text,
 )
 from spillover.storage import read_dataset
@@ -152,6 +155,36 @@ def test_report_is_self_contained(report_ja):
     )
     assert all(url.startswith('"data:') for url in re.findall(r"url\(([^)]{0,10})", page))
     assert "href=" not in page and "http://" not in page and "https://" not in page
+
+
+@pytest.mark.slow
+def test_kept_figures_make_the_same_page_and_only_changed_ones_are_drawn(demo_run, tmp_path):
+    """Kept pieces make the page that drawing everything makes.
+
+    A changed estimate redraws its figures only; pruning keeps the last report's pieces.
+    """
+    _, _, output_root = demo_run
+    folder = publication_folder(output_root)
+    drawn = render_report(folder)  # no cache: everything drawn
+    first = RenderCache(tmp_path / "cache")
+    assert render_report(folder, cache=first) == drawn
+    assert first.reused == 0 and first.drawn == len(list((tmp_path / "cache").iterdir()))
+    again = RenderCache(tmp_path / "cache")
+    assert render_report(folder, cache=again) == drawn
+    assert again.drawn == 0 and again.reused == first.drawn
+
+    estimates = read_dataset(folder / "estimates")
+    decomposition = read_dataset(folder / "decomposition")
+    changed = estimates.copy()
+    no_radius_figure = changed.groupby("grid")["radius_km"].transform("nunique") == 1
+    changed.loc[no_radius_figure.idxmax(), "coef"] += 1.0
+    after = RenderCache(tmp_path / "cache")
+    report_html._figures(changed, decomposition, "ja", after)
+    assert after.drawn == 1  # the comparison figure; decomposition and radius figures kept
+    kept = set((tmp_path / "cache").iterdir())
+    after.prune()
+    assert set((tmp_path / "cache").iterdir()) == {tmp_path / "cache" / n for n in after.used}
+    assert len(kept) > len(after.used)
 
 
 @pytest.mark.slow

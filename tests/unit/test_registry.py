@@ -48,6 +48,7 @@ def test_the_registry_lists_the_stages_in_pipeline_order():
         "neighbourhoods",
         "exposure",
         "panel",
+        "disclose",
         "estimate",
         "publish",
     ]

@@ -1,0 +1,106 @@
+"""Pieces of a report kept by what they show: figure PNGs and font subsets.
+
+A publication re-built by an incremental run mostly shows what the last one showed: the maps
+of unchanged plants, the figures of unchanged estimates. Each piece is stored under the
+SHA-256 of its inputs and of the code that draws it (this package's version, the source of
+the report modules, the versions of matplotlib, fontTools and the font package), so a piece
+is drawn again only when what it shows or how it is drawn changed. After a report,
+:meth:`RenderCache.prune` removes the pieces that report did not use: the folder holds the
+pieces of the last report built with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+from spillover import __version__
+
+__all__ = ["RenderCache", "digest"]
+
+#: Distributions whose version changes what a piece looks like.
+_DRAWING_PACKAGES = ("matplotlib", "fonttools", "matplotlib-fontja", "geopandas", "shapely")
+
+
+@cache
+def _code_digest() -> str:
+    """SHA-256 of the report modules' source and the drawing packages' versions."""
+    parts = [__version__]
+    for module in sorted(Path(__file__).parent.glob("*.py")):
+        parts.append(hashlib.sha256(module.read_bytes()).hexdigest())
+    for name in _DRAWING_PACKAGES:
+        try:
+            parts.append(f"{name}={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            parts.append(f"{name}=-")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _canonical(value: object) -> object:
+    """A JSON-able stand-in for ``value``; a frame by its columns, types and row hashes."""
+    if isinstance(value, pd.DataFrame):
+        rows = pd.util.hash_pandas_object(value, index=False).to_numpy()
+        return {
+            "columns": [str(c) for c in value.columns],
+            "dtypes": [str(t) for t in value.dtypes],
+            "rows": hashlib.sha256(rows.tobytes()).hexdigest(),
+        }
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def digest(kind: str, inputs: object) -> str:
+    """SHA-256 naming a piece: its kind, its inputs (frames by content) and the drawing code."""
+    text = json.dumps(
+        [kind, _canonical(inputs), _code_digest()], sort_keys=True, ensure_ascii=False, default=str
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class RenderCache:
+    """Rendered pieces in ``folder`` (``None``: nothing kept, every piece is drawn)."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+        self.used: set[str] = set()
+        self.drawn = 0
+        self.reused = 0
+
+    def get(self, kind: str, inputs: object, draw: Callable[[], bytes]) -> bytes:
+        """The bytes of the piece ``kind`` showing ``inputs``: kept ones, else ``draw()``."""
+        if self.folder is None:
+            self.drawn += 1
+            return draw()
+        name = f"{digest(kind, inputs)}.{kind}"
+        self.used.add(name)
+        path = self.folder / name
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            pass
+        else:
+            self.reused += 1
+            return data
+        data = draw()
+        self.drawn += 1
+        from spillover.storage import replace_atomically
+
+        replace_atomically(path, lambda temporary: temporary.write_bytes(data))
+        return data
+
+    def prune(self) -> None:
+        """Remove the kept pieces this cache's report did not use (not files being written)."""
+        if self.folder is None or not self.folder.is_dir():
+            return
+        for path in self.folder.iterdir():
+            if path.is_file() and not path.name.startswith(".") and path.name not in self.used:
+                path.unlink(missing_ok=True)
