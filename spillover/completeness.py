@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import warnings
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -31,6 +32,9 @@ from spillover.config import CompletenessConfig, Config
 from spillover.options import INDUSTRY_RATIO
 from spillover.panel import periods_of_year
 from spillover.rawfiles import IncompleteInputError, IngestError, RawFile
+
+if TYPE_CHECKING:
+    from spillover.ingest_cache import MappedFile
 
 #: Tables read by surveys with a firm-survey (fiscal) year.
 FIRM_SURVEY_TABLES = ("firms", "parents", "affiliates")
@@ -130,15 +134,17 @@ def _check_expected(
     return covered
 
 
-def check_row_counts(table: str, files: list[RawFile], config: CompletenessConfig) -> None:
+def check_row_counts(
+    table: str, files: list[RawFile | MappedFile], config: CompletenessConfig
+) -> None:
     """Check the rows read per year of ``table`` against the completeness rules.
 
     Parameters
     ----------
     table : str
         Canonical table name.
-    files : list of RawFile
-        Every file read for the table (undated files are ignored).
+    files : list of RawFile or MappedFile
+        Every file read for the table, with its ``rows`` read (undated files are ignored).
     config : CompletenessConfig
         The rules: ``min_share_of_previous_year`` and ``expected_rows`` per table/source.
 
@@ -151,8 +157,8 @@ def check_row_counts(table: str, files: list[RawFile], config: CompletenessConfi
     by_source, by_year = defaultdict(int), defaultdict(int)
     paths, shares = defaultdict(list), defaultdict(list)
     for f in dated:
-        by_source[f.source.name, f.year] += len(f.frame)
-        by_year[f.year] += len(f.frame)
+        by_source[f.source.name, f.year] += f.rows
+        by_year[f.year] += f.rows
         paths[f.source.name, f.year].append(f.path)
         paths[table, f.year].append(f.path)
         shares[f.year].append(_min_share(config, table, f.source.name))

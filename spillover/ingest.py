@@ -13,7 +13,7 @@ before the ingest stage writes anything.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -21,9 +21,17 @@ import pandera.pandas as pa
 
 from spillover import completeness, plausibility, quarantine
 from spillover.config import Config, PlausibilityConfig, Source
+from spillover.ingest_cache import IngestCache, MappedFile
 from spillover.parsing import parse_column
 from spillover.progress import track
-from spillover.rawfiles import TEXT_FORMATS, IngestError, RawFile, read_table_files, sha256
+from spillover.rawfiles import (
+    TEXT_FORMATS,
+    IngestError,
+    RawFile,
+    read_raw,
+    sha256,
+    source_files,
+)
 from spillover.schemas import DTYPES, TABLES, Kind, empty_frame, schema
 
 __all__ = ["IngestError", "IngestResult", "SourceReport", "ingest_all", "ingest_table"]
@@ -43,6 +51,8 @@ class SourceReport:
     rows_out: int
     rows_quarantined: int
     sha256: str
+    #: The file's mapping came from the ingest cache (:mod:`spillover.ingest_cache`).
+    from_cache: bool = False
 
 
 @dataclass
@@ -397,8 +407,13 @@ def _drop_duplicate_keys(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame,
     return frame.loc[~repeated], quarantined
 
 
-def _map_file(raw_file: RawFile, config: Config) -> tuple[pd.DataFrame, pd.DataFrame, SourceReport]:
-    """Map one file, enforce ``quarantine.max_share`` on it, and account for its rows."""
+def _map_file(
+    raw_file: RawFile, config: Config, digest: str
+) -> tuple[pd.DataFrame, pd.DataFrame, SourceReport]:
+    """Map one file, enforce ``quarantine.max_share`` on it, and account for its rows.
+
+    ``digest`` is the SHA-256 of the file's bytes.
+    """
     raw, path, source = raw_file.frame, raw_file.path, raw_file.source
     good, bad = map_source_frame(
         raw,
@@ -419,15 +434,39 @@ def _map_file(raw_file: RawFile, config: Config) -> tuple[pd.DataFrame, pd.DataF
     )
     good["source_name"] = source.name
     report = SourceReport(
-        raw_file.table, source.name, str(path), len(raw), len(good), len(bad), sha256(path)
+        raw_file.table, source.name, str(path), len(raw), len(good), len(bad), digest
     )
     return good, bad, report
 
 
+def _read_or_reuse(table: str, config: Config, cache: IngestCache) -> list[tuple[str, object]]:
+    """Every file of ``table``'s sources with its cache key: kept mapping or the file read."""
+    found: list[tuple[str, object]] = []
+    for source in config.sources.get(table, []):
+        for year, path in source_files(source, config):
+            digest = sha256(path)
+            key = cache.key(
+                table=table, source=source, year=year, path=path, sha256=digest, config=config
+            )
+            kept = cache.load(key, source=source, year=year, path=path)
+            if kept is None:
+                frame, lines = read_raw(
+                    path,
+                    source,
+                    table=table,
+                    require_final_newline=config.completeness.require_final_newline,
+                )
+                kept = RawFile(table, source, year, path, frame, lines, digest)
+            found.append((key, kept))
+    return found
+
+
 def ingest_table(
-    table: str, config: Config
+    table: str, config: Config, cache: IngestCache | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[SourceReport]]:
     """Read every source of ``table``; return canonical rows, quarantine and accounting.
+
+    ``cache`` keeps each file's mapping; a file kept unchanged is not read again.
 
     Raises
     ------
@@ -439,11 +478,17 @@ def ingest_table(
     QuarantineLimitError
         If a file has more than ``quarantine.max_share`` bad rows.
     """
-    files = read_table_files(table, config)
-    completeness.check_row_counts(table, files, config.completeness)
+    cache = cache or IngestCache(None)
+    files = _read_or_reuse(table, config, cache)
+    completeness.check_row_counts(table, [file for _, file in files], config.completeness)
     frames, rejected, reports = [], [], []
-    for raw_file in files:
-        good, bad, report = _map_file(raw_file, config)
+    for key, file in files:
+        if isinstance(file, RawFile):
+            good, bad, report = _map_file(file, config, file.sha256)
+            where = (table, file.source, file.year, file.path)
+            cache.store(key, MappedFile(*where, file.rows, good, bad, report))
+        else:
+            good, bad, report = file.good, file.bad, replace(file.report, from_cache=True)
         frames.append(good)
         rejected.append(bad)
         reports.append(report)
@@ -464,10 +509,14 @@ def ingest_table(
     return canonical, quarantine.concat(rejected), reports
 
 
-def ingest_all(config: Config, *, progress: bool = False) -> IngestResult:
+def ingest_all(
+    config: Config, *, progress: bool = False, cache_dir: Path | None = None
+) -> IngestResult:
     """Ingest every configured table, then check that the inputs are complete.
 
     Progress is logged per table (a bar with ``progress`` on a terminal; :mod:`spillover.progress`).
+    ``cache_dir`` keeps each raw file's mapping (:mod:`spillover.ingest_cache`): files kept
+    unchanged are not read again.
 
     Raises
     ------
@@ -480,12 +529,14 @@ def ingest_all(config: Config, *, progress: bool = False) -> IngestResult:
     completeness.check_rule_names(config)
     completeness.warn_switched_off(config.completeness)
     tables, rejected, reports = {}, [], []
+    cache = IngestCache(cache_dir)
     names = [table for table in TABLES if config.sources.get(table)]
     for table in track(names, total=len(names), stage="ingest", unit="tables", bar=progress):
-        canonical, bad, table_reports = ingest_table(table, config)
+        canonical, bad, table_reports = ingest_table(table, config, cache)
         tables[table] = canonical
         rejected.append(bad)
         reports.extend(table_reports)
     completeness.check_years(tables, config)
     completeness.check_quarters(tables["external_demand"], config)
+    cache.prune()
     return IngestResult(tables, quarantine.concat(rejected).astype({"line": "int64"}), reports)

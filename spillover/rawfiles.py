@@ -362,26 +362,10 @@ class RawFile:
     path: Path
     frame: pd.DataFrame
     lines: pd.Series
+    #: SHA-256 of the file's bytes.
+    sha256: str = ""
 
-
-def read_table_files(table: str, config: Config) -> list[RawFile]:
-    """Read every file of every source of ``table``, with the whole-file checks.
-
-    Raises
-    ------
-    IngestError
-        If a file is missing, unreadable or undecodable.
-    IncompleteInputError
-        If a file is empty, header-only or cut mid-record.
-    """
-    files = []
-    for source in config.sources.get(table, []):
-        for year, path in source_files(source, config):
-            frame, lines = read_raw(
-                path,
-                source,
-                table=table,
-                require_final_newline=config.completeness.require_final_newline,
-            )
-            files.append(RawFile(table, source, year, path, frame, lines))
-    return files
+    @property
+    def rows(self) -> int:
+        """Rows read (data records, the header not counted)."""
+        return len(self.frame)

@@ -57,7 +57,9 @@ def _counts(series: pd.Series) -> dict[str, int]:
 )
 def ingest_stage(run: Run) -> StageResult:
     """Read every raw source into canonical tables; quarantine rows that break the contract."""
-    result = ingest_all(run.config, progress=run.progress)
+    result = ingest_all(
+        run.config, progress=run.progress, cache_dir=run.config.cache_path("ingest")
+    )
     sources = [vars(report) for report in result.reports]
     return StageResult(
         rows_in=sum(s["rows_in"] for s in sources),

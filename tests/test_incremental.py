@@ -8,10 +8,12 @@ and the results equal a fresh full run's byte for byte.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+from held_year import FILES_2019, deliver, hold_back
 
 from spillover import fingerprints
 from spillover.demo.world import WorldParams, build_demo_world
@@ -198,9 +200,25 @@ def test_a_changed_raw_file_reruns_ingest_onward(world):
     _assert_equals_a_fresh_run(world, result)
 
 
+def test_a_new_survey_year_reads_only_its_files(tmp_path):
+    world = build_demo_world(tmp_path / "world", SMALL)
+    hold_back(world.root, tmp_path / "held")
+    first = run_incremental(world.config_path)
+    assert json.loads((first.workdir / "config.json").read_text("utf-8"))["years"] == [2012, 2018]
+
+    deliver(world.root, tmp_path / "held")
+    result = run_incremental(world.config_path)
+
+    report = json.loads((result.workdir / "reports" / "ingest.json").read_text("utf-8"))
+    read = sorted(s["file"] for s in report["sources"] if not s["from_cache"])
+    assert read == sorted(str(world.root / name) for name in FILES_2019)
+    assert len(report["sources"]) > 4 * len(read)
+    _assert_equals_a_fresh_run(world, result)
+
+
 def test_from_runs_a_stage_and_every_later_one_fresh_runs_all(world):
     result = run_incremental(world.config_path, selection=Selection(from_stage="panel"))
-    assert _ran(result) == ["panel", "estimate", "publish"]
+    assert _ran(result) == ["panel", "disclose", "estimate", "publish"]
     for decision in result.decisions[list(STAGES).index("panel") :]:
         reasons = decision.refit.values() if decision.refit else [decision.reasons]
         assert set(reasons) == {("--from panel",)}

@@ -1,0 +1,144 @@
+"""The ingest cache: each raw file's canonical rows and quarantine, kept by what made them.
+
+A yearly run meets last year's files again, unchanged. The ingest stage keeps, per raw file,
+its mapped rows, its quarantined rows and its accounting under a key that hashes everything
+they depend on: the file's bytes (SHA-256), its path (kept on every row as provenance), its
+source entry in the config (less the years it covers), its year, the plausibility rules,
+``quarantine.max_share``, ``completeness.require_final_newline``, the package version and
+the source of the modules that map a file (an edited ingest misses, even in a development
+install). A file whose key is kept is not read again, so a new survey year reads only the
+new year's files. Rows loaded from the cache equal the rows mapped from the file, to the
+byte (``tests/unit/test_ingest_cache.py``).
+
+Each entry is a folder ``<key>/`` with ``rows.parquet``, ``quarantine.parquet`` and
+``entry.json``, renamed into place whole. Entries not used for :data:`KEEP_DAYS` days are
+removed at the end of an ingest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from spillover import __version__
+
+if TYPE_CHECKING:
+    from spillover.config import Config, Source
+    from spillover.ingest import SourceReport
+
+__all__ = ["KEEP_DAYS", "IngestCache", "MappedFile"]
+
+#: Days an unused entry is kept.
+KEEP_DAYS = 30
+#: Modules whose code decides a file's mapping.
+_MAPPING_MODULES = ("ingest", "rawfiles", "parsing", "plausibility", "schemas", "quarantine")
+
+
+@cache
+def _code_digest() -> str:
+    """SHA-256 of the source of :data:`_MAPPING_MODULES` and the package version."""
+    digest = hashlib.sha256(__version__.encode())
+    for name in _MAPPING_MODULES:
+        digest.update((Path(__file__).parent / f"{name}.py").read_bytes())
+    return digest.hexdigest()
+
+
+@dataclass
+class MappedFile:
+    """One raw file mapped onto its table: rows read, canonical rows, quarantine, accounting."""
+
+    table: str
+    source: Source
+    year: int | None
+    path: Path
+    rows: int
+    good: pd.DataFrame
+    bad: pd.DataFrame
+    report: SourceReport
+
+
+class IngestCache:
+    """Mapped raw files in ``folder`` (``None``: nothing is kept, every file is read)."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+        self.used: set[str] = set()
+
+    @staticmethod
+    def key(
+        *, table: str, source: Source, year: int | None, path: Path, sha256: str, config: Config
+    ) -> str:
+        """SHA-256 of everything the mapping of one raw file depends on."""
+        parts = {
+            "code": _code_digest(),
+            "table": table,
+            # which years a source covers picks its files; it does not change one file's rows
+            "source": source.model_dump(mode="json", exclude={"years", "skip_years"}),
+            "year": year,
+            "path": str(path),
+            "sha256": sha256,
+            "plausibility": config.plausibility.model_dump(mode="json"),
+            "max_share": config.quarantine.max_share,
+            "final_newline": config.completeness.require_final_newline,
+        }
+        text = json.dumps(parts, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def load(self, key: str, *, source: Source, year: int | None, path: Path) -> MappedFile | None:
+        """The kept mapping of ``key``, or ``None``."""
+        if self.folder is None:
+            return None
+        from spillover.ingest import SourceReport
+
+        entry = self.folder / key
+        try:
+            about = json.loads((entry / "entry.json").read_text(encoding="utf-8"))
+            good = pd.read_parquet(entry / "rows.parquet")
+            bad = pd.read_parquet(entry / "quarantine.parquet")
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        self.used.add(key)
+        os.utime(entry)
+        report = SourceReport(**about["report"])
+        return MappedFile(report.table, source, year, path, about["rows"], good, bad, report)
+
+    def store(self, key: str, mapped: MappedFile) -> None:
+        """Keep ``mapped`` under ``key`` (a folder renamed into place whole)."""
+        if self.folder is None:
+            return
+        self.used.add(key)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        temporary = self.folder / f".{key}.{secrets.token_hex(8)}.tmp"
+        temporary.mkdir()
+        try:
+            mapped.good.to_parquet(temporary / "rows.parquet", index=False)
+            mapped.bad.to_parquet(temporary / "quarantine.parquet", index=False)
+            about = {"rows": mapped.rows, "report": asdict(mapped.report)}
+            (temporary / "entry.json").write_text(json.dumps(about), encoding="utf-8")
+            try:
+                temporary.rename(self.folder / key)
+            except OSError:  # another run kept the same file first
+                pass
+        finally:
+            shutil.rmtree(temporary, ignore_errors=True)
+
+    def prune(self, *, keep_days: float = KEEP_DAYS) -> None:
+        """Remove entries not used by this cache and not used for ``keep_days`` days."""
+        if self.folder is None or not self.folder.is_dir():
+            return
+        oldest = time.time() - keep_days * 86400
+        for entry in self.folder.iterdir():
+            if entry.name.startswith(".") or entry.name in self.used:
+                continue
+            if entry.stat().st_mtime < oldest:
+                shutil.rmtree(entry, ignore_errors=True)
