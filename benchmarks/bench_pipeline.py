@@ -2,7 +2,8 @@
 
 Run with ``make bench`` (or ``.venv/bin/python benchmarks/bench_pipeline.py [--out DIR]``).
 Prints the wall time of the world generation and of every stage for a cold run (gazetteer
-index and geocode cache built) and a warm run (both reused), and the peak resident memory.
+index and the geocode, ingest and report caches built) and a warm run (all of them reused;
+the warm run's publication links the cold run's datasets), and the peak resident memory.
 Targets (issue 2): whole pipeline < 30 s after installation, peak memory < 2 GB.
 """
 
