@@ -108,7 +108,11 @@ def geocode_addresses(
           town as in the gazetteer, block numbers joined by ``-``, building
           names dropped) where matched; the character-normalised text otherwise.
         - ``ambiguous`` (bool): True when several gazetteer places fit equally
-          well; the result then stops at the deepest level they share.
+          well, or text after a town could name a longer town; the result then
+          stops at the deepest level they share.
+        - ``note`` (str): what was not used or not explained (text before the
+          address, unexplained text after a town, a dropped 町/村 suffix);
+          missing when nothing.
 
     Raises
     ------
@@ -149,6 +153,7 @@ def geocode_addresses(
             "pref_code": pd.arrays.IntegerArray(pref_code, pref_code <= 0),
             "normalized": typed("normalized", "str"),
             "ambiguous": np.asarray(cols["ambiguous"], dtype=bool)[codes],
+            "note": pd.array([n or None for n in cols["note"]], dtype="str").take(codes),
         },
         index=addresses.index,
     )
@@ -191,4 +196,4 @@ def normalize_address(address: str | pd.Series, *, index: GazetteerIndex | None 
         return geocode_addresses(address, index)["normalized"]
     if index is None:
         return canonical_text(address)
-    return Matcher(index).match(canonical_text(address))[-1]
+    return Matcher(index).match(canonical_text(address))[RESULT_FIELDS.index("normalized")]

@@ -25,6 +25,7 @@ OUTPUT_COLUMNS = (
     "pref_code",
     "ambiguous",
     "normalized",
+    "note",
 )
 
 

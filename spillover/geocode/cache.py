@@ -22,7 +22,7 @@ from spillover.storage import replace_atomically
 
 __all__ = ["MATCHER_VERSION", "CacheWarning", "cache_path", "read_cache", "write_cache"]
 
-MATCHER_VERSION = 2
+MATCHER_VERSION = 3
 """Bump whenever matching rules change results (normalisation changes are covered
 by the gazetteer checksum, which includes the normalisation rules version)."""
 

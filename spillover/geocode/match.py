@@ -38,6 +38,7 @@ candidates share (the 政令市, the prefecture, or none) with ``ambiguous=True`
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 
@@ -52,8 +53,14 @@ LEVELS = GEOCODE_LEVELS
 SAME_PLACE_KM = 1.0
 """Gazetteer entries sharing a key and lying within this distance (km) are one place."""
 
-MatchResult = tuple[str, int, "str | None", "str | None", "str | None", float, float, bool, str]
-"""(level, pref_code (0 = none), pref, city, town, lat, lon, ambiguous, normalized)."""
+STEM_SPREAD_KM = 3.0
+"""A town match followed by unexplained text is reported at the mean of the towns sharing
+its key as a prefix (level ``oaza``) when they lie within this distance (km)."""
+
+MatchResult = tuple[
+    str, int, "str | None", "str | None", "str | None", float, float, bool, str, str
+]
+"""(level, pref_code (0 = none), pref, city, town, lat, lon, ambiguous, normalized, note)."""
 
 RESULT_FIELDS = (
     "level",
@@ -65,12 +72,28 @@ RESULT_FIELDS = (
     "lon",
     "ambiguous",
     "normalized",
+    "note",
 )
-"""Field names of :data:`MatchResult`, in order (result frames and the cache use them)."""
+"""Field names of :data:`MatchResult`, in order (result frames and the cache use them).
+
+``note`` says what the matcher did not use or could not explain ("" when nothing): text
+before the address, text after a town that no town name explains, a dropped 町/村 suffix.
+"""
 
 _BLOCK = re.compile(r"-?(?:\d+(?:丁目|番地ノ|番地|番ノ|番|号|-|ノ)?)+")
 _DIGITS = re.compile(r"\d+")
 _MUNICIPAL_END = frozenset("市町村郡区")
+# The text of a tail up to its first number or dash.
+_HEAD = re.compile(r"[^\d-]*")
+# Suffixes a register may add to or drop from a town name (「大塚町5」 for the town 大塚).
+_SUFFIXES = frozenset(("町", "村", "丁"))
+# Suffixes a register drops from a town name (「和合152-3」 for 和合町).
+_DROPPED = ("町", "村")
+# Text that reads as (part of) a town name, not a 小字: 「…町」, 「…丁目」, 「…条」, 「四?目」.
+_KANJI_NUMERALS = frozenset("一二三四五六七八九十")
+_NUMBERED_WORD = re.compile(r"\d+[^\d\-ノ]")
+_CHOME = re.compile(r"\d+(?:丁目|条)")
+_TOWN_LIKE = re.compile(r"(?:町|村|丁目|条)$|丁目|^[一二三四五六七八九十\d]+.?目$")
 # Kyoto-style street directions before the town: 「烏丸通三条下る饅頭屋町」.
 _KYOTO_STREET = re.compile(r".*(?:上る|下る|上ル|下ル|東入る|西入る|東入ル|西入ル|東入|西入)")
 _NAN = float("nan")
@@ -168,18 +191,23 @@ class Matcher:
     def __init__(self, index: GazetteerIndex) -> None:
         self.ix = index
         self.pref_names = {code: name for name, code in index.pref_keys.items()}
+        names = sorted(set(self.pref_names.values()), key=len, reverse=True)
+        self._pref_anywhere = re.compile("|".join(map(re.escape, names)))
         self._pref_tables: dict[int, tuple[dict[str, tuple], tuple[int, ...]]] = {}
+        self._sorted_keys: dict[int, list[str]] = {}  # town keys of a municipality, sorted
 
     # -- result builders ------------------------------------------------------------
 
     def _pref_result(self, pc: int, norm: str, *, ambiguous: bool = False) -> MatchResult:
         lat, lon = self.ix.pref_point[pc]
-        return ("pref", pc, self.pref_names[pc], None, None, lat, lon, ambiguous, norm)
+        return ("pref", pc, self.pref_names[pc], None, None, lat, lon, ambiguous, norm, "")
 
     def _none(self, norm: str, *, ambiguous: bool = False) -> MatchResult:
-        return ("none", 0, None, None, None, _NAN, _NAN, ambiguous, norm)
+        return ("none", 0, None, None, None, _NAN, _NAN, ambiguous, norm, "")
 
-    def _cities_result(self, cids: tuple[int, ...], rest: str, *, ambiguous: bool):
+    def _cities_result(
+        self, cids: tuple[int, ...], rest: str, *, ambiguous: bool, note: str = ""
+    ) -> MatchResult:
         """City-level result for candidate municipalities (one, or the wards of a 政令市)."""
         ix = self.ix
         prefs = {ix.city_pref[c] for c in cids}
@@ -198,11 +226,21 @@ class Matcher:
             city = key = bases.pop()
             lat = sum(ix.city_lat[c] for c in cids) / len(cids)
             lon = sum(ix.city_lon[c] for c in cids) / len(cids)
-        return ("city", pc, pref, city, None, lat, lon, ambiguous, pref + key + rest)
+        return ("city", pc, pref, city, None, lat, lon, ambiguous, pref + key + rest, note)
 
     def _town_result(self, hits: list, size: int, rest: str) -> MatchResult:
-        """Resolve town hits into a result; `size` is the matched key length."""
+        """Resolve town hits into a result; `size` is the matched key length.
+
+        A town followed by text that no name explains, where the municipality has longer
+        town names starting with the matched one, falls back to the municipality
+        (``ambiguous``, with a note): the address probably names one of those towns.
+        """
         ix = self.ix
+        unexplained = self._truncated(hits, size, rest)
+        if unexplained:
+            cids = tuple(dict.fromkeys(c for c, _ in hits))
+            dropped = self._dropped_suffix(cids, rest, found_only=True)  # 「森本」 for 森本町
+            return dropped or self._stem_result(hits, size, rest, unexplained)
         if len(hits) == 1 and hits[0][1] >= 0:
             return self._one_town(hits[0][1], size, rest)
         groups = [ix.key_towns(v) for _, v in hits]
@@ -253,7 +291,101 @@ class Matcher:
         m = _BLOCK.match(tail) if tail else None
         nums = _DIGITS.findall(m.group())[:4] if m else []
         norm = pref + city_key + key + "-".join(nums)
-        return (level, pc, pref, city, town, lat, lon, False, norm)
+        return (level, pc, pref, city, town, lat, lon, False, norm, "")
+
+    def _truncated(self, hits: list, size: int, rest: str) -> str:
+        """Text after a town match that reads as the rest of another town name, else "".
+
+        The tail after the matched key is explained when it is empty, starts with a dash,
+        is a 町/村/丁 suffix before a number (「大塚町5」 for 大塚) or starts with a 小字 of
+        the town. A tail starting with a number is unexplained only when that number and
+        the next word begin a longer town name (「宮ノ森4条十場丁目」). Otherwise the text up
+        to the first number is unexplained when it looks like part of a town name (it ends
+        in 町/村/丁目/条, is a numeral and 目 — a garbled 「四丁目」 — or comes before 「N丁目」
+        or 「N条」), when it starts with a kanji numeral and the town has numbered
+        neighbours (「美生三遍」 beside 美生3線), or when a matched municipality has a longer
+        town name starting with the key: 「利賀村上百瀨」 must not become 利賀村 when 利賀村上百瀬
+        exists. Other text after a town with no longer name (「元町西山12」) is taken for an
+        unknown 小字, which registers are full of.
+        """
+        tail = rest[size:]
+        if not tail or tail[0] == "-":
+            return ""
+        key = rest[:size]
+        cids = tuple(dict.fromkeys(c for c, _ in hits))
+        if tail[0].isdigit():
+            # 「宮ノ森4条十場丁目」: a number and a word that begin a longer town name
+            numbered = _NUMBERED_WORD.match(tail)
+            if numbered and any(self._longer(c, key + numbered.group()) for c in cids):
+                return tail[: numbered.end() + len(_HEAD.match(tail, numbered.end()).group())]
+            return ""
+        head = _HEAD.match(tail).group()
+        if head in _SUFFIXES:
+            return ""
+        ix = self.ix
+        for _, value in hits:
+            towns = ix.key_towns(value)[1] if value < 0 else (value,)
+            if any(self._koaza(t, tail) is not None for t in towns):
+                return ""
+        if _TOWN_LIKE.search(head) or _CHOME.match(tail, len(head)):
+            return head  # 「上百瀬町」, 「四瑛目」, 「口1丁目」: the rest of a town name
+        for cid in cids:
+            if self._longer(cid, key, numbered=False):
+                return head
+            if head[0] in _KANJI_NUMERALS and self._longer(cid, key, numbered=True):
+                return head  # 「美生三遍」 where 美生3線 exists: a garbled number
+        return ""
+
+    def _longer(self, cid: int, key: str, *, numbered: bool | None = None) -> tuple[int, ...]:
+        """Towns of municipality `cid` whose key starts with `key` and is longer.
+
+        ``numbered``: only those going on with a number (chome, 条, 線: True), only those
+        going on with a letter (False), or all (None).
+        """
+        ix = self.ix
+        table = ix.town_table(cid)
+        keys = self._sorted_keys.get(cid)
+        if keys is None:
+            keys = self._sorted_keys[cid] = sorted(table)
+        found = []
+        for k in keys[bisect.bisect_right(keys, key) :]:
+            if not k.startswith(key):
+                break
+            if numbered is None or k[len(key)].isdigit() == numbered:
+                value = table[k]
+                found.extend(ix.key_towns(value)[1] if value < 0 else (value,))
+        return tuple(found)
+
+    def _stem_result(self, hits: list, size: int, rest: str, unexplained: str) -> MatchResult:
+        """A town match followed by `unexplained` text: one level up, flagged, with a note.
+
+        The towns whose key starts with the matched key (the key's own and the longer ones,
+        chome included) make an ``oaza`` result at their mean when they lie within
+        :data:`STEM_SPREAD_KM` of each other in one municipality; otherwise the result is the
+        municipality.
+        """
+        ix = self.ix
+        key = rest[:size]
+        note = f"unexplained after town {key}: {unexplained}"
+        cids = tuple(dict.fromkeys(c for c, _ in hits))
+        if len(cids) == 1:
+            cid = cids[0]
+            towns = [
+                t
+                for k, value in ix.town_table(cid).items()
+                if k.startswith(key)
+                for t in (ix.key_towns(value)[1] if value < 0 else (value,))
+            ]
+            lats = [ix.town_lat[t] for t in towns]
+            lons = [ix.town_lon[t] for t in towns]
+            if towns and _spread_km(lats, lons) <= STEM_SPREAD_KM:
+                pc = ix.city_pref[cid]
+                pref = self.pref_names[pc]
+                lat, lon = sum(lats) / len(lats), sum(lons) / len(lons)
+                norm = pref + ix.city_key[cid] + rest
+                name = ix.oaza_name.get(key, ix.town_name[towns[0]] if len(towns) == 1 else key)
+                return ("oaza", pc, pref, ix.city_name[cid], name, lat, lon, True, norm, note)
+        return self._cities_result(cids, rest, ambiguous=True, note=note)
 
     def _koaza(self, tid: int, tail: str) -> tuple[int, int] | None:
         """Longest 小字 of town `tid` at the start of `tail`: (koaza row, length) or None.
@@ -296,7 +428,7 @@ class Matcher:
                     if point is not None:
                         level, (lat, lon) = "block", point
         norm = pref + ix.city_key[cid] + key + "-".join(nums)
-        return (level, pc, pref, ix.city_name[cid], ix.town_name[tid], lat, lon, False, norm)
+        return (level, pc, pref, ix.city_name[cid], ix.town_name[tid], lat, lon, False, norm, "")
 
     # -- the ladder -----------------------------------------------------------------
 
@@ -341,12 +473,66 @@ class Matcher:
                 found = _town_in_cities(ix, cids, tail)
             if found is not None:
                 return self._town_result(found[1], found[0], tail)
+            dropped = self._dropped_suffix(cids, tail)
+            if dropped is not None:
+                return dropped
         if cands:
             size, cids = cands[0]
             return self._cities_result(cids, rest[size:], ambiguous=False)
         if not pc:
-            return self._none(s)
+            return self._embedded(s) or self._none(s)
         return self._merged_municipality(pc, rest)
+
+    def _dropped_suffix(
+        self, cids: tuple[int, ...], tail: str, *, found_only: bool = False
+    ) -> MatchResult | None:
+        """A town written without its 町/村 suffix (「和合152-3」 for 和合町), or ``None``.
+
+        The text before the first number must start exactly one town name of the
+        municipality once a 町 or 村 is added (chome towns of that name count as one): then
+        that town is the match, with a note. When other town names start with the text
+        too, the municipality is returned, flagged ambiguous (``found_only``: ``None``).
+        """
+        head = _HEAD.match(tail).group()
+        if not head:
+            return None
+        starting = {t for cid in cids for t in self._longer(cid, head)}
+        if not starting:
+            return None
+        ix = self.ix
+        readings = []
+        for suffix in _DROPPED:
+            found = _town_in_cities(ix, cids, head + suffix + tail[len(head) :])
+            if found is not None and found[0] > len(head):
+                readings.append((suffix, found))
+        if len(readings) == 1:
+            suffix, (size, hits) = readings[0]
+            if all(ix.town_key[t].startswith(head + suffix) for t in starting):
+                result = self._town_result(hits, size, head + suffix + tail[len(head) :])
+                if result[0] in ("block", "town", "oaza"):
+                    note = f"town written without its suffix: {head} → {head}{suffix}"
+                    return (*result[:-1], result[-1] or note)
+        if found_only:
+            return None
+        names = "、".join(sorted({ix.town_name[t] for t in starting})[:5])
+        note = f"{head} starts several town names: {names}"
+        return self._cities_result(cids, tail, ambiguous=True, note=note)
+
+    def _embedded(self, s: str) -> MatchResult | None:
+        """The address inside surrounding text, or ``None``.
+
+        It starts at the first prefecture name (after the start) that leads to a
+        municipality; what came before (a company name, 本社・工場, a bracket) is noted.
+        """
+        first = None
+        for found in self._pref_anywhere.finditer(s, 1):
+            result = self.match(s[found.start() :])
+            note = f"ignored before the address: {s[: found.start()]}"
+            result = (*result[:-1], "; ".join(filter(None, (note, result[-1]))))
+            if result[0] not in ("pref", "none"):
+                return result
+            first = first or result
+        return first
 
     def _pref_table(self, pc: int) -> tuple[dict[str, tuple], tuple[int, ...]]:
         """Town keys of a whole prefecture → ((city_id, group), ...), built on first use."""

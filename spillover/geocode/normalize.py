@@ -17,7 +17,7 @@ from spillover.geocode._prefectures import PREFECTURES
 
 __all__ = ["RULES_VERSION", "canonical_text", "kanji_to_int"]
 
-RULES_VERSION = 3
+RULES_VERSION = 4
 """Bump whenever :func:`canonical_text` changes its output: persisted indexes and
 geocode caches are keyed by it, so stale keys are never reused."""
 
@@ -60,7 +60,7 @@ _UNIT = {"十": 10, "拾": 10, "百": 100, "千": 1000}
 _HAS_NUM = re.compile(f"[{_NUM}]")
 _WS_DROP = re.compile(r"(?<!\d)\s+|\s+(?!\d)")
 _WS_KEEP = re.compile(r"\s+")
-_POSTAL = re.compile(r"^〒?\s*\d{3}-?\d{4}(?!\d)\s*|〒\s*\d{3}-?\d{4}(?!\d)\s*|〒")
+_POSTAL = re.compile(r"^〒?\s*\d{3}[-ー─━]?\d{4}(?!\d)\s*|〒\s*\d{3}[-ー─━]?\d{4}(?!\d)\s*|〒")
 # 「日本」 only before a prefecture name: 「日本橋…」 is a town, not the country.
 _LEADING_COUNTRY = re.compile(rf"^日本国?(?={'|'.join(PREFECTURES)})")
 _LONG_DASH = re.compile(rf"(?<=[\d{_NUM}])[ー─━](?=[\d{_NUM}])")
@@ -135,7 +135,8 @@ def canonical_text(text: str) -> str:
     2. 旧字体・異体字 → 新字体 (澤→沢, 邊→辺, 龍→竜, 﨑→崎, …); ヶ/ヵ/が → ケ;
        の/之 → ノ; dash-like characters (‐, –, —, ―, −) → ``-``.
     3. 「日本」/「日本国」 before a leading prefecture name, and postal codes
-       (「〒471-0001」 anywhere, 「471-0001」/「4710001」 at the start) are removed.
+       (「〒471-0001」 anywhere, 「471-0001」/「4710001」 at the start; the dash may also
+       be 「ー」, 「─」 or 「━」) are removed.
     4. Whitespace is removed, except between two digits where one space is
        kept as a separator (「1-2-3 205号室」 keeps its number groups apart).
     5. 「大字」 and 「字」 markers are removed (「小字」 is not special: 「西小字長尾」

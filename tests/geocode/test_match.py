@@ -165,6 +165,7 @@ def test_same_index_and_dedup(index):
         "pref_code",
         "normalized",
         "ambiguous",
+        "note",
     ]
     assert str(r["pref_code"].dtype) == "Int64"
     assert r["lat"].dtype == "float64" and r["ambiguous"].dtype == bool
@@ -195,5 +196,6 @@ def test_empty_input(index):
         "pref_code",
         "normalized",
         "ambiguous",
+        "note",
     ]
     assert str(r["pref_code"].dtype) == "Int64" and r["lat"].dtype == "float64"

@@ -37,6 +37,9 @@ def test_kanji_to_int_rejects_non_numerals():
         ("愛知県豊田市元町１丁目２－３", "愛知県豊田市元町1丁目2-3"),
         # postal code, with and without 〒, and a full-width space
         ("〒471-0001 愛知県豊田市トヨタ町１番地", "愛知県豊田市トヨタ町1番地"),
+        # a long-vowel mark or a box-drawing line as the postal code's hyphen
+        ("〒068ー7581 北海道岩見沢市", "北海道岩見沢市"),
+        ("〒068─7581北海道岩見沢市", "北海道岩見沢市"),
         ("471-0001　愛知県豊田市トヨタ町1番地", "愛知県豊田市トヨタ町1番地"),
         ("〒4710001愛知県豊田市トヨタ町1番地", "愛知県豊田市トヨタ町1番地"),
         # 漢数字 incl. 十/百 forms next to 丁目・番地・号
