@@ -31,7 +31,7 @@ test: venv
 	$(BIN)/python -m pytest -v
 
 lint: venv
-	$(BIN)/ruff check spillover dags plugins tests benchmarks validation
+	$(BIN)/ruff check spillover dags plugins tests benchmarks validation tools
 
 bench: venv
 	$(BIN)/python benchmarks/bench_pipeline.py

@@ -10,18 +10,21 @@ names) live in :mod:`spillover.geocode.match`.
 
 from __future__ import annotations
 
+import csv
 import re
 import unicodedata
+from pathlib import Path
 
 from spillover.geocode._prefectures import PREFECTURES
 
 __all__ = ["RULES_VERSION", "canonical_text", "kanji_to_int"]
 
-RULES_VERSION = 4
+RULES_VERSION = 5
 """Bump whenever :func:`canonical_text` changes its output: persisted indexes and
 geocode caches are keyed by it, so stale keys are never reused."""
 
-# 旧字体・異体字 → 新字体 (both sides are mapped, so a name written either way matches).
+# 旧字体 → 新字体 (both sides are mapped, so a name written either way matches); the
+# published variant tables of variants.csv are folded in by _variant_map.
 _OLD_NEW = (
     "亞亜惡悪壓圧圍囲爲為醫医榮栄衞衛驛駅圓円鹽塩應応櫻桜假仮價価會会繪絵擴拡覺覚學学嶽岳"
     "樂楽勸勧卷巻觀観關関巖巌顏顔歸帰氣気龜亀舊旧據拠擧挙峽峡狹狭曉暁區区驅駆徑径莖茎惠恵"
@@ -37,10 +40,57 @@ _OLD_NEW = (
     "禮礼靈霊齡齢戀恋爐炉勞労樓楼祿禄錄録灣湾髙高﨑崎嵜崎嶋島嶌島淵渕舘館塲場峯峰槇槙冨富"
     "壹壱貳弐參参"
 )
-_CHAR_MAP = {ord(a): b for a, b in zip(_OLD_NEW[0::2], _OLD_NEW[1::2], strict=True)}
-# ケ/ヶ/ヵ/が and ノ/の/之 are written interchangeably in place names.
-_CHAR_MAP.update({ord(c): "ケ" for c in "ヶヵが"})
-_CHAR_MAP.update({ord(c): "ノ" for c in "の之"})
+#: The published variant tables (jageocoder's itaiji_dic.json, ja-itaiji's families), with
+#: their sources in the file's header comment; see tools/make_variants.py.
+VARIANTS_PATH = Path(__file__).with_name("variants.csv")
+
+
+def _common(character: str) -> bool:
+    """Whether a character is a JIS X 0208 level-1 kanji (rows 16–47 of EUC-JP)."""
+    try:
+        code = character.encode("euc_jp")
+    except UnicodeEncodeError:
+        return False
+    return len(code) == 2 and 16 <= code[0] - 0xA0 <= 47
+
+
+def _variant_map() -> dict[int, str]:
+    """Every variant character → the one form its class is folded to.
+
+    The classes join the 旧字体 pairs above, the kana written interchangeably in place
+    names (ケ/ヶ/ヵ/が/ガ, ノ/の/之/乃, ツ/ッ/っ) and every pair of :data:`VARIANTS_PATH`.
+    A class is folded to its form from the pairs above when it has one (so keys keep their
+    新字体 and ケ/ノ), else to the form the published table folds to. Two classes whose
+    forms are both common kanji (JIS X 0208 level 1) are never joined through a published
+    pair: 貳 is 弐 here and 二 in jageocoder's table, and 二 must stay 二.
+    """
+    preferred = list(zip(_OLD_NEW[0::2], _OLD_NEW[1::2], strict=True))
+    preferred += [(c, "ケ") for c in "ヶヵが"] + [(c, "ノ") for c in "の之"]
+    with VARIANTS_PATH.open(encoding="utf-8") as handle:
+        published = [
+            (row["variant"], row["canonical"])
+            for row in csv.DictReader(line for line in handle if not line.startswith("#"))
+        ]
+    parent: dict[str, str] = {}
+
+    def root(character: str) -> str:
+        while parent.get(character, character) != character:
+            character = parent[character]
+        return character
+
+    kept = {canonical for _, canonical in preferred}
+    for number, (variant, canonical) in enumerate(preferred + published):
+        a, b = root(variant), root(canonical)
+        if a == b or (number >= len(preferred) and _common(a) and _common(b)):
+            continue  # never join two common kanji (弐 of 貳 and 二 of 貳 stay apart)
+        if a in kept and b not in kept:  # a form from the pairs above stays the form
+            a, b = b, a
+        parent[a] = b
+    members = set(parent) | set(parent.values())
+    return {ord(c): root(c) for c in members if root(c) != c}
+
+
+_CHAR_MAP = _variant_map()
 # Dash-like characters (NFKC already maps the full-width hyphen-minus 「－」).
 _CHAR_MAP.update({ord(c): "-" for c in "‐‑‒–—―−﹣"})
 

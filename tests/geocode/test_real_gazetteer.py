@@ -235,10 +235,41 @@ def test_a_garbled_town_name_is_never_cut_to_a_shorter_town_far_away(real_index,
         assert flagged.mean() > 0.9
 
 
-def test_the_issue_examples_of_cut_names(real_index):
+def test_the_issue_example_of_a_cut_name_is_now_read_whole(real_index):
+    """「利賀村上百瀨」 was cut to 利賀村 (7 km off); 瀨 is now folded to 瀬 (variants.csv)."""
     r = geocode_addresses(pd.Series(["富山県南砺市利賀村上百瀨427番地"]), real_index).iloc[0]
-    assert r["level"] in ("oaza", "city") and r["ambiguous"] and r["city"] == "南砺市"
-    assert r["note"] == "unexplained after town 利賀村: 上百瀨"
+    assert (r["level"], r["town"], r["ambiguous"]) == ("town", "利賀村上百瀬", False)
+    cut = geocode_addresses(pd.Series(["富山県南砺市利賀村上百X427番地"]), real_index).iloc[0]
+    assert cut["level"] in ("oaza", "city") and cut["ambiguous"]
+    assert cut["note"] == "unexplained after town 利賀村: 上百X"
+
+
+def test_town_names_written_with_variant_characters(real_index, real_rows):
+    """A town written with a variant character (瀨, 黑, 驒, 髙, 﨑, 檜, ガ, …) is found.
+
+    One real town for every published variant pair whose common form is in town names.
+    """
+    from spillover.geocode.normalize import VARIANTS_PATH
+
+    with VARIANTS_PATH.open(encoding="utf-8") as handle:
+        pairs = pd.read_csv(handle, comment="#")
+    towns = _towns(real_rows)
+    having: dict[str, list[int]] = {}
+    for number, name in enumerate(towns["town"]):
+        for character in set(name):
+            having.setdefault(character, []).append(number)
+    rng = np.random.default_rng(9)
+    cases = []
+    for variant, canonical in zip(pairs["variant"], pairs["canonical"], strict=True):
+        if canonical in having:
+            row = towns.iloc[rng.choice(having[canonical])]
+            written = row["town"].replace(canonical, variant)
+            cases.append((row["pref"], row["city"], row["town"], written, variant))
+    frame = pd.DataFrame(cases, columns=["pref", "city", "town", "written", "variant"])
+    assert len(frame) > 300 and {"瀨", "黑", "驒", "檜", "ガ"} <= set(frame["variant"])
+    result = geocode_addresses(frame["pref"] + frame["city"] + frame["written"] + "5", real_index)
+    found = (result["town"] == frame["town"]) & result["level"].isin(["town", "block"])
+    assert found.mean() > 0.97, frame[~found].head(10).to_string()
 
 
 @pytest.mark.parametrize(
