@@ -8,7 +8,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from spillover.geocode.cache import cache_path, read_cache, write_cache
+from spillover.geocode.cache import (
+    RAW_TYPES,
+    cache_path,
+    raw_cache_path,
+    read_cache,
+    read_raw_cache,
+    write_cache,
+    write_raw_cache,
+)
 from spillover.geocode.index import GazetteerIndex
 from spillover.geocode.match import RESULT_FIELDS, Matcher, MatchResult
 from spillover.geocode.normalize import canonical_text
@@ -23,8 +31,6 @@ _FLUSH_EVERY = 200_000
 
 _PROGRESS_THRESHOLD = 50_000
 """A progress bar is shown only when more distinct addresses than this need matching."""
-
-_TUPLE_COLUMNS = RESULT_FIELDS
 
 
 def _canonical_uniques(addresses: pd.Series) -> tuple[np.ndarray, list[str]]:
@@ -65,6 +71,45 @@ def _match_all(
     return [cache[k] for k in keys]
 
 
+def _results_frame(results: list[MatchResult]) -> pd.DataFrame:
+    """Match results as a typed frame of :data:`RESULT_FIELDS` (the raw cache's types)."""
+    cols = (
+        dict(zip(RESULT_FIELDS, zip(*results, strict=True), strict=True))
+        if results
+        else {c: () for c in RESULT_FIELDS}
+    )
+    frame = pd.DataFrame({c: pd.array(list(cols[c]), dtype="str") for c in RESULT_FIELDS})
+    for column, dtype in RAW_TYPES.items():
+        frame[column] = np.asarray(cols[column], dtype=dtype)
+    return frame
+
+
+def _distinct_results(
+    raws: list[str], index: GazetteerIndex, *, cache_dir: Path | None, progress: bool
+) -> pd.DataFrame:
+    """Results of the distinct written addresses ``raws``, in their order.
+
+    Addresses in the raw cache are taken from it by one join; the others are normalised,
+    then answered by the canonical cache or matched (:func:`_match_all`), and added to the
+    raw cache.
+    """
+    path = raw_cache_path(cache_dir, index.checksum) if cache_dir is not None else None
+    known = read_raw_cache(path) if path is not None else _results_frame([]).assign(raw="")
+    position = pd.Index(known["raw"]).get_indexer(raws)
+    missing = np.flatnonzero(position < 0)
+    if len(missing):
+        new_raws = [raws[i] for i in missing]
+        keys = [canonical_text(raw) for raw in new_raws]
+        new = _results_frame(_match_all(keys, index, cache_dir=cache_dir, progress=progress))
+        new.insert(0, "raw", pd.array(new_raws, dtype="str"))
+        known = pd.concat([known[new.columns], new], ignore_index=True)
+        known = known.drop_duplicates("raw", ignore_index=True)
+        if path is not None:
+            write_raw_cache(path, known)
+        position = pd.Index(known["raw"]).get_indexer(raws)
+    return known.drop(columns="raw").take(position).reset_index(drop=True)
+
+
 def geocode_addresses(
     addresses: pd.Series,
     index: GazetteerIndex,
@@ -75,7 +120,9 @@ def geocode_addresses(
     """Geocode Japanese addresses offline against a gazetteer.
 
     Each distinct address is normalised and matched once, whatever the length
-    of `addresses`; nothing leaves the machine.
+    of `addresses`; nothing leaves the machine. With ``cache_dir``, an address
+    written exactly as in an earlier call is answered from the raw cache
+    without being normalised.
 
     Parameters
     ----------
@@ -126,34 +173,28 @@ def geocode_addresses(
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        codes, keys = _canonical_uniques(addresses)
-        results = _match_all(keys, index, cache_dir=cache_dir, progress=progress)
+        raw_codes, raw_uniques = pd.factorize(addresses, use_na_sentinel=True)
+        raws = [str(v) for v in np.asarray(raw_uniques, dtype=object).tolist()] + [""]
+        codes = np.where(raw_codes < 0, len(raws) - 1, raw_codes)  # missing → ""
+        distinct = _distinct_results(raws, index, cache_dir=cache_dir, progress=progress)
     finally:
         if gc_was_enabled:
             gc.enable()
-    # Typed arrays per distinct address, then one vectorised take per column.
-    cols = (
-        dict(zip(_TUPLE_COLUMNS, zip(*results, strict=True), strict=True))
-        if results
-        else {c: () for c in _TUPLE_COLUMNS}
-    )
-
-    def typed(col: str, dtype: str):
-        return pd.array(list(cols[col]), dtype=dtype).take(codes)
-
-    pref_code = np.asarray(cols["pref_code"], dtype=np.int64)[codes]
+    # one vectorised take per column
+    pref_code = distinct["pref_code"].to_numpy(dtype=np.int64)[codes]
+    note = distinct["note"].where(distinct["note"] != "")
     return pd.DataFrame(
         {
-            "lat": np.asarray(cols["lat"], dtype=np.float64)[codes],
-            "lon": np.asarray(cols["lon"], dtype=np.float64)[codes],
-            "level": typed("level", "str"),
-            "pref": typed("pref", "str"),
-            "city": typed("city", "str"),
-            "town": typed("town", "str"),
+            "lat": distinct["lat"].to_numpy()[codes],
+            "lon": distinct["lon"].to_numpy()[codes],
+            "level": distinct["level"].array.take(codes),
+            "pref": distinct["pref"].array.take(codes),
+            "city": distinct["city"].array.take(codes),
+            "town": distinct["town"].array.take(codes),
             "pref_code": pd.arrays.IntegerArray(pref_code, pref_code <= 0),
-            "normalized": typed("normalized", "str"),
-            "ambiguous": np.asarray(cols["ambiguous"], dtype=bool)[codes],
-            "note": pd.array([n or None for n in cols["note"]], dtype="str").take(codes),
+            "normalized": distinct["normalized"].array.take(codes),
+            "ambiguous": distinct["ambiguous"].to_numpy()[codes],
+            "note": note.array.take(codes),
         },
         index=addresses.index,
     )

@@ -1,4 +1,9 @@
-"""On-disk cache of geocoding results, keyed by canonical address.
+"""On-disk caches of geocoding results: by canonical address, and by address as written.
+
+The canonical cache (:func:`read_cache`) answers an address whose canonical form was seen.
+The raw cache (:func:`read_raw_cache`) answers an address written exactly as before without
+normalising it: a yearly run, whose registers repeat last year's strings, looks its
+addresses up with one vectorised join and builds no Python object per cached address.
 
 One Parquet file per gazetteer (its checksum) and matcher version, so a changed
 gazetteer or changed matching rules never serve stale results. Writes go to a
@@ -20,7 +25,17 @@ import pyarrow as pa
 from spillover.geocode.match import RESULT_FIELDS, MatchResult
 from spillover.storage import replace_atomically
 
-__all__ = ["MATCHER_VERSION", "CacheWarning", "cache_path", "read_cache", "write_cache"]
+__all__ = [
+    "MATCHER_VERSION",
+    "RAW_COLUMNS",
+    "CacheWarning",
+    "cache_path",
+    "raw_cache_path",
+    "read_cache",
+    "read_raw_cache",
+    "write_cache",
+    "write_raw_cache",
+]
 
 MATCHER_VERSION = 3
 """Bump whenever matching rules change results (normalisation changes are covered
@@ -36,6 +51,47 @@ class CacheWarning(UserWarning):
 def cache_path(cache_dir: Path, checksum: str) -> Path:
     """Cache file for a gazetteer checksum under `cache_dir`."""
     return Path(cache_dir) / f"geocode-cache-{checksum[:24]}-m{MATCHER_VERSION}.parquet"
+
+
+#: Columns of the raw cache: the address as written, then :data:`RESULT_FIELDS`.
+RAW_COLUMNS = ("raw", *RESULT_FIELDS)
+#: Column types of the raw cache (text columns are pandas ``str``; missing names are NA).
+RAW_TYPES = {"pref_code": "int16", "lat": "float64", "lon": "float64", "ambiguous": "bool"}
+
+
+def raw_cache_path(cache_dir: Path, checksum: str) -> Path:
+    """Raw cache file for a gazetteer checksum under `cache_dir`."""
+    return Path(cache_dir) / f"geocode-raw-{checksum[:24]}-m{MATCHER_VERSION}.parquet"
+
+
+def read_raw_cache(path: Path) -> pd.DataFrame:
+    """The raw cache as a frame of :data:`RAW_COLUMNS`; empty when missing or unreadable.
+
+    An unreadable file is reported with a :class:`CacheWarning`, like :func:`read_cache`.
+    """
+    empty = pd.DataFrame({c: pd.array([], dtype="str") for c in RAW_COLUMNS}).astype(RAW_TYPES)
+    if not path.exists():
+        return empty
+    try:
+        frame = pd.read_parquet(path)
+        if tuple(frame.columns) != RAW_COLUMNS:
+            raise ValueError(f"columns {list(frame.columns)}")
+        return frame.astype(RAW_TYPES)
+    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException) as exc:
+        warnings.warn(
+            f"geocode cache {path} is unreadable ({type(exc).__name__}: {exc}); matching its "
+            "addresses again and rebuilding it",
+            CacheWarning,
+            stacklevel=2,
+        )
+        return empty
+
+
+def write_raw_cache(path: Path, frame: pd.DataFrame) -> None:
+    """Atomically replace the raw cache file with ``frame`` (:data:`RAW_COLUMNS`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = frame[list(RAW_COLUMNS)].astype(RAW_TYPES)
+    replace_atomically(path, lambda temporary: table.to_parquet(temporary, index=False))
 
 
 def read_cache(path: Path) -> dict[str, MatchResult]:

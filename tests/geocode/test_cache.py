@@ -3,7 +3,13 @@ import pytest
 
 import spillover.geocode.api as api
 from spillover.geocode import geocode_addresses
-from spillover.geocode.cache import cache_path, read_cache, write_cache
+from spillover.geocode.cache import (
+    cache_path,
+    raw_cache_path,
+    read_cache,
+    read_raw_cache,
+    write_cache,
+)
 
 
 def test_cache_round_trip_and_reuse(index, tmp_path, monkeypatch):
@@ -50,7 +56,8 @@ def test_crash_during_write_keeps_previous_cache(index, tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         geocode_addresses(pd.Series(["愛知県豊田市トヨタ町1"]), index, cache_dir=tmp_path)
     assert path.read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+    raw = raw_cache_path(tmp_path, index.checksum)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([path.name, raw.name])
 
 
 def test_write_cache_preserves_missing_values(tmp_path):
@@ -80,3 +87,39 @@ def test_crash_midway_keeps_flushed_results(index, tmp_path, monkeypatch):
         "豊田市元町1-2-3",
         "東大阪市荒本2",
     }
+
+
+def test_addresses_written_as_before_are_not_normalised_again(index, tmp_path, monkeypatch):
+    """The raw cache answers an address written exactly as before, by a join.
+
+    No normalisation, no canonical cache read, no matching.
+    """
+    s = pd.Series(["豊田市元町1-2-3", "〒471-0001 豊田市元町１－２－３", "nowhere", None, ""])
+    first = geocode_addresses(s, index, cache_dir=tmp_path)
+    raw = read_raw_cache(raw_cache_path(tmp_path, index.checksum))
+    assert sorted(raw["raw"]) == sorted(
+        ["豊田市元町1-2-3", "〒471-0001 豊田市元町１－２－３", "nowhere", ""]
+    )
+
+    normalised, read, matched = [], [], []
+    monkeypatch.setattr(api, "canonical_text", lambda text: normalised.append(text) or text)
+    monkeypatch.setattr(api, "read_cache", lambda path: read.append(path) or {})
+    monkeypatch.setattr(api.Matcher, "match", lambda self, key: matched.append(key))
+    again = geocode_addresses(s.iloc[::-1], index, cache_dir=tmp_path).loc[s.index]
+    pd.testing.assert_frame_equal(again, first)
+    assert normalised == read == matched == []
+    assert first.loc[0].equals(first.loc[1])
+
+
+def test_a_new_writing_of_a_known_place_uses_the_canonical_cache(index, tmp_path, monkeypatch):
+    first = geocode_addresses(pd.Series(["豊田市元町1-2-3"]), index, cache_dir=tmp_path)
+    matched = []
+    real = api.Matcher.match
+    monkeypatch.setattr(
+        api.Matcher, "match", lambda self, key: matched.append(key) or real(self, key)
+    )
+    again = geocode_addresses(pd.Series(["豊田市元町１－２－３"]), index, cache_dir=tmp_path)
+    pd.testing.assert_frame_equal(again, first)
+    assert matched == []
+    kept = read_raw_cache(raw_cache_path(tmp_path, index.checksum))
+    assert sorted(kept["raw"]) == ["", "豊田市元町1-2-3", "豊田市元町１－２－３"]

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from spillover.geocode import geocode_addresses
-from spillover.geocode.cache import CacheWarning, cache_path, read_cache
+from spillover.geocode.cache import CacheWarning, cache_path, raw_cache_path, read_cache
 
 ADDRESSES = pd.Series(
     ["豊田市元町1-2-3", "府中市本町1-1", "愛知県豊田市トヨタ町1", "nowhere", None]
@@ -27,13 +27,18 @@ def _other_columns(data: bytes) -> bytes:
     return buffer.getvalue()
 
 
+@pytest.mark.parametrize("which", ["canonical", "raw"])
 @pytest.mark.parametrize("damage", [_truncated, _garbage, _other_columns])
-def test_a_damaged_cache_is_rebuilt_with_the_results_of_a_fresh_run(index, tmp_path, damage):
+def test_a_damaged_cache_is_rebuilt_with_the_results_of_a_fresh_run(index, tmp_path, damage, which):
     fresh = geocode_addresses(ADDRESSES, index, cache_dir=tmp_path / "fresh")
     path = cache_path(tmp_path, index.checksum)
+    raw = raw_cache_path(tmp_path, index.checksum)
     geocode_addresses(ADDRESSES, index, cache_dir=tmp_path)
-    path.write_bytes(damage(path.read_bytes()))
-    with pytest.warns(CacheWarning, match=rf"geocode cache {path} is unreadable"):
+    damaged = path if which == "canonical" else raw
+    damaged.write_bytes(damage(damaged.read_bytes()))
+    if which == "canonical":
+        raw.unlink()  # so that the canonical cache is read
+    with pytest.warns(CacheWarning, match=rf"geocode cache {damaged} is unreadable"):
         again = geocode_addresses(ADDRESSES, index, cache_dir=tmp_path)
     pd.testing.assert_frame_equal(again, fresh)
     assert set(read_cache(path)) == {
