@@ -59,6 +59,19 @@ RAW_COLUMNS = ("raw", *RESULT_FIELDS)
 RAW_TYPES = {"pref_code": "int16", "lat": "float64", "lon": "float64", "ambiguous": "bool"}
 
 
+#: What reading a damaged cache file raises.
+_UNREADABLE = (OSError, ValueError, KeyError, TypeError, pa.ArrowException)
+
+
+def _warn_unreadable(path: Path, exc: Exception) -> None:
+    warnings.warn(
+        f"geocode cache {path} is unreadable ({type(exc).__name__}: {exc}); matching its "
+        "addresses again and rebuilding it",
+        CacheWarning,
+        stacklevel=3,
+    )
+
+
 def raw_cache_path(cache_dir: Path, checksum: str) -> Path:
     """Raw cache file for a gazetteer checksum under `cache_dir`."""
     return Path(cache_dir) / f"geocode-raw-{checksum[:24]}-m{MATCHER_VERSION}.parquet"
@@ -77,13 +90,8 @@ def read_raw_cache(path: Path) -> pd.DataFrame:
         if tuple(frame.columns) != RAW_COLUMNS:
             raise ValueError(f"columns {list(frame.columns)}")
         return frame.astype(RAW_TYPES)
-    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException) as exc:
-        warnings.warn(
-            f"geocode cache {path} is unreadable ({type(exc).__name__}: {exc}); matching its "
-            "addresses again and rebuilding it",
-            CacheWarning,
-            stacklevel=2,
-        )
+    except _UNREADABLE as exc:
+        _warn_unreadable(path, exc)
         return empty
 
 
@@ -115,13 +123,8 @@ def read_cache(path: Path) -> dict[str, MatchResult]:
         return {}
     try:
         return _entries(pd.read_parquet(path))
-    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException) as exc:
-        warnings.warn(
-            f"geocode cache {path} is unreadable ({type(exc).__name__}: {exc}); matching its "
-            "addresses again and rebuilding it",
-            CacheWarning,
-            stacklevel=2,
-        )
+    except _UNREADABLE as exc:
+        _warn_unreadable(path, exc)
         return {}
 
 
