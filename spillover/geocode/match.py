@@ -523,16 +523,29 @@ class Matcher:
 
         It starts at the first prefecture name (after the start) that leads to a
         municipality; what came before (a company name, 本社・工場, a bracket) is noted.
+        Without a prefecture name, at the first municipality name that leads to a town
+        (a municipality name alone inside a company name is not enough).
         """
         first = None
         for found in self._pref_anywhere.finditer(s, 1):
-            result = self.match(s[found.start() :])
-            note = f"ignored before the address: {s[: found.start()]}"
-            result = (*result[:-1], "; ".join(filter(None, (note, result[-1]))))
+            result = self._after(s, found.start())
             if result[0] not in ("pref", "none"):
                 return result
             first = first or result
+        if first is None:
+            aliases, lengths = self.ix.city_alias.get(0, {}), self.ix.city_lengths.get(0, ())
+            for start in range(1, len(s) - 1):
+                if any(s[start : start + n] in aliases for n in lengths):
+                    result = self._after(s, start)
+                    if result[0] in ("block", "town", "oaza"):
+                        return result
         return first
+
+    def _after(self, s: str, start: int) -> MatchResult:
+        """The match of ``s[start:]``, noting the text before ``start`` as ignored."""
+        result = self.match(s[start:])
+        note = f"ignored before the address: {s[:start]}"
+        return (*result[:-1], "; ".join(filter(None, (note, result[-1]))))
 
     def _pref_table(self, pc: int) -> tuple[dict[str, tuple], tuple[int, ...]]:
         """Town keys of a whole prefecture → ((city_id, group), ...), built on first use."""

@@ -293,6 +293,20 @@ def test_the_address_is_found_inside_surrounding_text(real_index, real_rows, pre
         assert wrapped["note"].str.startswith("ignored before the address: ").all()
 
 
+@pytest.mark.parametrize("prefix", ["(株)三共化成 本社・工場 ", "【本社】", "第二工場："])
+def test_an_address_without_its_prefecture_is_found_inside_text(real_index, real_rows, prefix):
+    """No prefecture: the address starts at the first municipality that leads to a town."""
+    truth = write_addresses(real_rows, n=600, seed=23)
+    truth = truth[truth["style"] == "no_pref_dash"].reset_index(drop=True)
+    plain = geocode_addresses(truth["address"], real_index)
+    wrapped = geocode_addresses(prefix + truth["address"], real_index)
+    placed = plain["level"].isin(["block", "town", "oaza"])
+    assert placed.mean() > 0.95
+    same = ["level", "city", "town", "lat", "lon"]
+    pd.testing.assert_frame_equal(wrapped.loc[placed, same], plain.loc[placed, same])
+    assert wrapped.loc[placed, "note"].str.startswith("ignored before the address: ").all()
+
+
 def test_a_town_written_without_its_suffix(real_index, real_rows):
     """「豊田市和合152-3」 for 和合町.
 
