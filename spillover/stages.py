@@ -8,6 +8,7 @@ it, and returns a :class:`~spillover.registry.StageResult` that
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import pandas as pd
 
@@ -318,6 +319,18 @@ def estimate_stage(run: Run, spec_ids: list[str] | None = None) -> StageResult:
     )
 
 
+#: Published datasets written from the run table of the same name.
+_ONE_TABLE_DATASETS = (
+    "plants",
+    "global_firms",
+    "neighbourhoods",
+    "overlap",
+    "exposure",
+    "panel",
+    "plant_panel",
+)
+
+
 @stage("publish", publishes=True, config=("*",), reads=("*",))
 def publish_stage(run: Run) -> StageResult:
     """Write the analysts' datasets and ``manifest.json`` atomically under the output root.
@@ -327,28 +340,20 @@ def publish_stage(run: Run) -> StageResult:
     """
     config = run.config
     loaders = {
-        "plants": lambda: run.table("plants"),
-        "global_firms": lambda: run.table("global_firms"),
-        "neighbourhoods": lambda: run.table("neighbourhoods"),
-        "overlap": lambda: run.table("overlap"),
-        "exposure": lambda: run.table("exposure"),
-        "panel": lambda: run.table("panel"),
-        "plant_panel": lambda: run.table("plant_panel"),
-        "estimates": lambda: _per_spec(run, "estimates"),
-        "decomposition": lambda: _per_spec(run, "decomposition"),
-        "quarantine": lambda: _quarantine_files(run),
-        "public/neighbourhoods": lambda: run.table("public_neighbourhoods"),
+        **{name: partial(run.table, name) for name in _ONE_TABLE_DATASETS},
+        "estimates": partial(_per_spec, run, "estimates"),
+        "decomposition": partial(_per_spec, run, "decomposition"),
+        "quarantine": partial(_quarantine_files, run),
+        "public/neighbourhoods": partial(run.table, "public_neighbourhoods"),
     }
-    sources = dataset_sources(
-        fingerprints.table_hashes(run.workdir),
-        {
-            **{name: [name] for name in list(loaders)[:7]},
-            "estimates": [f"estimates/{spec.id}" for spec in config.specs],
-            "decomposition": [f"decomposition/{spec.id}" for spec in config.specs],
-            "quarantine": sorted(f"quarantine/{p.stem}" for p in _quarantine_paths(run)),
-            "public/neighbourhoods": ["public_neighbourhoods"],
-        },
-    )
+    tables = {
+        **{name: [name] for name in _ONE_TABLE_DATASETS},
+        "estimates": [f"estimates/{spec.id}" for spec in config.specs],
+        "decomposition": [f"decomposition/{spec.id}" for spec in config.specs],
+        "quarantine": sorted(f"quarantine/{p.stem}" for p in _quarantine_paths(run)),
+        "public/neighbourhoods": ["public_neighbourhoods"],
+    }
+    sources = dataset_sources(fingerprints.table_hashes(run.workdir), tables)
     output_root = config.resolve(config.output_root)
     unchanged = reusable_datasets(output_root, sources)
     frames = {name: load() for name, load in loaders.items() if name not in unchanged}
