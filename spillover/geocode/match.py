@@ -322,9 +322,8 @@ class Matcher:
         head = _HEAD.match(tail).group()
         if head in _SUFFIXES:
             return ""
-        ix = self.ix
         for _, value in hits:
-            towns = ix.key_towns(value)[1] if value < 0 else (value,)
+            towns = self._towns_of(value)
             if any(self._koaza(t, tail) is not None for t in towns):
                 return ""
         if _TOWN_LIKE.search(head) or _CHOME.match(tail, len(head)):
@@ -335,6 +334,10 @@ class Matcher:
             if head[0] in _KANJI_NUMERALS and self._longer(cid, key, numbered=True):
                 return head  # 「美生三遍」 where 美生3線 exists: a garbled number
         return ""
+
+    def _towns_of(self, value: int) -> tuple[int, ...]:
+        """The towns of a town-table value (one town, or a group sharing a key)."""
+        return self.ix.key_towns(value)[1] if value < 0 else (value,)
 
     def _longer(self, cid: int, key: str, *, numbered: bool | None = None) -> tuple[int, ...]:
         """Towns of municipality `cid` whose key starts with `key` and is longer.
@@ -353,7 +356,7 @@ class Matcher:
                 break
             if numbered is None or k[len(key)].isdigit() == numbered:
                 value = table[k]
-                found.extend(ix.key_towns(value)[1] if value < 0 else (value,))
+                found.extend(self._towns_of(value))
         return tuple(found)
 
     def _stem_result(self, hits: list, size: int, rest: str, unexplained: str) -> MatchResult:
@@ -370,12 +373,8 @@ class Matcher:
         cids = tuple(dict.fromkeys(c for c, _ in hits))
         if len(cids) == 1:
             cid = cids[0]
-            towns = [
-                t
-                for k, value in ix.town_table(cid).items()
-                if k.startswith(key)
-                for t in (ix.key_towns(value)[1] if value < 0 else (value,))
-            ]
+            own = ix.town_table(cid).get(key)
+            towns = [*(() if own is None else self._towns_of(own)), *self._longer(cid, key)]
             lats = [ix.town_lat[t] for t in towns]
             lons = [ix.town_lon[t] for t in towns]
             if towns and _spread_km(lats, lons) <= STEM_SPREAD_KM:
