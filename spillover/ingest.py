@@ -439,9 +439,11 @@ def _map_file(
     return good, bad, report
 
 
-def _read_or_reuse(table: str, config: Config, cache: IngestCache) -> list[tuple[str, object]]:
+def _read_or_reuse(
+    table: str, config: Config, cache: IngestCache
+) -> list[tuple[str, RawFile | MappedFile]]:
     """Every file of ``table``'s sources with its cache key: kept mapping or the file read."""
-    found: list[tuple[str, object]] = []
+    found: list[tuple[str, RawFile | MappedFile]] = []
     for source in config.sources.get(table, []):
         for year, path in source_files(source, config):
             digest = sha256(path)
