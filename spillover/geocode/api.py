@@ -11,6 +11,7 @@ import pandas as pd
 from spillover.geocode.cache import (
     RAW_TYPES,
     cache_path,
+    empty_raw_cache,
     raw_cache_path,
     read_cache,
     read_raw_cache,
@@ -94,7 +95,7 @@ def _distinct_results(
     raw cache.
     """
     path = raw_cache_path(cache_dir, index.checksum) if cache_dir is not None else None
-    known = read_raw_cache(path) if path is not None else _results_frame([]).assign(raw="")
+    known = read_raw_cache(path) if path is not None else empty_raw_cache()
     position = pd.Index(known["raw"]).get_indexer(raws)
     missing = np.flatnonzero(position < 0)
     if len(missing):

@@ -30,6 +30,7 @@ __all__ = [
     "RAW_COLUMNS",
     "CacheWarning",
     "cache_path",
+    "empty_raw_cache",
     "raw_cache_path",
     "read_cache",
     "read_raw_cache",
@@ -77,14 +78,18 @@ def raw_cache_path(cache_dir: Path, checksum: str) -> Path:
     return Path(cache_dir) / f"geocode-raw-{checksum[:24]}-m{MATCHER_VERSION}.parquet"
 
 
+def empty_raw_cache() -> pd.DataFrame:
+    """A raw cache with no entries (:data:`RAW_COLUMNS`, typed)."""
+    return pd.DataFrame({c: pd.array([], dtype="str") for c in RAW_COLUMNS}).astype(RAW_TYPES)
+
+
 def read_raw_cache(path: Path) -> pd.DataFrame:
     """The raw cache as a frame of :data:`RAW_COLUMNS`; empty when missing or unreadable.
 
     An unreadable file is reported with a :class:`CacheWarning`, like :func:`read_cache`.
     """
-    empty = pd.DataFrame({c: pd.array([], dtype="str") for c in RAW_COLUMNS}).astype(RAW_TYPES)
     if not path.exists():
-        return empty
+        return empty_raw_cache()
     try:
         frame = pd.read_parquet(path)
         if tuple(frame.columns) != RAW_COLUMNS:
@@ -92,7 +97,7 @@ def read_raw_cache(path: Path) -> pd.DataFrame:
         return frame.astype(RAW_TYPES)
     except _UNREADABLE as exc:
         _warn_unreadable(path, exc)
-        return empty
+        return empty_raw_cache()
 
 
 def write_raw_cache(path: Path, frame: pd.DataFrame) -> None:
