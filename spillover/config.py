@@ -40,7 +40,7 @@ TableName = Literal[
     "export_ratio_concordance",
     "external_demand",
 ]
-FileFormat = Literal["csv", "tsv", "parquet", "stata", "sas", "fwf", "excel"]
+FileFormat = Literal["csv", "tsv", "parquet", "stata", "sas", "spss", "fwf", "excel"]
 
 
 class ConfigError(SpilloverError, ValueError):
@@ -48,6 +48,39 @@ class ConfigError(SpilloverError, ValueError):
 
 
 _Strict = Strict
+
+
+class Recode(_Strict):
+    """How the raw values of one canonical column are recoded before they are parsed.
+
+    Steps, in order: ``extract`` keeps the first group of a regular expression (a value it
+    does not match is quarantined); ``map`` replaces listed codes; ``concordance`` (a CSV
+    shipped in ``spillover/concordances`` named without ``.csv``, or a path to one, relative to
+    the config file) translates the rest by year. Codes neither mapped nor in the
+    concordance are quarantined, or kept as they are with ``unmatched: keep``.
+    """
+
+    extract: str | None = Field(
+        None, description="regular expression whose first group is the code, e.g. '^[A-Z]?(\\d{2,4})$'"
+    )
+    map: dict[str, str] = Field(default_factory=dict)
+    concordance: str | None = None
+    unmatched: Literal["quarantine", "keep"] = "quarantine"
+
+    @field_validator("extract")
+    @classmethod
+    def _one_group(cls, value: str | None) -> str | None:
+        import re
+
+        if value is None:
+            return value
+        try:
+            pattern = re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        if pattern.groups < 1:
+            raise ValueError(f"{value!r} has no group: put the code in parentheses")
+        return value
 
 
 class Source(_Strict):
@@ -63,7 +96,10 @@ class Source(_Strict):
     columns that the raw file lacks (e.g. ``{"size_class": "大企業"}``). ``zero_pad`` gives
     code widths to restore leading zeros a numeric type dropped (``{"industry": 4}``).
     Fixed-width files (``format: fwf``) need ``colspecs`` ([start, end) byte ranges) and
-    ``names``; ``skip_lines`` skips header lines.
+    ``names``; ``skip_lines`` skips header lines. ``recode`` recodes the raw values of a
+    canonical column (letter-prefixed or other-revision industry codes, see :class:`Recode`).
+    ``value_labels`` (Stata, SAS, SPSS) either applies the file's value labels or keeps the
+    stored codes.
     """
 
     name: str
@@ -84,6 +120,8 @@ class Source(_Strict):
     names: list[str] | None = None
     skip_lines: int = Field(0, ge=0)
     zero_pad: dict[str, int] = Field(default_factory=dict)
+    recode: dict[str, Recode] = Field(default_factory=dict)
+    value_labels: Literal["codes", "labels"] = "codes"
 
     @field_validator("encoding")
     @classmethod

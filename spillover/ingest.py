@@ -20,6 +20,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from spillover import completeness, plausibility, quarantine
+from spillover.concordance import recode_column
 from spillover.config import Config, PlausibilityConfig, Source
 from spillover.ingest_cache import IngestCache, MappedFile
 from spillover.parsing import parse_column
@@ -160,9 +161,25 @@ def _check_mapping(
 
 
 def _parse_mapped(
-    raw_values: pd.Series, *, table: str, column: str, source: Source, reasons: _RowReasons
+    raw_values: pd.Series,
+    *,
+    table: str,
+    column: str,
+    source: Source,
+    year: int | None,
+    reasons: _RowReasons,
+    config: Config | None,
 ) -> pd.Series:
-    """Parse the raw column mapped onto ``column``; flag unparsable or non-finite values."""
+    """Recode (if configured) and parse the raw column mapped onto ``column``.
+
+    Flags values the recoding refuses, unparsable and non-finite values.
+    """
+    if column in source.recode:
+        key = f"sources.{table}[{source.name}].recode.{column}"
+        raw_values, refused = recode_column(
+            raw_values, source.recode[column], key=key, year=year, config=config
+        )
+        reasons.flag(refused.notna(), column, refused)
     values, problems = parse_column(table, column, raw_values, zero_pad=source.zero_pad.get(column))
     reasons.flag(problems.notna(), column, problems)
     return values
@@ -180,7 +197,13 @@ def _unmapped_values(
 
 
 def _convert_columns(
-    raw: pd.DataFrame, *, table: str, source: Source, year: int | None, reasons: _RowReasons
+    raw: pd.DataFrame,
+    *,
+    table: str,
+    source: Source,
+    year: int | None,
+    reasons: _RowReasons,
+    config: Config | None = None,
 ) -> pd.DataFrame:
     """Build every canonical column of ``table`` from ``raw``, flagging unparsable values.
 
@@ -197,7 +220,10 @@ def _convert_columns(
     year : int or None
         Accounts year of the file, used for ``year`` when no raw column maps onto it.
     reasons : _RowReasons
-        Receives a "cannot parse" reason for each value that does not parse.
+        Receives a "cannot parse" reason for each value that does not parse, and the
+        recoding's reason for each code it refuses.
+    config : Config, optional
+        Resolves the paths of concordances named in ``source.recode``.
 
     Returns
     -------
@@ -209,7 +235,13 @@ def _convert_columns(
     for column, col_spec in TABLES[table].columns.items():
         if column in inverse:
             values = _parse_mapped(
-                raw[inverse[column]], table=table, column=column, source=source, reasons=reasons
+                raw[inverse[column]],
+                table=table,
+                column=column,
+                source=source,
+                year=year,
+                reasons=reasons,
+                config=config,
             )
         else:
             values = _unmapped_values(
@@ -330,6 +362,7 @@ def map_source_frame(
     path: Path,
     year: int | None,
     rules: PlausibilityConfig | None = None,
+    config: Config | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Map one raw frame onto ``table``; return (canonical rows, quarantined rows).
 
@@ -356,6 +389,9 @@ def map_source_frame(
         Accounts year of the file (from the source's ``years``), or None for undated files.
     rules : PlausibilityConfig, optional
         ``plausibility`` settings of the config (the defaults if omitted).
+    config : Config, optional
+        The run's config, to resolve concordance paths of ``source.recode`` (shipped
+        concordances and absolute paths need none).
 
     Returns
     -------
@@ -373,7 +409,9 @@ def map_source_frame(
     _check_mapping(raw, table=table, source=source, path=path, year=year)
     reasons = _RowReasons(raw.index)
     _flag_short_records(raw, source=source, reasons=reasons)
-    out = _convert_columns(raw, table=table, source=source, year=year, reasons=reasons)
+    out = _convert_columns(
+        raw, table=table, source=source, year=year, reasons=reasons, config=config
+    )
     out = _check_stated_year(out, source=source, year=year, reasons=reasons)
     _flag_missing_required(out, table=table, reasons=reasons)
     _flag_schema_failures(out, table=table, reasons=reasons)
@@ -423,6 +461,7 @@ def _map_file(
         path=path,
         year=raw_file.year,
         rules=config.plausibility,
+        config=config,
     )
     examples = "; ".join(f"line {r.line} {r.column}: {r.reason}" for r in bad.head(3).itertuples())
     quarantine.check_share(

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from spillover import __version__
+from spillover.concordance import recode_digests
 
 if TYPE_CHECKING:
     from spillover.config import Config, Source
@@ -41,7 +42,15 @@ __all__ = ["KEEP_DAYS", "IngestCache", "MappedFile"]
 #: Days an unused entry is kept.
 KEEP_DAYS = 30
 #: Modules whose code decides a file's mapping.
-_MAPPING_MODULES = ("ingest", "rawfiles", "parsing", "plausibility", "schemas", "quarantine")
+_MAPPING_MODULES = (
+    "ingest",
+    "rawfiles",
+    "parsing",
+    "plausibility",
+    "schemas",
+    "quarantine",
+    "concordance",
+)
 
 
 @cache
@@ -87,6 +96,7 @@ class IngestCache:
             "year": year,
             "path": str(path),
             "sha256": sha256,
+            "concordances": recode_digests(source.recode, config),
             "plausibility": config.plausibility.model_dump(mode="json"),
             "max_share": config.quarantine.max_share,
             "final_newline": config.completeness.require_final_newline,
