@@ -292,26 +292,62 @@ def _read_text(
     return frame, lines
 
 
+def _read_statistical(path: Path, source: Source) -> pd.DataFrame:
+    """Read a Stata, SAS or SPSS file with pyreadstat, value labels applied or not.
+
+    ``source.value_labels``: ``codes`` keeps the stored values, ``labels`` replaces each
+    labelled value by its label (SAS needs the format catalog ``<stem>.sas7bcat`` beside the
+    file). A non-UTF-8 ``encoding`` is passed on for files that do not state theirs.
+    """
+    import pyreadstat
+
+    labels = source.value_labels == "labels"
+    options: dict = {"encoding": source.encoding} if source.encoding != "utf-8" else {}
+    try:
+        if source.format == "stata":
+            frame, _ = pyreadstat.read_dta(path, apply_value_formats=labels, **options)
+        elif source.format == "spss":
+            frame, _ = pyreadstat.read_sav(path, apply_value_formats=labels, **options)
+        elif path.suffix.lower() == ".xpt":
+            frame, _ = pyreadstat.read_xport(path, **options)
+        else:
+            catalog = path.with_suffix(".sas7bcat")
+            if labels and not catalog.is_file():
+                raise IngestError(
+                    f"{path}: value_labels: labels needs the SAS format catalog {catalog.name} "
+                    "beside the file (or set value_labels: codes)"
+                )
+            frame, _ = pyreadstat.read_sas7bdat(
+                path, catalog_file=catalog if labels else None, **options
+            )
+    except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError) as exc:
+        raise IngestError(f"{path}: cannot read as {source.format}: {exc}") from None
+    if labels:  # labels arrive as categoricals; the canonical columns are parsed from text
+        for column in frame.columns[frame.dtypes == "category"]:
+            frame[column] = frame[column].astype("object")
+    return frame
+
+
 def _read_binary(path: Path, source: Source) -> tuple[pd.DataFrame, pd.Series]:
-    """Read a Parquet, Stata, SAS or Excel file; fail when it has no rows."""
+    """Read a Parquet, Stata, SAS, SPSS or Excel file; fail when it has no rows.
+
+    Excel rows are numbered as the sheet shows them: the header is row ``skip_lines + 1``.
+    """
     fmt = source.format
     try:
         if fmt == "parquet":
             frame = pd.read_parquet(path)
-        elif fmt == "stata":
-            frame = pd.read_stata(path, convert_categoricals=False)
-        elif fmt == "sas":
-            frame = pd.read_sas(path, encoding=source.encoding)
+        elif fmt in ("stata", "sas", "spss"):
+            frame = _read_statistical(path, source)
         else:  # excel
-            frame = pd.read_excel(path, sheet_name=source.sheet or 0, dtype=str)
-    except ImportError as exc:
-        raise IngestError(f"{path}: reading {fmt!r} needs an optional package: {exc}") from None
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
+            frame = pd.read_excel(
+                path, sheet_name=source.sheet or 0, dtype=str, skiprows=source.skip_lines
+            )
+    except (OSError, ValueError, KeyError, pd.errors.ParserError) as exc:
         raise IngestError(f"{path}: cannot read as {fmt}: {exc}") from None
     if frame.empty:
         raise IncompleteInputError(f"{path}: no data rows (columns only)")
-    # Excel shows the header as row 1, so data row i is row i + 2
-    first = 2 if fmt == "excel" else 1
+    first = 2 + source.skip_lines if fmt == "excel" else 1
     return frame, pd.Series(np.arange(len(frame)) + first, index=frame.index)
 
 
