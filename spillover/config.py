@@ -61,7 +61,8 @@ class Recode(_Strict):
     """
 
     extract: str | None = Field(
-        None, description="regular expression whose first group is the code, e.g. '^[A-Z]?(\\d{2,4})$'"
+        None,
+        description="regular expression whose first group is the code, e.g. '^[A-Z]?(\\d{2,4})$'",
     )
     map: dict[str, str] = Field(default_factory=dict)
     concordance: str | None = None

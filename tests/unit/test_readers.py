@@ -38,9 +38,7 @@ def _affiliates(path, fmt, value_labels):
         value_labels=value_labels,
     )
     raw, lines = read_raw(path, source)
-    return map_source_frame(
-        raw, lines, table="affiliates", source=source, path=path, year=2015
-    )
+    return map_source_frame(raw, lines, table="affiliates", source=source, path=path, year=2015)
 
 
 @pytest.mark.parametrize(("fmt", "suffix"), [("stata", "dta"), ("spss", "sav")])

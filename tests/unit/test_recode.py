@@ -36,13 +36,14 @@ def _map(codes, recode, *, year=2013, tmp_path=None):
 
 
 def test_letter_prefixed_codes_are_extracted_and_the_rest_quarantined_with_the_key():
-    good, bad = _map(["E24", "Ｅ２４", "24", "I50", "E2X", "0931"], {"extract": r"^[A-Z]?(\d{2,4})$"})
+    good, bad = _map(
+        ["E24", "Ｅ２４", "24", "I50", "E2X", "0931"], {"extract": r"^[A-Z]?(\d{2,4})$"}
+    )
     assert good["industry"].tolist() == ["24", "24", "24", "50", "0931"]
     assert bad["line"].tolist() == [6]
     assert bad["column"].tolist() == ["industry"]
     assert bad["reason"].iloc[0] == (
-        "'E2X' does not match sources.firms[kikatsu].recode.industry.extract "
-        "'^[A-Z]?(\\\\d{2,4})$'"
+        "'E2X' does not match sources.firms[kikatsu].recode.industry.extract '^[A-Z]?(\\\\d{2,4})$'"
     )
 
 
@@ -56,7 +57,9 @@ def test_an_explicit_map_recodes_listed_codes_and_refuses_the_others():
 
 
 def test_unmatched_keep_keeps_codes_outside_the_map():
-    good, bad = _map(["E24", "25"], {"extract": r"^E?(\d+)$", "map": {"24": "2400"}, "unmatched": "keep"})
+    good, bad = _map(
+        ["E24", "25"], {"extract": r"^E?(\d+)$", "map": {"24": "2400"}, "unmatched": "keep"}
+    )
     assert good["industry"].tolist() == ["2400", "25"]
     assert bad.empty
 
@@ -91,7 +94,10 @@ def test_a_concordance_translates_codes_by_the_file_year(tmp_path):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("from,to,valid_from\n24,24,\n24,2400,2014\n", "line 3: code '24' already has a row valid in 2014"),
+        (
+            "from,to,valid_from\n24,24,\n24,2400,2014\n",
+            "line 3: code '24' already has a row valid in 2014",
+        ),
         ("code,to\n24,24\n", "line 1: the header lacks ['from']"),
         ("# about\nfrom,to,valid_to\n24,24,13\n", "line 3: valid_to '13' is not a year"),
         ("from,to\n24,\n", "line 2: empty 'to' code"),
