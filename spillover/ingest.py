@@ -13,6 +13,7 @@ before the ingest stage writes anything.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -29,8 +30,8 @@ from spillover.rawfiles import (
     TEXT_FORMATS,
     IngestError,
     RawFile,
+    read_bytes,
     read_raw,
-    sha256,
     source_files,
 )
 from spillover.schemas import DTYPES, TABLES, Kind, empty_frame, schema
@@ -485,7 +486,8 @@ def _read_or_reuse(
     found: list[tuple[str, RawFile | MappedFile]] = []
     for source in config.sources.get(table, []):
         for year, path in source_files(source, config):
-            digest = sha256(path)
+            data = read_bytes(path)  # one read: hashed here, parsed below on a cache miss
+            digest = hashlib.sha256(data).hexdigest()
             key = cache.key(
                 table=table, source=source, year=year, path=path, sha256=digest, config=config
             )
@@ -496,6 +498,7 @@ def _read_or_reuse(
                     source,
                     table=table,
                     require_final_newline=config.completeness.require_final_newline,
+                    data=data,
                 )
                 kept = RawFile(table, source, year, path, frame, lines, digest)
             found.append((key, kept))

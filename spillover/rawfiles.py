@@ -54,6 +54,14 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def read_bytes(path: Path) -> bytes:
+    """A raw file's bytes; an unreadable file is an :class:`IngestError` naming it."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise IngestError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
 def source_files(source: Source, config: Config) -> list[tuple[int | None, Path]]:
     """Expand a source's path template into (year, file) pairs; fail on a missing file."""
     pattern = str(config.resolve(source.path))
@@ -199,6 +207,56 @@ def _read_delimited(text: str, *, path: Path, sep: str) -> tuple[pd.DataFrame, p
     return frame, pd.Series(lines, index=frame.index)
 
 
+def _read_delimited_fast(
+    data: bytes, text: str, *, sep: str
+) -> tuple[pd.DataFrame, pd.Series] | None:
+    """The common case of :func:`_read_delimited` with pyarrow's CSV reader, or ``None``.
+
+    Answers only when the result is the same as the ``csv`` module's: a header of distinct,
+    non-blank names, no blank line, every record one line with exactly the header's fields.
+    Anything else (a short record, a quoted line break, ...) returns ``None`` and the file
+    is read by :func:`_read_delimited`, which names the line at fault.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pa_csv
+
+    if "\n" not in text:
+        return None
+    header = next(csv.reader(io.StringIO(text[: text.find("\n") + 1], newline=""), delimiter=sep))
+    if "" in header or len(set(header)) < len(header):
+        return None
+    if b"\n\n" in data or b"\n\r\n" in data:
+        return None
+    refused: list[object] = []
+
+    def refuse(row: object) -> str:
+        refused.append(row)
+        return "skip"
+
+    utf8 = data if data.isascii() else text.encode("utf-8")
+    table = pa_csv.read_csv(
+        io.BytesIO(utf8),
+        parse_options=pa_csv.ParseOptions(
+            delimiter=sep, ignore_empty_lines=False, invalid_row_handler=refuse
+        ),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=dict.fromkeys(header, pa.string()),
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+            null_values=[],
+        ),
+    )
+    n_lines = text.count("\n") + (0 if text.endswith("\n") else 1)
+    if refused or table.num_rows + 1 != n_lines or table.column_names != header:
+        return None
+    limit = csv.field_size_limit()  # the csv module refuses longer fields: let it say so
+    if any((pc.max(pc.utf8_length(column)).as_py() or 0) > limit for column in table.columns):
+        return None
+    frame = table.to_pandas().astype("str")
+    return frame, pd.Series(np.arange(len(frame), dtype=np.int64) + 2, index=frame.index)
+
+
 def _split_records(data: bytes) -> tuple[list[bytes], list[int]]:
     """Lines of ``data`` (without line endings) and the byte offset where each starts."""
     body = data.split(b"\n")
@@ -275,10 +333,9 @@ def _check_records(frame: pd.DataFrame, lines: pd.Series, *, path: Path) -> None
 
 
 def _read_text(
-    path: Path, source: Source, *, table: str | None, require_final_newline: bool
+    path: Path, data: bytes, source: Source, *, table: str | None, require_final_newline: bool
 ) -> tuple[pd.DataFrame, pd.Series]:
-    """Read a CSV, TSV or fixed-width file with the whole-file checks."""
-    data = path.read_bytes()
+    """Read a CSV, TSV or fixed-width file (its bytes ``data``) with the whole-file checks."""
     if not data:
         raise IncompleteInputError(f"{path}: empty file (0 bytes)")
     text = decode_text(data, path=path, source=source, table=table)
@@ -287,12 +344,14 @@ def _read_text(
     if source.format == "fwf":
         frame, lines = _read_fixed_width(data, path=path, source=source)
     else:
-        frame, lines = _read_delimited(text, path=path, sep="\t" if source.format == "tsv" else ",")
+        sep = "\t" if source.format == "tsv" else ","
+        fast = _read_delimited_fast(data, text, sep=sep)
+        frame, lines = fast if fast is not None else _read_delimited(text, path=path, sep=sep)
     _check_records(frame, lines, path=path)
     return frame, lines
 
 
-def _read_statistical(path: Path, source: Source) -> pd.DataFrame:
+def _read_statistical(path: Path, data: bytes, source: Source) -> pd.DataFrame:
     """Read a Stata, SAS or SPSS file with pyreadstat, value labels applied or not.
 
     ``source.value_labels``: ``codes`` keeps the stored values, ``labels`` replaces each
@@ -305,11 +364,11 @@ def _read_statistical(path: Path, source: Source) -> pd.DataFrame:
     options: dict = {"encoding": source.encoding} if source.encoding != "utf-8" else {}
     try:
         if source.format == "stata":
-            frame, _ = pyreadstat.read_dta(path, apply_value_formats=labels, **options)
+            frame, _ = pyreadstat.read_dta(io.BytesIO(data), apply_value_formats=labels, **options)
         elif source.format == "spss":
-            frame, _ = pyreadstat.read_sav(path, apply_value_formats=labels, **options)
+            frame, _ = pyreadstat.read_sav(io.BytesIO(data), apply_value_formats=labels, **options)
         elif path.suffix.lower() == ".xpt":
-            frame, _ = pyreadstat.read_xport(path, **options)
+            frame, _ = pyreadstat.read_xport(io.BytesIO(data), **options)
         else:
             catalog = path.with_suffix(".sas7bcat")
             if labels and not catalog.is_file():
@@ -318,7 +377,7 @@ def _read_statistical(path: Path, source: Source) -> pd.DataFrame:
                     "beside the file (or set value_labels: codes)"
                 )
             frame, _ = pyreadstat.read_sas7bdat(
-                path, catalog_file=catalog if labels else None, **options
+                io.BytesIO(data), catalog_file=catalog if labels else None, **options
             )
     except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError) as exc:
         raise IngestError(f"{path}: cannot read as {source.format}: {exc}") from None
@@ -328,7 +387,7 @@ def _read_statistical(path: Path, source: Source) -> pd.DataFrame:
     return frame
 
 
-def _read_binary(path: Path, source: Source) -> tuple[pd.DataFrame, pd.Series]:
+def _read_binary(path: Path, data: bytes, source: Source) -> tuple[pd.DataFrame, pd.Series]:
     """Read a Parquet, Stata, SAS, SPSS or Excel file; fail when it has no rows.
 
     Excel rows are numbered as the sheet shows them: the header is row ``skip_lines + 1``.
@@ -336,12 +395,13 @@ def _read_binary(path: Path, source: Source) -> tuple[pd.DataFrame, pd.Series]:
     fmt = source.format
     try:
         if fmt == "parquet":
-            frame = pd.read_parquet(path)
+            frame = pd.read_parquet(io.BytesIO(data))
         elif fmt in ("stata", "sas", "spss"):
-            frame = _read_statistical(path, source)
+            frame = _read_statistical(path, data, source)
         else:  # excel
+            sheet = source.sheet or 0
             frame = pd.read_excel(
-                path, sheet_name=source.sheet or 0, dtype=str, skiprows=source.skip_lines
+                io.BytesIO(data), sheet_name=sheet, dtype=str, skiprows=source.skip_lines
             )
     except (OSError, ValueError, KeyError, pd.errors.ParserError) as exc:
         raise IngestError(f"{path}: cannot read as {fmt}: {exc}") from None
@@ -352,7 +412,12 @@ def _read_binary(path: Path, source: Source) -> tuple[pd.DataFrame, pd.Series]:
 
 
 def read_raw(
-    path: Path, source: Source, *, table: str | None = None, require_final_newline: bool = True
+    path: Path,
+    source: Source,
+    *,
+    table: str | None = None,
+    require_final_newline: bool = True,
+    data: bytes | None = None,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Read one raw file as text columns; return it and the 1-based line/row of each row.
 
@@ -369,6 +434,9 @@ def read_raw(
         Canonical table of the source, to name config keys in messages.
     require_final_newline : bool, default True
         ``completeness.require_final_newline``: a text file must end in a newline.
+    data : bytes, optional
+        The file's bytes when the caller has read them already (to hash them): the file is
+        then not read again.
 
     Raises
     ------
@@ -378,14 +446,13 @@ def read_raw(
     IngestError
         If it cannot be read or decoded (the message gives the line and byte offset).
     """
+    if data is None:
+        data = read_bytes(path)
     if source.format in TEXT_FORMATS:
-        try:
-            return _read_text(
-                path, source, table=table, require_final_newline=require_final_newline
-            )
-        except OSError as exc:
-            raise IngestError(f"{path}: cannot read as {source.format}: {exc}") from None
-    return _read_binary(path, source)
+        return _read_text(
+            path, data, source, table=table, require_final_newline=require_final_newline
+        )
+    return _read_binary(path, data, source)
 
 
 @dataclass

@@ -99,3 +99,73 @@ def test_cp932_extension_characters_are_read_as_written(tmp_path):
     assert raw.iloc[0].tolist() == ["1", "愛知県豊田市元町①番地", "㈱髙橋製作所"]
     with pytest.raises(IngestError, match=r"line 2, byte \d+ \(byte \d+ of the line\)"):
         read_raw(path, Source(name="k", path=str(path), encoding="shift_jis", columns={}))
+
+
+def _random_csv(rng, sep: str, newline: str) -> str:
+    """A clean delimited file: quoted separators and quotes, spaces, kanji, empty fields."""
+    pieces = ["1,234", ' a "b" ', "", "東京都千代田区", "χ", "△5", "-", "x\ty", "0012"]
+    rows = [sep.join(["事業所番号", "所在地", "値"])]
+    for i in range(200):
+        fields = [str(i)] + [pieces[j] for j in rng.integers(0, len(pieces), 2)]
+        quoted = [
+            '"' + f.replace('"', '""') + '"' if (sep in f or '"' in f or rng.random() < 0.2) else f
+            for f in fields
+        ]
+        rows.append(sep.join(quoted))
+    return newline.join(rows) + newline
+
+
+@pytest.mark.parametrize(("sep", "fmt"), [(",", "csv"), ("\t", "tsv")])
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_the_arrow_reader_reads_clean_files_exactly_as_the_csv_module(tmp_path, sep, fmt, newline):
+    import numpy as np
+
+    from spillover import rawfiles
+
+    text = _random_csv(np.random.default_rng(len(newline) + len(sep)), sep, newline)
+    data = text.encode("cp932")
+    decoded = data.decode("cp932")
+    fast = rawfiles._read_delimited_fast(data, decoded, sep=sep)
+    assert fast is not None, "a clean file takes the arrow path"
+    slow = rawfiles._read_delimited(decoded, path=tmp_path, sep=sep)
+    pd.testing.assert_frame_equal(fast[0], slow[0])
+    pd.testing.assert_series_equal(fast[1], slow[1])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a,b\n1,2\n3\n",  # a short record
+        "a,b\n1,2\n\n3,4\n",  # a blank line
+        'a,b\n1,"x\ny"\n',  # a quoted line break
+        "a,a\n1,2\n",  # a repeated header name
+        "a,\n1,2\n",  # a blank header name
+    ],
+)
+def test_files_the_arrow_reader_cannot_read_like_the_csv_module_go_to_it(text):
+    from spillover import rawfiles
+
+    assert rawfiles._read_delimited_fast(text.encode(), text, sep=",") is None
+
+
+def test_ingest_reads_each_raw_file_once_hashing_what_it_parses(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from spillover.config import parse_config
+    from spillover.demo.world import WorldParams, build_demo_world
+    from spillover.ingest import ingest_table
+
+    world = build_demo_world(tmp_path / "world", WorldParams())
+    config = parse_config(
+        {**__import__("yaml").safe_load(world.config_path.read_text()), "cache_dir": None},
+        base_dir=world.root,
+    )
+    opened: list[str] = []  # Path.read_bytes opens through Path.open too
+    open_ = Path.open
+    monkeypatch.setattr(
+        Path, "open", lambda self, *a, **k: opened.append(self.name) or open_(self, *a, **k)
+    )
+    _, _, reports = ingest_table("establishments", config)
+    names = [Path(report.file).name for report in reports]
+    assert len(names) == 8
+    assert sorted(name for name in opened if name in names) == sorted(names)
