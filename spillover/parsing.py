@@ -26,6 +26,9 @@ NULL_TOKENS = frozenset(
 #: in the source's ``zero_pad`` (e.g. ``{industry: 4}``) instead.
 CODE_WIDTHS = {"industry": 2, "jsic": 2, "city_code": 5}
 
+#: A plain decimal number: digits, optional minus sign, decimal point and thousands commas.
+_PLAIN_NUMBER = r"^-?(\d+|\d{1,3}(,\d{3})+)(\.\d+)?$"
+
 #: Largest magnitude an integer column accepts: floats hold integers exactly up to 2**53.
 _MAX_EXACT_INT = 2.0**53
 
@@ -46,11 +49,41 @@ def clean_text(raw: pd.Series, *, normalize: bool = True) -> pd.Series:
     return text.where(~text.isin(NULL_TOKENS) & raw.notna())
 
 
+def _plain_numbers(raw: pd.Series) -> pd.Series | None:
+    """Numbers of a text column whose every value is a plain decimal or a null token; else None.
+
+    Plain: ASCII digits with an optional minus sign, decimal point and thousands commas
+    (``-1,234.5``), spaces around. Parsed by pyarrow without Python objects; it gives the
+    values :func:`_parse_number` gives (a test checks), which handles every other column.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not isinstance(raw.dtype, pd.StringDtype):
+        return None
+    text = pc.utf8_trim(pa.array(raw), characters=" \t")
+    token = pc.is_in(text, value_set=pa.array(sorted(NULL_TOKENS)))
+    plain = pc.match_substring_regex(text, _PLAIN_NUMBER)
+    if pc.all(pc.or_kleene(plain, token)).as_py() is False:
+        return None
+    digits = pc.replace_substring(pc.if_else(plain, text, None), ",", "")
+    values = pc.cast(digits, pa.float64()).to_numpy(zero_copy_only=False)
+    return pd.Series(values, index=raw.index, dtype="float64")
+
+
 def _parse_number(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Parse numbers written with commas or full-width digits; return values and failures."""
     if pd.api.types.is_numeric_dtype(raw):
         values = raw.astype("float64")
         return values, pd.Series(False, index=raw.index)
+    plain = _plain_numbers(raw)
+    if plain is not None:
+        return plain, pd.Series(False, index=raw.index)
+    return _written_numbers(raw)
+
+
+def _written_numbers(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Numbers as METI writes them (full-width digits, 「△」 minus, commas); and failures."""
     text = clean_text(raw).str.replace(",", "", regex=False).str.replace("△", "-", regex=False)
     values = pd.to_numeric(text, errors="coerce").astype("float64")
     return values, values.isna() & text.notna()
