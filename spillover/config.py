@@ -40,7 +40,14 @@ TableName = Literal[
     "export_ratio_concordance",
     "external_demand",
 ]
-FileFormat = Literal["csv", "tsv", "parquet", "stata", "sas", "spss", "fwf", "excel"]
+FileFormat = Literal[
+    "csv", "tsv", "parquet", "stata", "sas", "spss", "fwf", "excel", "boj_tankan", "meti_shipments"
+]
+#: Formats whose reader returns the canonical columns of one table (no ``columns`` needed).
+PUBLISHED_LAYOUTS: dict[str, tuple[str, ...]] = {
+    "boj_tankan": ("period", "industry", "size_class", "di"),
+    "meti_shipments": ("year", "industry_group", "export_ratio"),
+}
 
 
 class ConfigError(SpilloverError, ValueError):
@@ -113,7 +120,11 @@ class Source(_Strict):
         description="years the family has no file for (taken out of `years` or the run's)",
     )
     survey_year_offset: int = 0
-    columns: dict[str, str]
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="raw → canonical names (implied by boj_tankan and "
+        "meti_shipments, whose readers return the canonical columns)",
+    )
     scale: dict[str, float] = Field(default_factory=dict)
     constants: dict[str, str | int | float] = Field(default_factory=dict)
     sheet: str | int | None = None
@@ -141,6 +152,17 @@ class Source(_Strict):
     def is_yearly(self) -> bool:
         """Whether ``path`` has a ``{year}`` or ``{survey_year}`` placeholder."""
         return "{year}" in self.path or "{survey_year}" in self.path
+
+    @model_validator(mode="before")
+    @classmethod
+    def _published_layout_columns(cls, data: object) -> object:
+        """Formats whose reader returns canonical columns map them onto themselves."""
+        if isinstance(data, dict) and not data.get("columns"):
+            layout = PUBLISHED_LAYOUTS.get(data.get("format", "csv"))
+            if layout is None:
+                raise ValueError("'columns' (raw → canonical names) is required for this format")
+            data = {**data, "columns": {name: name for name in layout}}
+        return data
 
     @model_validator(mode="after")
     def _fwf_needs_colspecs(self) -> Source:

@@ -32,7 +32,7 @@ from spillover.deliveries import year_files
 from spillover.errors import SpilloverError
 
 #: Formats read as text by this module (the others are read by pandas).
-TEXT_FORMATS = frozenset({"csv", "tsv", "fwf"})
+TEXT_FORMATS = frozenset({"csv", "tsv", "fwf", "boj_tankan"})
 #: Encodings tried, in order, to suggest the right one after a decode error.
 ENCODING_CANDIDATES = ("utf-8", "cp932", "euc_jp")
 
@@ -341,6 +341,10 @@ def _read_text(
     text = decode_text(data, path=path, source=source, table=table)
     if require_final_newline:
         _check_final_newline(text, path=path)
+    if source.format == "boj_tankan":
+        from spillover.boj_tankan import read_tankan
+
+        return read_tankan(text, path=path)
     if source.format == "fwf":
         frame, lines = _read_fixed_width(data, path=path, source=source)
     else:

@@ -91,14 +91,17 @@ def test_excel_with_title_rows_reads_its_sheet_and_numbers_rows_as_excel_shows(t
         read_raw(path, missing)
 
 
+ID = {"事業所番号": "establishment_id"}
+
+
 def test_cp932_extension_characters_are_read_as_written(tmp_path):
     path = tmp_path / "kogyo.csv"
     text = "事業所番号,所在地,事業所名\n1,愛知県豊田市元町①番地,㈱髙橋製作所\n"
     path.write_bytes(text.encode("cp932"))
-    raw, _ = read_raw(path, Source(name="k", path=str(path), encoding="cp932", columns={}))
+    raw, _ = read_raw(path, Source(name="k", path=str(path), encoding="cp932", columns=ID))
     assert raw.iloc[0].tolist() == ["1", "愛知県豊田市元町①番地", "㈱髙橋製作所"]
     with pytest.raises(IngestError, match=r"line 2, byte \d+ \(byte \d+ of the line\)"):
-        read_raw(path, Source(name="k", path=str(path), encoding="shift_jis", columns={}))
+        read_raw(path, Source(name="k", path=str(path), encoding="shift_jis", columns=ID))
 
 
 def _random_csv(rng, sep: str, newline: str) -> str:
