@@ -197,6 +197,12 @@ class ExportsConfig(_Strict):
     """How establishment exports are obtained (DESIGN.md §4)."""
 
     fallback: list[ExportFallback] = Field(default_factory=lambda: ["firm_ratio", "industry_ratio"])
+    concordance: str | None = Field(
+        None,
+        description="JSIC 中分類 → export-ratio industry group for `industry_ratio`: a shipped "
+        "concordance (e.g. jsic_to_iip_group) or a CSV path; replaces "
+        "sources.export_ratio_concordance",
+    )
 
 
 class ExternalDemandConfig(_Strict):
@@ -398,7 +404,9 @@ class Config(_Strict):
                     f"and lon or mesh_code; sources.establishments {unplaced} map neither"
                 )
         if INDUSTRY_RATIO in self.exports.fallback:
-            for needed in ("export_ratios", "export_ratio_concordance"):
+            needs = ["export_ratios"]
+            needs += [] if self.exports.concordance else ["export_ratio_concordance"]
+            for needed in needs:
                 if not self.sources.get(needed):
                     raise ValueError(
                         f"exports.fallback lists 'industry_ratio' but sources.{needed} is empty"

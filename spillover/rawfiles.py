@@ -452,6 +452,12 @@ def read_raw(
     """
     if data is None:
         data = read_bytes(path)
+    if source.format == "meti_shipments":
+        from spillover.meti_shipments import EXCEL_SUFFIXES, read_shipments
+
+        excel = path.suffix.lower() in EXCEL_SUFFIXES
+        text = None if excel else decode_text(data, path=path, source=source, table=table)
+        return read_shipments(data, text, path=path)
     if source.format in TEXT_FORMATS:
         return _read_text(
             path, data, source, table=table, require_final_newline=require_final_newline

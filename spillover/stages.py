@@ -22,6 +22,7 @@ from spillover import (
     panel,
     quarantine,
 )
+from spillover.concordance import load_concordance
 from spillover.ingest import ingest_all
 from spillover.registry import StageResult, stage
 from spillover.runs import PipelineError, Run
@@ -137,6 +138,14 @@ def firms_stage(run: Run) -> StageResult:
     )
 
 
+def _export_ratio_concordance(run: Run) -> pd.DataFrame | None:
+    """JSIC → industry group: ``exports.concordance`` if set, else the source's table."""
+    if run.config.exports.concordance is None:
+        return run.optional_table("export_ratio_concordance")
+    rows = load_concordance(run.config.exports.concordance, run.config).rows
+    return pd.DataFrame({"jsic": rows["from"], "industry_group": rows["to"]})
+
+
 @stage(
     "exports",
     conserves_rows=True,
@@ -157,7 +166,7 @@ def exports_stage(run: Run) -> StageResult:
         run.table("global_firms"),
         run.table("firms"),
         run.optional_table("export_ratios"),
-        run.optional_table("export_ratio_concordance"),
+        _export_ratio_concordance(run),
         config=run.config,
     )
     return StageResult(
