@@ -39,6 +39,7 @@ TableName = Literal[
     "export_ratios",
     "export_ratio_concordance",
     "external_demand",
+    "firm_crosswalk",
 ]
 FileFormat = Literal[
     "csv", "tsv", "parquet", "stata", "sas", "spss", "fwf", "excel", "boj_tankan", "meti_shipments"

@@ -14,7 +14,7 @@ before the ingest stage writes anything.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -24,6 +24,7 @@ from spillover import completeness, plausibility, quarantine
 from spillover.concordance import recode_column
 from spillover.config import Config, PlausibilityConfig, Source
 from spillover.ingest_cache import IngestCache, MappedFile
+from spillover.linkage import check_crosswalk, link_table, linkage_summary
 from spillover.parsing import parse_column
 from spillover.progress import track
 from spillover.rawfiles import (
@@ -64,6 +65,8 @@ class IngestResult:
     tables: dict[str, pd.DataFrame]
     quarantine: pd.DataFrame
     reports: list[SourceReport]
+    #: crosswalk counts, establishments without a firm, match rates (:mod:`spillover.linkage`)
+    linkage: dict = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- mapping one file
@@ -505,8 +508,24 @@ def _read_or_reuse(
     return found
 
 
+def _move_to_quarantine(
+    rows: pd.DataFrame, reports: list[SourceReport], rejected: list[pd.DataFrame]
+) -> None:
+    """Add quarantine records found after mapping, and count them against their files."""
+    if rows.empty:
+        return
+    rejected.append(rows)
+    for report in reports:
+        lost = int((rows["file"] == report.file).sum())
+        report.rows_out -= lost
+        report.rows_quarantined += lost
+
+
 def ingest_table(
-    table: str, config: Config, cache: IngestCache | None = None
+    table: str,
+    config: Config,
+    cache: IngestCache | None = None,
+    crosswalk: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[SourceReport]]:
     """Read every source of ``table``; return canonical rows, quarantine and accounting.
 
@@ -542,13 +561,11 @@ def ingest_table(
         )
         return empty, quarantine.empty(), reports
     combined = pd.concat(frames, ignore_index=True)
+    if crosswalk is not None:
+        combined, unlinked = link_table(table, combined, crosswalk)
+        _move_to_quarantine(unlinked, reports, rejected)
     combined, dups = _drop_duplicate_keys(table, combined)
-    if len(dups):
-        rejected.append(dups)
-        for report in reports:
-            lost = int((dups["file"] == report.file).sum())
-            report.rows_out -= lost
-            report.rows_quarantined += lost
+    _move_to_quarantine(dups, reports, rejected)
     canonical = combined[[*TABLES[table].columns, *PROVENANCE]].reset_index(drop=True)
     return canonical, quarantine.concat(rejected), reports
 
@@ -574,13 +591,44 @@ def ingest_all(
     completeness.warn_switched_off(config.completeness)
     tables, rejected, reports = {}, [], []
     cache = IngestCache(cache_dir)
-    names = [table for table in TABLES if config.sources.get(table)]
+    # the crosswalk first: the firm ids of the other tables are translated as they are read
+    names = sorted(
+        (table for table in TABLES if config.sources.get(table)),
+        key=lambda table: table != "firm_crosswalk",
+    )
+    crosswalk = None
     for table in track(names, total=len(names), stage="ingest", unit="tables", bar=progress):
-        canonical, bad, table_reports = ingest_table(table, config, cache)
+        canonical, bad, table_reports = ingest_table(table, config, cache, crosswalk)
+        if table == "firm_crosswalk":
+            crosswalk = _crosswalk_with_names(canonical, config)
         tables[table] = canonical
         rejected.append(bad)
         reports.extend(table_reports)
     completeness.check_years(tables, config)
     completeness.check_quarters(tables["external_demand"], config)
     cache.prune()
-    return IngestResult(tables, quarantine.concat(rejected).astype({"line": "int64"}), reports)
+    everything = quarantine.concat(rejected).astype({"line": "int64"})
+    crosswalked = {
+        r.file for r in reports if crosswalk is not None and r.source in set(crosswalk["source"])
+    }
+    linkage = linkage_summary(
+        tables,
+        everything,
+        crosswalked,
+        firm_year_offset=config.definitions.firm_year_offset,
+    )
+    return IngestResult(tables, everything, reports, linkage)
+
+
+def _crosswalk_with_names(crosswalk: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """The crosswalk, checked; a ``source`` that names no configured source is an error."""
+    known = {source.name for sources in config.sources.values() for source in sources}
+    unknown = sorted(set(crosswalk["source"]) - known)
+    if unknown:
+        first = crosswalk[crosswalk["source"] == unknown[0]].iloc[0]
+        raise IngestError(
+            f"{first['source_file']}: line {first['source_line']}: firm_crosswalk source "
+            f"{unknown[0]!r} is not a source of the config (sources: {sorted(known)})"
+        )
+    check_crosswalk(crosswalk)
+    return crosswalk

@@ -219,6 +219,25 @@ TABLES: dict[str, TableSpec] = {
         },
         key=("period", "industry", "size_class"),
     ),
+    "firm_crosswalk": TableSpec(
+        "firm_crosswalk",
+        {
+            "source": ColumnSpec("str", description="source name in the config"),
+            "source_id": ColumnSpec("str", description="firm id as that source writes it"),
+            "firm_id": ColumnSpec("str", description="canonical firm key"),
+            "valid_from": ColumnSpec(
+                "int",
+                nullable=True,
+                checks=_YEAR.checks,
+                description="first year (the source's year), inclusive",
+            ),
+            "valid_to": ColumnSpec(
+                "int", nullable=True, checks=_YEAR.checks, description="last year, inclusive"
+            ),
+        },
+        key=("source", "source_id", "valid_from"),
+        optional=frozenset({"valid_from", "valid_to"}),
+    ),
 }
 
 

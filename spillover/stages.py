@@ -68,7 +68,7 @@ def ingest_stage(run: Run) -> StageResult:
         rows_out=sum(s["rows_out"] for s in sources),
         tables={name: validate(name, frame) for name, frame in result.tables.items()},
         quarantine=result.quarantine,
-        details={"sources": sources},
+        details={"sources": sources, "linkage": result.linkage},
     )
 
 

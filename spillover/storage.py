@@ -702,6 +702,8 @@ def build_manifest(
             for s in reports.get("ingest", {}).get("sources", [])
         ],
         "packages": package_versions(),
+        # match rates per survey pair and year, crosswalk counts (spillover.linkage)
+        "linkage": reports.get("ingest", {}).get("linkage", {}),
         "stages": {
             name: {key: value for key, value in report.items() if key in _STAGE_SUMMARY}
             for name, report in reports.items()
