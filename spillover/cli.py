@@ -495,6 +495,57 @@ def geocode(
     console.print(f"ambiguous: {summary['ambiguous']:,}   output: {summary['output']}")
 
 
+@app.command("link-firms")
+def link_firms(
+    survey: Annotated[
+        Path,
+        typer.Argument(help="CSV of a survey's firms: source_id,name,address[,corporate_number]"),
+    ],
+    register: Annotated[
+        Path,
+        typer.Argument(help="CSV of the canonical firms: firm_id,name,address[,corporate_number]"),
+    ],
+    source: Annotated[str, typer.Option(help="The survey's source name in the config")],
+    out: Annotated[Path, typer.Option(help="Folder for crosswalk.csv and the review lists")],
+    encoding: Annotated[str, typer.Option(help="Encoding of both CSVs, e.g. cp932")] = "utf-8",
+) -> None:
+    """Propose a firm_crosswalk: 法人番号, then exact name + address; near matches for review."""
+    import pandas as pd
+
+    from spillover.firm_matching import propose_crosswalk
+
+    frames = {}
+    for path, id_column in ((survey, "source_id"), (register, "firm_id")):
+        try:
+            frame = pd.read_csv(path, dtype=str, encoding=encoding, keep_default_na=False)
+        except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+            _fail(f"{path}: cannot read as CSV ({encoding}): {exc}")
+        missing = [c for c in (id_column, "name", "address") if c not in frame.columns]
+        if missing:
+            _fail(f"{path}: the header lacks {missing} (it has {list(frame.columns)})")
+        frames[id_column] = frame.replace({"": None})
+    proposal = propose_crosswalk(frames["source_id"], frames["firm_id"], source=source)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "crosswalk.csv": proposal.crosswalk,
+        "near_matches.csv": proposal.near_matches,
+        "invalid_corporate_numbers.csv": proposal.invalid_numbers,
+        "unmatched.csv": proposal.unmatched,
+    }
+    for name, frame in files.items():
+        frame.to_csv(out / name, index=False, encoding="utf-8")
+    counts = Table(title=f"{len(frames['source_id']):,} firms of {source}")
+    counts.add_column("outcome")
+    counts.add_column("firms", justify="right")
+    for outcome, count in proposal.counts().items():
+        counts.add_row(outcome, f"{count:,}")
+    console.print(counts)
+    console.print(
+        f"linked: {out / 'crosswalk.csv'} (add it as a firm_crosswalk source); review "
+        f"{out / 'near_matches.csv'} and copy the rows you accept — nothing near is linked"
+    )
+
+
 @app.command("audit-disclosure")
 def audit_disclosure(
     output_root: Annotated[
