@@ -70,6 +70,17 @@ TEXT: dict[str, dict[str, str]] = {
     "seconds": {"ja": "秒", "en": "Seconds"},
     "rows_axis": {"ja": "行数（対数目盛）", "en": "Rows (log scale)"},
     "sources": {"ja": "データソースとチェックサム", "en": "Data sources and checksums"},
+    "linkage": {"ja": "調査間の企業リンク率", "en": "Firm linkage between the surveys"},
+    "linkage_note": {
+        "ja": "各セル: リンクできた企業数 / 企業数（率）。年は会計年。",
+        "en": "Each cell: firms linked / firms (rate). Years are accounts years.",
+    },
+    "pair": {"ja": "調査の組（→ 照合先）", "en": "Survey pair (→ matched in)"},
+    "without_firm_id": {"ja": "企業番号のない事業所", "en": "Establishments without a firm id"},
+    "crosswalk_rows": {
+        "ja": "クロスウォーク: リンク済み行 / 未リンク行",
+        "en": "Crosswalk: rows linked / rows unlinked",
+    },
     "table": {"ja": "表", "en": "Table"},
     "source": {"ja": "ソース", "en": "Source"},
     "file": {"ja": "ファイル", "en": "File"},
@@ -226,6 +237,7 @@ def render_report(folder: Path, lang: str = "ja", cache: RenderCache | None = No
         _summary(manifest, lang),
         _accounting(manifest, lang, cache),
         _sources(manifest, lang),
+        _linkage(manifest.get("linkage", {}), lang),
         _estimates(estimates, decomposition, lang),
         _figures(estimates, decomposition, lang, cache),
         _maps(folder, manifest, lang, cache),
@@ -464,6 +476,51 @@ def _sources(manifest: dict, lang: str) -> str:
     rows = [(s["table"], s["source"], s["file"], s["sha256"]) for s in manifest["inputs"]]
     headers = [text("table", lang), text("source", lang), text("file", lang), "SHA-256"]
     return section(text("sources", lang), html_table(headers, rows), anchor="sources")
+
+
+def _linkage(linkage: dict, lang: str) -> str:
+    """Match rates per survey pair (rows) and year (columns); establishments without a firm."""
+    rates = linkage.get("match_rates", [])
+    if not rates:
+        return ""
+    years = sorted({r["year"] for r in rates})
+    cells: dict[tuple[str, str], dict[int, str]] = {}
+    for r in rates:
+        share = "–" if r["rate"] is None else f"{r['rate']:.1%}"
+        cells.setdefault((r["from"], r["to"]), {})[r["year"]] = (
+            f"{r['linked']:,} / {r['firms']:,} ({share})"
+        )
+    rows = [
+        (f"{source} → {target}", *(by_year.get(year, "") for year in years))
+        for (source, target), by_year in cells.items()
+    ]
+    plants = linkage.get("establishments_by_year", {})
+    if plants:
+        rows.append(
+            (
+                text("without_firm_id", lang),
+                *(
+                    f"{plants[str(y)]['without_firm_id']:,} / {plants[str(y)]['establishments']:,}"
+                    if str(y) in plants
+                    else ""
+                    for y in years
+                ),
+            )
+        )
+    parts = [html_table([text("pair", lang), *map(str, years)], rows)]
+    crosswalk = linkage.get("crosswalk", {})
+    if crosswalk:
+        parts.append(
+            html_table(
+                [text("table", lang), text("crosswalk_rows", lang)],
+                [
+                    (table, f"{c['rows_linked']:,} / {c['rows_unlinked']:,}")
+                    for table, c in crosswalk.items()
+                ],
+            )
+        )
+    note = f"<p>{_e(text('linkage_note', lang))}</p>"
+    return section(text("linkage", lang), note, *parts, anchor="linkage")
 
 
 def _estimates(estimates: pd.DataFrame, decomposition: pd.DataFrame, lang: str) -> str:
