@@ -32,6 +32,7 @@ RAW_TABLES = (
     "export_ratios",
     "export_ratio_concordance",
     "external_demand",
+    "firm_crosswalk",
 )
 RAW = {table: Asset(f"spillover://raw/{table}") for table in RAW_TABLES}
 

@@ -45,9 +45,11 @@ __all__ = [
     "Fingerprint",
     "fingerprint",
     "forget",
+    "export_concordance",
     "gazetteer_files",
     "link_unit",
     "raw_files",
+    "recode_concordances",
     "record",
     "records",
     "table_hashes",
@@ -96,19 +98,43 @@ class FileHashes:
 
 
 def raw_files(config: Config) -> list[Path]:
-    """Every raw file the sources of a config name (what ``ingest`` reads).
+    """Every raw file the sources of a config name, and their concordances (what ``ingest`` reads).
 
     Raises
     ------
     spillover.rawfiles.IngestError
         A source has no file for one of its years (as ingest would).
     """
-    return [
+    sources = [
         path
         for sources in config.sources.values()
         for source in sources
         for _, path in source_files(source, config)
     ]
+    return sources + recode_concordances(config)
+
+
+def recode_concordances(config: Config) -> list[Path]:
+    """The concordance files the sources' ``recode`` entries name (ingest reads them)."""
+    from spillover.concordance import concordance_path
+
+    return sorted(
+        {
+            concordance_path(entry.concordance, config)
+            for sources in config.sources.values()
+            for source in sources
+            for entry in source.recode.values()
+            if entry.concordance is not None
+        }
+    )
+
+
+def export_concordance(config: Config) -> list[Path]:
+    """The file ``exports.concordance`` names (none when it is not set)."""
+    from spillover.concordance import concordance_path
+
+    reference = config.exports.concordance
+    return [] if reference is None else [concordance_path(reference, config)]
 
 
 def gazetteer_files(config: Config) -> list[Path]:

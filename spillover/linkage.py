@@ -159,10 +159,11 @@ def linkage_summary(
             continue
         covered = frame["source_file"].isin(crosswalked_files)
         refused = (rejected["table"] == table) & rejected["reason"].str.startswith(UNLINKED)
-        crosswalk[table] = {
-            "rows_linked": int((covered & frame[column].notna()).sum()),
-            "rows_unlinked": int((covered & frame[column].isna()).sum() + refused.sum()),
-        }
+        if covered.any() or refused.any():
+            crosswalk[table] = {
+                "rows_linked": int((covered & frame[column].notna()).sum()),
+                "rows_unlinked": int((covered & frame[column].isna()).sum() + refused.sum()),
+            }
     summary: dict = {"crosswalk": crosswalk} if crosswalk else {}
     if "establishments" in tables:
         summary["establishments_by_year"] = unlinked_establishments(tables["establishments"])

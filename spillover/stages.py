@@ -157,6 +157,7 @@ def _export_ratio_concordance(run: Run) -> pd.DataFrame | None:
         "export_ratios",
         "export_ratio_concordance",
     ),
+    files=fingerprints.export_concordance,
 )
 def exports_stage(run: Run) -> StageResult:
     """Classify plants (centre, large firm) and compute establishment exports."""
