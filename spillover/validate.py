@@ -187,19 +187,27 @@ def _header(path: Path, source: Source, table: str) -> list[str]:
         return next(csv.reader([text], delimiter=delimiter), [])
     if source.format == "fwf":
         return _fixed_width_names(path, source)
+    if source.format in ("boj_tankan", "meti_shipments"):  # small files, read whole
+        return list(read_raw(path, source, table=table)[0].columns)
     import pandas as pd
 
     if source.format == "parquet":
         import pyarrow.parquet as pq
 
         return list(pq.read_schema(path).names)
-    if source.format == "stata":
-        with pd.read_stata(path, iterator=True) as reader:
-            return list(reader.variable_labels())
-    if source.format == "sas":
-        with pd.read_sas(path, iterator=True, encoding=source.encoding) as reader:
-            return [str(name) for name in reader.read(1).columns]
-    return [str(c) for c in pd.read_excel(path, sheet_name=source.sheet or 0, nrows=0).columns]
+    if source.format in ("stata", "sas", "spss"):
+        import pyreadstat
+
+        read = {"stata": pyreadstat.read_dta, "spss": pyreadstat.read_sav}.get(
+            source.format,
+            pyreadstat.read_xport if path.suffix.lower() == ".xpt" else pyreadstat.read_sas7bdat,
+        )
+        try:
+            return list(read(path, metadataonly=True)[1].column_names)
+        except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError) as exc:
+            raise ValueError(str(exc)) from None
+    header = pd.read_excel(path, sheet_name=source.sheet or 0, nrows=0, skiprows=source.skip_lines)
+    return [str(c) for c in header.columns]
 
 
 def _fixed_width_names(path: Path, source: Source) -> list[str]:
