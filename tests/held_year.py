@@ -8,9 +8,9 @@ from pathlib import Path
 #: The files of survey year 2019 in the demo world's layout (kogyo is named by survey year).
 FILES_2019 = [
     "raw/establishments/kogyo_2020.csv",
-    "raw/kikatsu/kigyou_katsudou_2019.csv",
+    "raw/kikatsu/kigyou_katsudou_2019.txt",
     "raw/kaigai/genchi_houjin_2019.csv",
-    "raw/kaigai/honsha_kigyou_2019.csv",
+    "raw/kaigai/honsha_kigyou_2019.xlsx",
 ]
 
 

@@ -172,7 +172,7 @@ class World:
 
 def build_world(root: Path) -> World:
     """Write every file of the tiny world and return it."""
-    data = demo_config(WorldParams(first_year=FIRST, last_year=LAST))
+    data = demo_config(WorldParams(first_year=FIRST, last_year=LAST, published_layouts=False))
     data["quarantine"] = {"max_share": 1.0}  # row-level cases keep their other rows
     data["years"] = [FIRST, LAST]  # fixed: a missing year is an incomplete input, not "latest"
     world = World(root, data)

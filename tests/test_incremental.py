@@ -16,6 +16,7 @@ import yaml
 from held_year import FILES_2019, deliver, hold_back
 
 from spillover import fingerprints
+from spillover.concordance import load_concordance
 from spillover.demo.world import WorldParams, build_demo_world
 from spillover.pipeline import (
     STAGES,
@@ -188,14 +189,14 @@ def test_an_added_radius_reruns_neighbourhoods_onward(world):
 
 
 def test_a_changed_raw_file_reruns_ingest_onward(world):
-    path = world.root / "raw" / "kikatsu" / "kigyou_katsudou_2016.csv"
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    path.write_text("".join(lines[:-1]), encoding="utf-8")  # one firm fewer in 2016
+    path = world.root / "raw" / "kikatsu" / "kigyou_katsudou_2016.txt"
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[1:]))  # one firm fewer in 2016
 
     result = run_incremental(world.config_path)
 
     ingest = result.decisions[0]
-    assert ingest.runs and ingest.reasons == ("file raw/kikatsu/kigyou_katsudou_2016.csv changed",)
+    assert ingest.runs and ingest.reasons == ("file raw/kikatsu/kigyou_katsudou_2016.txt changed",)
     assert "firms" in _ran(result)
     _assert_equals_a_fresh_run(world, result)
 
@@ -250,3 +251,29 @@ def test_a_stage_killed_halfway_is_not_reused(world, monkeypatch):
     assert exposure.reasons == (f"not done in run {base.name}",)
     assert _ran(result)[:1] == ["exposure"] and set(EARLY).isdisjoint(_ran(result))
     assert "torn" not in pd.read_parquet(result.workdir / "tables" / "exposure.parquet")
+
+
+def test_a_changed_concordance_reruns_ingest_and_the_exports_concordance_reruns_exports(world):
+    path = world.root / "raw" / "concordances" / "jsic_revision.csv"
+    path.write_text("# reviewed\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
+    result = run_incremental(world.config_path)
+    assert result.decisions[0].reasons == ("file raw/concordances/jsic_revision.csv changed",)
+
+    shipped = load_concordance("jsic_to_iip_group").rows
+    own = world.root / "iip_groups.csv"
+    own.write_text(
+        "# the shipped groups with 24 moved to その他工業\nfrom,to\n"
+        + "".join(
+            f"{code},{'その他工業' if code == '24' else group}\n"
+            for code, group in zip(shipped["from"], shipped["to"], strict=True)
+        ),
+        encoding="utf-8",
+    )
+    data = yaml.safe_load(world.config_path.read_text(encoding="utf-8"))
+    data["exports"]["concordance"] = "iip_groups.csv"
+    world.config_path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    run_incremental(world.config_path)
+    own.write_text(own.read_text(encoding="utf-8").replace("24,その他工業", "24,金属製品工業"))
+    result = run_incremental(world.config_path)
+    exports = result.decisions[list(STAGES).index("exports")]
+    assert exports.runs and exports.reasons == ("file iip_groups.csv changed",)

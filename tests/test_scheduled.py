@@ -92,8 +92,8 @@ def test_deliveries_announce_new_and_changed_files_only(world, tmp_path):
     assert not again.first_look and not again.delivered
     deliver(world, tmp_path / "held")
     found = deliveries.detect(config, "firms", up_to=2026)
-    assert found.new == ("raw/kikatsu/kigyou_katsudou_2019.csv",) and found.changed == ()
-    target = world / "raw/kikatsu/kigyou_katsudou_2013.csv"
+    assert found.new == ("raw/kikatsu/kigyou_katsudou_2019.txt",) and found.changed == ()
+    target = world / "raw/kikatsu/kigyou_katsudou_2013.txt"
     os.utime(target, ns=(1, 1))  # touched, same bytes: not a delivery
     assert not deliveries.detect(config, "firms", up_to=2026).delivered
     data = bytearray(target.read_bytes())  # a corrected file of the same size
@@ -101,7 +101,7 @@ def test_deliveries_announce_new_and_changed_files_only(world, tmp_path):
     data[digit] += 1
     target.write_bytes(bytes(data))
     changed = deliveries.detect(config, "firms", up_to=2026)
-    assert changed.changed == ("raw/kikatsu/kigyou_katsudou_2013.csv",) and changed.new == ()
+    assert changed.changed == ("raw/kikatsu/kigyou_katsudou_2013.txt",) and changed.new == ()
     with pytest.raises(deliveries.DeliveryError, match="sources.nope: not in the config"):
         deliveries.detect(config, "nope", up_to=2026)
 

@@ -69,7 +69,7 @@ def test_every_problem_is_listed_with_its_file_and_key(demo_world):
     assert "sources.parents[honsha_kigyou].path: source 'honsha_kigyou': no file for year 2031" in (
         result.stderr
     )
-    assert "kigyou_katsudou_2019.csv: column(s) ['従業員'] named in " in result.stderr
+    assert "kigyou_katsudou_2019.txt: column(s) ['従業員'] named in " in result.stderr
     assert "sources.firms[kigyou_katsudou].columns are not in the header" in result.stderr
     assert "no series for industry ['製造業'] with size_class '零細企業'" in result.stderr
 

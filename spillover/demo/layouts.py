@@ -127,6 +127,7 @@ def demo_config(params: WorldParams, *, latest: bool = False) -> dict:
             "by_centre_industry": False,
             "industry_map": {"31": "輸送用機械", "29": "電気機械", "24": "金属製品"},
         },
+        **({"exports": {"concordance": "jsic_to_iip_group"}} if params.published_layouts else {}),
         "neighbourhoods": _neighbourhoods(params),
         "models": _models(params.radius_km),
         "disclosure": {"min_establishments": 3, "dominance_top_n": 2, "dominance_share": 0.8},
@@ -151,6 +152,20 @@ def _source(name: str, path: str, source_years: list[int] | None = None, **optio
 
 def _sources(params: WorldParams) -> dict[str, list[dict]]:
     """The ``sources`` section: every raw file of the demo world."""
+    plain = _plain_sources(params)
+    if not params.published_layouts:
+        return plain
+    from spillover.demo.published import published_sources
+
+    kogyo = plain["establishments"][0]
+    kogyo["recode"] = {"industry": {"concordance": "raw/concordances/jsic_revision.csv"}}
+    sources = {**plain, **published_sources(_source, params)}
+    del sources["export_ratio_concordance"]  # exports.concordance: jsic_to_iip_group
+    return sources
+
+
+def _plain_sources(params: WorldParams) -> dict[str, list[dict]]:
+    """The ``sources`` of the plain layouts: a CSV of each canonical table."""
     return {
         "establishments": [
             _source(

@@ -39,6 +39,11 @@ class WorldParams:
         The dense setting: centres stand only :data:`OVERLAP_SEPARATION_KM` apart, so that
         neighbourhoods overlap, and the effect is planted at plant level (on the exposure
         of each establishment) instead of neighbourhood level; see :mod:`spillover.demo.dgp`.
+    published_layouts : bool
+        Write the firm, overseas, Tankan and 鉱工業 sources in the layouts the agencies
+        publish (fixed-width with a firm crosswalk, Excel, letter-prefixed codes, a JSIC
+        revision, the BOJ download, the 鉱工業出荷内訳表; :mod:`spillover.demo.published`)
+        instead of plain CSVs of the canonical tables.
     """
 
     seed: int = 2023
@@ -51,6 +56,7 @@ class WorldParams:
     radius_km: float = 5.0
     broken_rows: bool = True
     overlap: bool = False
+    published_layouts: bool = True
 
     @property
     def centre_separation_km(self) -> float:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from spillover.demo import published
 from spillover.demo.addresses import write_establishment_addresses
 from spillover.demo.geography import gazetteer_frame
 from spillover.demo.layouts import RAW_COLUMNS, demo_config, raw_frame
@@ -56,6 +57,9 @@ def write_raw_files(world: dict, out: Path, params: WorldParams, rng: np.random.
     """
     n_rows = _write_establishments(world, out, params, rng)
     _write_csv(gazetteer_frame(world["towns"]), out / "gazetteer" / "latest.csv")
+    if params.published_layouts:
+        _write_published(world, out, params, rng)
+        return n_rows
     yearly = (
         ("firms", "kigyou_katsudou", "kikatsu/kigyou_katsudou", "utf-8"),
         ("affiliates", "genchi_houjin", "kaigai/genchi_houjin", "cp932"),
@@ -74,6 +78,24 @@ def write_raw_files(world: dict, out: Path, params: WorldParams, rng: np.random.
     )
     _write_export_ratios(out, params, rng)
     return n_rows
+
+
+def _write_published(world: dict, out: Path, params: WorldParams, rng: np.random.Generator) -> None:
+    """The firm, overseas, Tankan and 鉱工業 sources in their published layouts."""
+    for year, frame in world["firms"].groupby("year"):
+        published.write_firm_survey(frame, int(year), out, rng)
+    published.write_crosswalk(sorted(world["firms"]["firm_id"].unique()), params, out)
+    for year, frame in world["affiliates"].groupby("year"):
+        frame = frame.assign(industry=published.lettered(frame["industry"]))
+        _write_csv(
+            raw_frame(frame, "genchi_houjin"),
+            out / "raw" / "kaigai" / f"genchi_houjin_{year}.csv",
+            "cp932",
+        )
+    for year, frame in world["parents"].groupby("year"):
+        published.write_parents(frame, int(year), out, RAW_COLUMNS["honsha_kigyou"])
+    published.write_tankan(world["tankan"], out, rng)
+    published.write_shipments_breakdown(params, out, rng)
 
 
 def config_text(params: WorldParams) -> str:
@@ -133,11 +155,15 @@ def _write_establishments(
             raw = _keizai_census(frame)
             _write_csv(raw, out / "raw" / "establishments" / "keizai_census_2016.csv", "utf-8")
         else:  # 工業統計調査: survey year = accounts year + 1, CP932, 万円
+            if params.published_layouts:  # the demo's classification revision
+                frame = frame.assign(industry=published.revised(frame["industry"], year))
             raw = _kogyo_toukei(frame, year + 1)
             if params.broken_rows and year == params.first_year + 1:
                 raw = pd.concat([raw, _broken_rows(raw, year + 1)], ignore_index=True)
             _write_csv(raw, out / "raw" / "establishments" / f"kogyo_{year + 1}.csv", "cp932")
         n_rows += len(raw)
+    if params.published_layouts:
+        published.write_revision_concordance(sorted(set(est["industry"])), out)
     return n_rows
 
 

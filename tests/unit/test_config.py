@@ -110,7 +110,8 @@ def test_remote_output_root_is_refused(tmp_path):
 
 def test_industry_ratio_fallback_needs_the_concordance(tmp_path):
     data = _config()
-    del data["sources"]["export_ratio_concordance"]
+    assert "export_ratio_concordance" not in data["sources"]  # the demo names a shipped one
+    del data["exports"]["concordance"]
     with pytest.raises(ConfigError, match="sources.export_ratio_concordance is empty"):
         parse_config(data, base_dir=tmp_path)
 

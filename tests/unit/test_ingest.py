@@ -26,7 +26,7 @@ ROWS = [
 
 
 def _config(tmp_path, *, encoding="cp932", columns=None):
-    data = demo_config(WorldParams())
+    data = demo_config(WorldParams(published_layouts=False))
     source = data["sources"]["establishments"][0]
     source.update(path="kogyo_{survey_year}.csv", years=[2012], encoding=encoding)
     if columns is not None:
@@ -158,7 +158,7 @@ def test_tankan_periods_are_normalised(tmp_path):
 
 
 def _firm_source(tmp_path, name, **options):
-    data = demo_config(WorldParams())
+    data = demo_config(WorldParams(published_layouts=False))
     source = data["sources"]["firms"][0]
     source.update(path=name, years=[2015], **options)
     data["sources"]["firms"] = [source]
@@ -263,7 +263,7 @@ def test_fixed_width_records_are_cut_by_bytes(tmp_path):
         "従業者数": "employees",
         "製造品出荷額等（万円）": "shipments",
     }
-    data = demo_config(WorldParams())
+    data = demo_config(WorldParams(published_layouts=False))
     source = data["sources"]["establishments"][0]
     source.update(
         path="kogyo_{survey_year}.dat",

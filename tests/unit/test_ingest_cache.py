@@ -16,7 +16,13 @@ from spillover.ingest_cache import IngestCache
 
 pytestmark = pytest.mark.slow  # builds a small demo world
 
-SMALL = WorldParams(n_establishments=2000, n_global_firms=15, n_large_firms=20, n_medium_firms=200)
+SMALL = WorldParams(
+    n_establishments=2000,
+    n_global_firms=15,
+    n_large_firms=20,
+    n_medium_firms=200,
+    published_layouts=False,  # edits CSV rows
+)
 
 
 @pytest.fixture(scope="module")
