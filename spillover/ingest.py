@@ -608,9 +608,8 @@ def ingest_all(
     completeness.check_quarters(tables["external_demand"], config)
     cache.prune()
     everything = quarantine.concat(rejected).astype({"line": "int64"})
-    crosswalked = {
-        r.file for r in reports if crosswalk is not None and r.source in set(crosswalk["source"])
-    }
+    named = set(crosswalk["source"].unique()) if crosswalk is not None else set()
+    crosswalked = {report.file for report in reports if report.source in named}
     linkage = linkage_summary(
         tables,
         everything,
