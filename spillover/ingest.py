@@ -433,18 +433,14 @@ def _drop_duplicate_keys(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame,
     first = frame.loc[~repeated].set_index(key)[["source_file", "source_line"]]
     dups = frame.loc[repeated]
     origin = first.loc[pd.MultiIndex.from_frame(dups[key]) if len(key) > 1 else dups[key[0]]]
-    quarantined = quarantine.records(
-        stage="ingest",
+    quarantined = quarantine.mapped_rows(
+        dups,
         table=table,
-        source=dups["source_name"].to_numpy(),
-        file=dups["source_file"].to_numpy(),
-        line=dups["source_line"].to_numpy(),
         column=",".join(key),
-        reason=[
+        reasons=[
             f"duplicate key; first seen at {f}:{line}"
             for f, line in zip(origin["source_file"], origin["source_line"], strict=True)
         ],
-        raw=dups.drop(columns=["source_file", "source_line", "source_name"]).to_dict("records"),
     )
     return frame.loc[~repeated], quarantined
 

@@ -123,20 +123,16 @@ def link_table(
         return linked, quarantine.empty()
     unlinked = covered & canonical.isna() & frame[column].notna()
     bad = frame[unlinked]
-    rejected = quarantine.records(
-        stage="ingest",
+    rejected = quarantine.mapped_rows(
+        bad,
         table=table,
-        source=bad["source_name"].to_numpy(),
-        file=bad["source_file"].to_numpy(),
-        line=bad["source_line"].to_numpy(),
         column=column,
-        reason=[
+        reasons=[
             f"{UNLINKED} for {source} id {value!r} valid in {year}"
             for value, source, year in zip(
                 bad[column], bad["source_name"], bad["year"], strict=True
             )
         ],
-        raw=bad.drop(columns=["source_file", "source_line", "source_name"]).to_dict("records"),
     )
     return linked[~unlinked], rejected
 

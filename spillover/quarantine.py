@@ -51,6 +51,30 @@ def records(
     )
 
 
+#: Provenance columns ingest keeps on mapped rows until the tables are combined.
+MAPPED_PROVENANCE = ["source_file", "source_line", "source_name"]
+
+
+def mapped_rows(
+    rows: pd.DataFrame, *, table: str, column: str, reasons: Iterable[str]
+) -> pd.DataFrame:
+    """Quarantine records for mapped ingest ``rows`` (with :data:`MAPPED_PROVENANCE`).
+
+    For rows refused once a table's files are combined (a duplicate key, a firm id no
+    crosswalk row names); ``raw`` keeps the row's canonical values.
+    """
+    return records(
+        stage="ingest",
+        table=table,
+        source=rows["source_name"].to_numpy(),
+        file=rows["source_file"].to_numpy(),
+        line=rows["source_line"].to_numpy(),
+        column=column,
+        reason=reasons,
+        raw=rows.drop(columns=MAPPED_PROVENANCE).to_dict("records"),
+    )
+
+
 def rejected_rows(
     rows: pd.DataFrame, *, stage: str, table: str, column: str, reasons: pd.Series
 ) -> pd.DataFrame:
