@@ -210,7 +210,8 @@ class ExternalDemandConfig(_Strict):
     """Which Tankan DI series is the external-demand control, and how it is annualised.
 
     With ``by_centre_industry`` each row takes the series of its own industry through
-    ``industry_map`` (JSIC 2-digit major group → Tankan 業種 name, e.g. ``"31": 輸送用機械``);
+    ``industry_map`` (JSIC 2-digit major group → Tankan 業種 name, e.g. ``"31": 輸送用機械``, or
+    the name of a shipped concordance such as ``jsic_to_tankan``, or an absolute path to one);
     industries not in the map take ``industry``.
     """
 
@@ -219,6 +220,22 @@ class ExternalDemandConfig(_Strict):
     by_centre_industry: bool = False
     industry_map: dict[str, str] = Field(default_factory=dict)
     aggregation: Literal["calendar_year", "fiscal_year"] = "calendar_year"
+
+    @field_validator("industry_map", mode="before")
+    @classmethod
+    def _shipped_concordance(cls, value: object) -> object:
+        """A concordance name (``jsic_to_tankan``) or file stands for its rows."""
+        if not isinstance(value, str):
+            return value
+        from spillover.concordance import ConcordanceError, load_concordance
+
+        try:
+            rows = load_concordance(value).rows
+        except ConcordanceError as exc:
+            raise ValueError(str(exc)) from None
+        if rows["valid_from"].notna().any() or rows["valid_to"].notna().any():
+            raise ValueError(f"concordance {value!r} has validity years; the map has none")
+        return dict(zip(rows["from"], rows["to"], strict=True))
 
     @model_validator(mode="after")
     def _map_when_by_industry(self) -> ExternalDemandConfig:

@@ -121,3 +121,14 @@ def test_an_extract_without_a_group_is_a_config_error_naming_the_key(tmp_path):
     data["sources"]["firms"][0]["recode"] = {"industry": {"extract": "^E\\d+$"}}
     with pytest.raises(ConfigError, match=r"sources\.firms\.0\.recode\.industry\.extract"):
         parse_config(data, base_dir=tmp_path)
+
+
+def test_the_tankan_industry_map_can_be_the_shipped_concordance(tmp_path):
+    data = demo_config(WorldParams())
+    data["external_demand"].update(by_centre_industry=True, industry_map="jsic_to_tankan")
+    settings = parse_config(data, base_dir=tmp_path).external_demand
+    assert settings.industry_map["31"] == "輸送用機械" and settings.industry_map["10"] == "食料品"
+    assert len(settings.industry_map) == 24
+    data["external_demand"]["industry_map"] = "jsic_to_nowhere"
+    with pytest.raises(ConfigError, match="external_demand.industry_map: .*no shipped concordance"):
+        parse_config(data, base_dir=tmp_path)
