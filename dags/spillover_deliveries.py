@@ -29,6 +29,8 @@ def watch(table: str, params=None, dag_run=None, outlet_events=None) -> dict:
     year = pendulum.instance(dag_run.run_after).in_timezone(TIMEZONE).year
     path = config_path(params)
     config = fail_fast(load_config, path)
+    if not config.sources.get(table):  # an optional table (crosswalk, concordance) not used
+        raise AirflowSkipException(f"{table}: the config has no source for it")
     found = fail_fast(deliveries.detect, config, table, up_to=year + 1)
     if not found.delivered:
         first = " (first look: recorded as the baseline)" if found.first_look else ""

@@ -71,7 +71,7 @@ def test_dag_settings(dag):
     # unpausing starts nothing: run_immediately=False only applies without a start_date
     assert timetable.timetable.run_immediately is False and dag.start_date is None
     raw = {asset.uri for asset in timetable.asset_condition.objects}
-    assert "spillover://raw/establishments" in raw and len(raw) == 7
+    assert "spillover://raw/establishments" in raw and len(raw) == 8
     assert dag.catchup is False
     assert set(dag.params) == {"config_path", "years", "radii_km", "specs", "fresh"}
     assert dag.dagrun_timeout is not None and dag.doc_md.startswith("Yearly spillover build")
