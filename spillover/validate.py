@@ -127,6 +127,9 @@ def validate_config(path: str | Path, *, overrides: Sequence[str] = ()) -> Valid
         for source in sources:
             key = f"sources.{table}[{source.name}]"
             found.problems += _mapping_problems(source, TABLES[table], key)
+            found.problems += _concordance_problems(
+                {f"{key}.recode.{c}": e.concordance for c, e in source.recode.items()}, config
+            )
             for year, file in _files(source, config, key, found.problems):
                 found.files.append(SourceFile(table, source.name, year, file))
                 try:
@@ -144,8 +147,26 @@ def validate_config(path: str | Path, *, overrides: Sequence[str] = ()) -> Valid
         gazetteer = config.resolve(config.gazetteer.path)
         if not gazetteer.exists():  # a file, or a folder of files
             found.problems.append(f"gazetteer.path: {gazetteer} does not exist")
+    found.problems += _concordance_problems(
+        {"exports.concordance": config.exports.concordance}, config
+    )
     found.problems += _demand_problems(config)
     return found
+
+
+def _concordance_problems(references: dict[str, str | None], config: Config) -> list[str]:
+    """Concordances (by config key) that are missing or malformed."""
+    from spillover.concordance import ConcordanceError, load_concordance
+
+    problems = []
+    for key, reference in references.items():
+        if reference is None:
+            continue
+        try:
+            load_concordance(reference, config)
+        except ConcordanceError as exc:
+            problems.append(f"{key}: {exc}")
+    return problems
 
 
 def _files(

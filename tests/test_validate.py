@@ -92,6 +92,28 @@ def test_a_mapping_naming_unknown_canonical_columns_is_reported(demo_world):
     )
 
 
+def test_missing_and_malformed_concordances_are_reported_with_their_key(demo_world, tmp_path):
+    (tmp_path / "bad.csv").write_text("from,to,valid_from\n24,24,\n24,25,2014\n", "utf-8")
+    result = CliRunner().invoke(
+        app,
+        [
+            "validate",
+            "--config",
+            str(demo_world.config_path),
+            "--set",
+            f"sources.establishments.kogyo_toukei.recode.industry.concordance={tmp_path}/bad.csv",
+            "--set",
+            "exports.concordance=jsic_to_nowhere",
+        ],
+    )
+    assert result.exit_code == 1 and "2 problem(s)" in result.stderr
+    assert (
+        "sources.establishments[kogyo_toukei].recode.industry: "
+        f"{tmp_path}/bad.csv: line 3: code '24' already has a row valid in 2014"
+    ) in result.stderr
+    assert "exports.concordance: no shipped concordance 'jsic_to_nowhere'" in result.stderr
+
+
 @pytest.mark.parametrize("fmt", ["parquet", "stata", "excel", "fwf"])
 def test_headers_are_read_from_every_format(tmp_path, fmt):
     frame = pd.DataFrame({"firm_no": ["F1", "F2"], "capital": [1.5, 2.5]})
