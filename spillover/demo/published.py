@@ -14,8 +14,10 @@ With ``WorldParams.published_layouts`` (the default) the demo writes:
 - export ratios as a **鉱工業出荷内訳表** (indices and weights by 業種), grouped through the
   shipped JSIC → 鉱工業 concordance.
 
-Every value the pipeline reads is the same as in the plain CSV layouts (the revision is
-undone by the concordance, the ids by the crosswalk), so the planted effects stay exact.
+The values that carry the planted effects are those of the plain CSV layouts (the revision
+is undone by the concordance, the ids by the crosswalk, the unknown firms are quarantined);
+the export ratios come from rounded indices, so they differ from the plain layout's in the
+third decimal, and only feed the fallback for exports.
 """
 
 from __future__ import annotations
