@@ -422,6 +422,14 @@ DATASETS: tuple[Dataset, ...] = (
             ),
             _c("geocode_town", "string", "", "Town (町字) matched by the geocoder.", "照合町字"),
             _c(
+                "geocode_note",
+                "string",
+                "",
+                "What the geocoder ignored or could not explain in the address (text before it, "
+                "an unknown rest); empty when the whole address was read.",
+                "照合の注記",
+            ),
+            _c(
                 "geocode_ambiguous",
                 "bool",
                 "",
