@@ -13,8 +13,8 @@ to one raw column: extract, map, concordance — and says row by row why a value
 
 from __future__ import annotations
 
+import csv
 import hashlib
-import io
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -41,7 +41,7 @@ def shipped() -> list[str]:
 
 @dataclass(frozen=True)
 class Concordance:
-    """One concordance: its rows (``from``, ``to``, ``valid_from``, ``valid_to``) and origin."""
+    """One concordance: its rows (``from``, ``to``, ``valid_from``, ``valid_to``, ``line``)."""
 
     name: str
     path: Path
@@ -49,6 +49,11 @@ class Concordance:
     provenance: tuple[str, ...]
     rows: pd.DataFrame
     sha256: str
+
+    @property
+    def dated(self) -> bool:
+        """Whether some row is valid only in some years."""
+        return bool(self.rows["valid_from"].notna().any() or self.rows["valid_to"].notna().any())
 
     def lookup(self, codes: pd.Series, year: int | None) -> pd.Series:
         """The ``to`` code of each code valid in ``year`` (any year when None); else missing."""
@@ -84,21 +89,22 @@ def concordance_path(reference: str, config: Config | None = None) -> Path:
     return path
 
 
-def _year_column(frame: pd.DataFrame, column: str, *, path: Path, first_line: int) -> pd.Series:
+def _year_column(frame: pd.DataFrame, column: str, *, path: Path) -> pd.Series:
     """A ``valid_from``/``valid_to`` column as nullable years; a non-year names its line."""
     if column not in frame:
         return pd.Series(pd.NA, index=frame.index, dtype="Int64")
     text = frame[column].fillna("").str.strip()
-    bad = (text != "") & ~text.str.fullmatch(r"\d{4}")
+    bad = (text != "") & ~text.str.fullmatch(r"[0-9]{4}")
     if bad.any():
         at = bad.to_numpy().nonzero()[0][0]
         raise ConcordanceError(
-            f"{path}: line {first_line + at}: {column} {text.iloc[at]!r} is not a year"
+            f"{path}: line {frame['line'].iloc[at]}: {column} {text.iloc[at]!r} is not a year "
+            "(four ASCII digits)"
         )
-    return pd.to_numeric(text.where(text != ""), errors="coerce").astype("Int64")
+    return pd.to_numeric(text.where(text != "")).astype("Int64")
 
 
-def _check_one_meaning(rows: pd.DataFrame, *, path: Path, first_line: int) -> None:
+def _check_one_meaning(rows: pd.DataFrame, *, path: Path) -> None:
     """Raise when a ``from`` code has two rows whose validity ranges overlap."""
     low = rows["valid_from"].fillna(0).astype("int64")
     high = rows["valid_to"].fillna(9999).astype("int64")
@@ -106,12 +112,43 @@ def _check_one_meaning(rows: pd.DataFrame, *, path: Path, first_line: int) -> No
         if len(positions) < 2:
             continue
         spans = sorted(zip(low.iloc[positions], high.iloc[positions], positions, strict=True))
-        for (_, end, _), (start, _, at) in zip(spans, spans[1:], strict=False):
+        for (first, end, _), (start, _, at) in zip(spans, spans[1:], strict=False):
             if start <= end:
+                year = max(first, start)
+                when = f"in {year}" if year else "in every year (no valid_from/valid_to)"
                 raise ConcordanceError(
-                    f"{path}: line {first_line + at}: code {code!r} already has a row valid "
-                    f"in {start}: a code may map to one code per year (set valid_from/valid_to)"
+                    f"{path}: line {rows['line'].iloc[at]}: code {code!r} already has a row "
+                    f"valid {when}: a code may map to one code per year (set valid_from/valid_to)"
                 )
+
+
+def _records(text: str, *, path: Path) -> tuple[tuple[str, ...], pd.DataFrame]:
+    """The ``#`` lines and the CSV rows with their line numbers (blank lines skipped)."""
+    lines = text.splitlines()
+    comments = 0
+    while comments < len(lines) and lines[comments].startswith("#"):
+        comments += 1
+    numbered = [(n, line) for n, line in enumerate(lines, start=1) if n > comments and line.strip()]
+    if not numbered:
+        raise ConcordanceError(f"{path}: no header after the comment lines")
+    rows = list(csv.reader(line for _, line in numbered))
+    header = [cell.strip() for cell in rows[0]]
+    missing = [column for column in ("from", "to") if column not in header]
+    if missing:
+        raise ConcordanceError(
+            f"{path}: line {numbered[0][0]}: the header lacks {missing} (it has {header}); a "
+            "concordance needs from,to[,valid_from,valid_to]"
+        )
+    width = len(header)
+    for (number, _), row in zip(numbered[1:], rows[1:], strict=True):
+        if len(row) != width:
+            raise ConcordanceError(
+                f"{path}: line {number}: {len(row)} fields, the header has {width}"
+            )
+    frame = pd.DataFrame(rows[1:], columns=header, dtype="str")
+    frame["line"] = [number for number, _ in numbered[1:]]
+    provenance = tuple(line.lstrip("#").strip() for line in lines[:comments])
+    return provenance, frame
 
 
 @cache
@@ -123,37 +160,24 @@ def _load(path: Path, mtime_ns: int) -> Concordance:
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise ConcordanceError(f"{path}: line {line}: not UTF-8 ({exc.reason})") from None
-    lines = text.splitlines()
-    comments = 0
-    while comments < len(lines) and lines[comments].startswith("#"):
-        comments += 1
-    body = "\n".join(lines[comments:])
-    frame = pd.read_csv(io.StringIO(body), dtype="str", keep_default_na=False)
-    missing = [column for column in ("from", "to") if column not in frame.columns]
-    if missing:
-        raise ConcordanceError(
-            f"{path}: line {comments + 1}: the header lacks {missing} (it has "
-            f"{list(frame.columns)}); a concordance needs from,to[,valid_from,valid_to]"
-        )
-    first_line = comments + 2
+    provenance, frame = _records(text, path=path)
     for column in ("from", "to"):
         frame[column] = frame[column].str.strip()
         empty = frame[column] == ""
         if empty.any():
             at = empty.to_numpy().nonzero()[0][0]
-            raise ConcordanceError(f"{path}: line {first_line + at}: empty {column!r} code")
+            raise ConcordanceError(f"{path}: line {frame['line'].iloc[at]}: empty {column!r} code")
     rows = pd.DataFrame(
         {
             "from": frame["from"],
             "to": frame["to"],
-            "valid_from": _year_column(frame, "valid_from", path=path, first_line=first_line),
-            "valid_to": _year_column(frame, "valid_to", path=path, first_line=first_line),
+            "valid_from": _year_column(frame, "valid_from", path=path),
+            "valid_to": _year_column(frame, "valid_to", path=path),
+            "line": frame["line"],
         }
     )
-    _check_one_meaning(rows, path=path, first_line=first_line)
-    provenance = tuple(line.lstrip("#").strip() for line in lines[:comments])
-    name = path.stem
-    return Concordance(name, path, provenance, rows, hashlib.sha256(data).hexdigest())
+    _check_one_meaning(rows, path=path)
+    return Concordance(path.stem, path, provenance, rows, hashlib.sha256(data).hexdigest())
 
 
 def load_concordance(reference: str, config: Config | None = None) -> Concordance:
@@ -227,6 +251,11 @@ def recode_column(
     codes = text.map(entry.map).astype("str")
     if entry.concordance is not None:
         concordance = load_concordance(entry.concordance, config)
+        if year is None and concordance.dated:
+            raise ConcordanceError(
+                f"{key}.concordance: {concordance.path} maps codes by year (valid_from/"
+                "valid_to), but the source's files have no year: list the source's `years`"
+            )
         rest = codes.isna() & text.notna()
         codes[rest] = concordance.lookup(text[rest], year)
         where = f"concordance {concordance.name!r}" + (f" for {year}" if year else "")

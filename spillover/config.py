@@ -230,12 +230,12 @@ class ExternalDemandConfig(_Strict):
         from spillover.concordance import ConcordanceError, load_concordance
 
         try:
-            rows = load_concordance(value).rows
+            concordance = load_concordance(value)
         except ConcordanceError as exc:
             raise ValueError(str(exc)) from None
-        if rows["valid_from"].notna().any() or rows["valid_to"].notna().any():
+        if concordance.dated:
             raise ValueError(f"concordance {value!r} has validity years; the map has none")
-        return dict(zip(rows["from"], rows["to"], strict=True))
+        return dict(zip(concordance.rows["from"], concordance.rows["to"], strict=True))
 
     @model_validator(mode="after")
     def _map_when_by_industry(self) -> ExternalDemandConfig:

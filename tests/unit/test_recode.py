@@ -101,6 +101,10 @@ def test_a_concordance_translates_codes_by_the_file_year(tmp_path):
         ("code,to\n24,24\n", "line 1: the header lacks ['from']"),
         ("# about\nfrom,to,valid_to\n24,24,13\n", "line 3: valid_to '13' is not a year"),
         ("from,to\n24,\n", "line 2: empty 'to' code"),
+        ("# c\nfrom,to,valid_from\n09,09,\n\n10,10,\n11,11,20x0\n", "line 6: valid_from '20x0'"),
+        ("from,to,valid_to\n09,A,２０１０\n", "line 2: valid_to '２０１０' is not a year"),
+        ("from,to\n09,A\n09,B\n", "line 3: code '09' already has a row valid in every year"),
+        ("from,to\n09,A,x\n", "line 2: 3 fields, the header has 2"),
     ],
 )
 def test_a_malformed_concordance_names_its_line(tmp_path, text, message):
@@ -132,3 +136,15 @@ def test_the_tankan_industry_map_can_be_the_shipped_concordance(tmp_path):
     data["external_demand"]["industry_map"] = "jsic_to_nowhere"
     with pytest.raises(ConfigError, match="external_demand.industry_map: .*no shipped concordance"):
         parse_config(data, base_dir=tmp_path)
+
+
+def test_a_dated_concordance_needs_dated_files(tmp_path):
+    (tmp_path / "jsic.csv").write_text(REVISIONS, encoding="utf-8")
+    from spillover.concordance import recode_column
+    from spillover.config import Recode
+
+    codes = pd.Series(["2931"], dtype="str")
+    with pytest.raises(ConcordanceError, match=r"maps codes by year .* list the source's `years`"):
+        recode_column(
+            codes, Recode(concordance=str(tmp_path / "jsic.csv")), key="k", year=None, config=None
+        )
