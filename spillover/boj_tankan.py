@@ -59,6 +59,12 @@ def series_table() -> dict[str, tuple[str, str]]:
     return {row["code"]: (row["industry"], row["size_class"]) for row in rows}
 
 
+def _same_series(named: re.Match, tabled: tuple[str, str]) -> bool:
+    """Whether a 系列名称's size and industry are the table's (全規模 = 全規模合計)."""
+    size, industry = named.group(1), named.group(2)
+    return industry == tabled[0] and size.removesuffix("合計") == tabled[1].removesuffix("合計")
+
+
 def _code(cell: str) -> str:
     return cell.strip().removeprefix("CO'")
 
@@ -80,6 +86,8 @@ def _read_flat(rows: list[list[str]], path: Path) -> tuple[pd.DataFrame, pd.Seri
     table = series_table()
     records, lines = [], []
     for number, row in enumerate(rows, start=1):
+        if not any(cell.strip() for cell in row):
+            continue  # blank lines
         if len(row) != 4:
             raise TankanLayoutError(
                 f"{path}: line {number}: a flat-file row has 4 fields "
@@ -112,7 +120,7 @@ def _select_columns(
         name = names[j].strip() if names is not None and j < len(names) else None
         named = _NAMED.match(name) if name else None
         if code in table:
-            if name is not None and named is None:
+            if name is not None and (named is None or not _same_series(named, table[code])):
                 raise TankanLayoutError(
                     f"{path}: column {j + 1}: {SERIES_TABLE.name} lists {code} as the {ITEM} "
                     f"DI (実績) of {'/'.join(table[code])}, but line {name_line} names it "
@@ -154,10 +162,11 @@ def _read_wide(rows: list[list[str]], path: Path) -> tuple[pd.DataFrame, pd.Seri
     )
     width = len(codes[1])
     data = rows[first_data:]
-    if data and len(data[-1]) < width:
+    filled = [i for i, row in enumerate(data) if any(cell.strip() for cell in row)]
+    if filled and len(data[filled[-1]]) < width:
         raise TankanLayoutError(
-            f"{path}: line {len(rows)}: the last row has {len(data[-1])} of {width} fields; "
-            "the file looks cut mid-record"
+            f"{path}: line {first_data + filled[-1] + 1}: the last row has "
+            f"{len(data[filled[-1]])} of {width} fields; the file looks cut mid-record"
         )
     records, lines = [], []
     for offset, row in enumerate(data):

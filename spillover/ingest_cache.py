@@ -50,15 +50,21 @@ _MAPPING_MODULES = (
     "schemas",
     "quarantine",
     "concordance",
+    "boj_tankan",
+    "meti_shipments",
 )
+#: Data files whose content decides a file's mapping (the Tankan series table).
+_MAPPING_DATA = ("tankan_series.csv",)
 
 
 @cache
 def _code_digest() -> str:
-    """SHA-256 of the source of :data:`_MAPPING_MODULES` and the package version."""
+    """SHA-256 of :data:`_MAPPING_MODULES`, :data:`_MAPPING_DATA` and the package version."""
     digest = hashlib.sha256(__version__.encode())
     for name in _MAPPING_MODULES:
         digest.update((Path(__file__).parent / f"{name}.py").read_bytes())
+    for name in _MAPPING_DATA:
+        digest.update((Path(__file__).parent / name).read_bytes())
     return digest.hexdigest()
 
 

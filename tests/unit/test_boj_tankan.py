@@ -58,6 +58,25 @@ def test_a_column_missing_from_the_table_is_taken_by_its_name(tmp_path):
     ]
 
 
+def test_trailing_blank_lines_are_not_a_cut_file(tmp_path):
+    good, _ = _ingest(tmp_path, SITE + "\n\n")
+    assert len(good) == 5
+    flat, _ = _ingest(tmp_path, f"{LARGE},Q,201501,-3\n\n", encoding="utf-8")
+    assert flat["di"].tolist() == [-3.0]
+
+
+def test_a_tabled_code_named_with_another_size_stops_the_read(tmp_path):
+    text = SITE.replace(
+        "D.I./海外での製商品需給/大企業/製造業/実績",
+        "D.I./海外での製商品需給/中小企業/製造業/実績",
+        1,
+    )
+    with pytest.raises(
+        TankanLayoutError, match=f"lists {LARGE} as .* of 製造業/大企業, but line 2"
+    ):
+        _ingest(tmp_path, text)
+
+
 def test_a_tabled_code_named_as_another_series_stops_the_read(tmp_path):
     text = SITE.replace(
         "D.I./海外での製商品需給/大企業/製造業/実績",
