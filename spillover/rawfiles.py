@@ -21,6 +21,7 @@ import csv
 import glob as globlib
 import hashlib
 import io
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -207,6 +208,25 @@ def _read_delimited(text: str, *, path: Path, sep: str) -> tuple[pd.DataFrame, p
     return frame, pd.Series(lines, index=frame.index)
 
 
+def _arrow_csv(data: bytes, header: list[str], *, sep: str, refuse) -> object:
+    """The file read by pyarrow, every column as text and nothing read as null."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    return pa_csv.read_csv(
+        io.BytesIO(data),
+        parse_options=pa_csv.ParseOptions(
+            delimiter=sep, ignore_empty_lines=False, invalid_row_handler=refuse
+        ),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=dict.fromkeys(header, pa.string()),
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+            null_values=[],
+        ),
+    )
+
+
 def _read_delimited_fast(
     data: bytes, text: str, *, sep: str
 ) -> tuple[pd.DataFrame, pd.Series] | None:
@@ -219,7 +239,6 @@ def _read_delimited_fast(
     """
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.csv as pa_csv
 
     if "\n" not in text:
         return None
@@ -235,18 +254,10 @@ def _read_delimited_fast(
         return "skip"
 
     utf8 = data if data.isascii() else text.encode("utf-8")
-    table = pa_csv.read_csv(
-        io.BytesIO(utf8),
-        parse_options=pa_csv.ParseOptions(
-            delimiter=sep, ignore_empty_lines=False, invalid_row_handler=refuse
-        ),
-        convert_options=pa_csv.ConvertOptions(
-            column_types=dict.fromkeys(header, pa.string()),
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-            null_values=[],
-        ),
-    )
+    try:
+        table = _arrow_csv(utf8, header, sep=sep, refuse=refuse)
+    except pa.ArrowInvalid:  # e.g. a line longer than a block: the csv module says what is wrong
+        return None
     n_lines = text.count("\n") + (0 if text.endswith("\n") else 1)
     if refused or table.num_rows + 1 != n_lines or table.column_names != header:
         return None
@@ -385,10 +396,19 @@ def _read_statistical(path: Path, data: bytes, source: Source) -> pd.DataFrame:
             )
     except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError) as exc:
         raise IngestError(f"{path}: cannot read as {source.format}: {exc}") from None
-    if labels:  # labels arrive as categoricals; the canonical columns are parsed from text
+    if labels:  # labels arrive as categoricals mixed with unlabelled codes: all as text
         for column in frame.columns[frame.dtypes == "category"]:
-            frame[column] = frame[column].astype("object")
+            frame[column] = frame[column].astype("object").map(_label_or_code)
     return frame
+
+
+def _label_or_code(value: object) -> object:
+    """A value label as it is; an unlabelled numeric code as text without ``.0``."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, int | float):
+        return None if value != value else str(value)
+    return value
 
 
 def _read_binary(path: Path, data: bytes, source: Source) -> tuple[pd.DataFrame, pd.Series]:
@@ -407,7 +427,9 @@ def _read_binary(path: Path, data: bytes, source: Source) -> tuple[pd.DataFrame,
             frame = pd.read_excel(
                 io.BytesIO(data), sheet_name=sheet, dtype=str, skiprows=source.skip_lines
             )
-    except (OSError, ValueError, KeyError, pd.errors.ParserError) as exc:
+    except ImportError as exc:
+        raise IngestError(f"{path}: reading {fmt!r} needs an optional package: {exc}") from None
+    except (OSError, ValueError, KeyError, pd.errors.ParserError, zipfile.BadZipFile) as exc:
         raise IngestError(f"{path}: cannot read as {fmt}: {exc}") from None
     if frame.empty:
         raise IncompleteInputError(f"{path}: no data rows (columns only)")

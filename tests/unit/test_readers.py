@@ -172,3 +172,19 @@ def test_ingest_reads_each_raw_file_once_hashing_what_it_parses(tmp_path, monkey
     names = [Path(report.file).name for report in reports]
     assert len(names) == 8
     assert sorted(name for name in opened if name in names) == sorted(names)
+
+
+def test_unlabelled_codes_next_to_labels_stay_codes(tmp_path):
+    path = tmp_path / "partly.dta"
+    frame = AFFILIATES.assign(ind=[31.0, 9.0, 29.0])
+    pyreadstat.write_dta(frame, path, variable_value_labels={"ind": {31.0: "31"}, **COUNTRY_LABELS})
+    good, bad = _affiliates(path, "stata", "labels")
+    assert good["industry"].tolist() == ["31", "09", "29"] and bad.empty
+
+
+def test_a_corrupt_workbook_is_an_ingest_error(tmp_path):
+    path = tmp_path / "cut.xlsx"
+    path.write_bytes(b"PK\x03\x04 not a whole workbook")
+    source = Source(name="x", path=str(path), format="excel", columns=ID)
+    with pytest.raises(IngestError, match=r"cut.xlsx: cannot read as excel: "):
+        read_raw(path, source)
