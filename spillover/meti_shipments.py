@@ -9,7 +9,9 @@ industry group the export dependence (輸出依存度) of a year is, as METI com
 the ``.xlsx`` suffix): title rows, then a header row starting ``品目番号`` (or ``業種番号``)
 with ``品目名称``, ``区分`` (出荷 / 輸出向け / 国内向け), ``ウエイト`` and one column per
 period — calendar years (``2015``) or months (``201501``; a ``P`` prefix marks a preliminary
-month). Monthly indices are averaged over the calendar year, and only over a whole year. The
+month, and a later column of the same month replaces it). Monthly indices are averaged over
+the calendar year, and only over all twelve months. Rows with neither 品目名称 nor 区分
+(blank lines, footnotes) are skipped. The
 reader returns one row per group and year (``year, industry_group, export_ratio`` as text,
 the line of the group's 輸出向け row); a year without both indices gives an empty ratio,
 which ingest quarantines as a missing value.
@@ -20,6 +22,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +67,12 @@ def _number(cell: str, *, where: str) -> float | None:
 
 def _rows(data: bytes, text: str | None, path: Path) -> list[list[str]]:
     if path.suffix.lower() in EXCEL_SUFFIXES:
-        sheet = pd.read_excel(io.BytesIO(data), header=None, dtype=str).fillna("")
+        try:
+            sheet = pd.read_excel(io.BytesIO(data), header=None, dtype=str).fillna("")
+        except ImportError as exc:
+            raise ShipmentsLayoutError(f"{path}: reading it needs a package: {exc}") from None
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+            raise ShipmentsLayoutError(f"{path}: cannot read as Excel: {exc}") from None
         return sheet.to_numpy().tolist()
     return list(csv.reader(io.StringIO(text or "", newline="")))
 
@@ -72,7 +80,7 @@ def _rows(data: bytes, text: str | None, path: Path) -> list[list[str]]:
 def _annual(header: list[str], row: list[str], *, path: Path, line: int) -> dict[int, float]:
     """Index by calendar year: the annual column, else the mean of twelve monthly ones."""
     annual: dict[int, float | None] = {}
-    months: dict[int, list[float | None]] = {}
+    months: dict[int, dict[int, float | None]] = {}
     for j, label in enumerate(header):
         match = _PERIOD.match(label.strip())
         if match is None or j >= len(row):
@@ -81,11 +89,12 @@ def _annual(header: list[str], row: list[str], *, path: Path, line: int) -> dict
         year = int(match.group(1))
         if match.group(2) is None:
             annual[year] = value
-        else:
-            months.setdefault(year, []).append(value)
-    for year, values in months.items():
+        else:  # a preliminary (P) and a final column of one month: the later column wins
+            months.setdefault(year, {})[int(match.group(2))] = value
+    for year, by_month in months.items():
         if year not in annual:
-            whole = len(values) == 12 and all(v is not None for v in values)
+            values = [by_month.get(month) for month in range(1, 13)]
+            whole = all(v is not None for v in values)
             annual[year] = float(np.mean(values)) if whole else None
     return annual
 
@@ -126,9 +135,9 @@ def read_shipments(data: bytes, text: str | None, *, path: Path) -> tuple[pd.Dat
     at = {name: header.index(name) for name in ("品目名称", "区分", "ウエイト")}
     groups: dict[str, dict[str, tuple[int, float, dict[int, float]]]] = {}
     for offset, row in enumerate(rows[start + 1 :], start=start + 2):
-        if not any(cell.strip() for cell in row):
-            continue
         label = row[at["区分"]] if at["区分"] < len(row) else ""
+        if not label.strip() and not row[at["品目名称"]].strip():
+            continue  # a blank line or a footnote (注: …) below the table
         kind = _kind(label)
         if kind is None:
             raise ShipmentsLayoutError(
@@ -138,6 +147,11 @@ def read_shipments(data: bytes, text: str | None, *, path: Path) -> tuple[pd.Dat
         if weight is None or weight <= 0:
             raise ShipmentsLayoutError(f"{path}: line {offset}: ウエイト must be a positive number")
         name = row[at["品目名称"]].strip()
+        if kind in groups.get(name, {}):
+            raise ShipmentsLayoutError(
+                f"{path}: line {offset}: {name!r} already has a {label.strip()} row (line "
+                f"{groups[name][kind][0]}); a 品目名称 names one group"
+            )
         groups.setdefault(name, {})[kind] = (
             offset,
             weight,

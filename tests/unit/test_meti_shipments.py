@@ -44,6 +44,29 @@ def test_ratios_are_export_index_times_weight_over_shipments_index_times_weight(
     ]
 
 
+def test_a_repeated_group_name_is_an_error_and_footnotes_are_skipped(tmp_path):
+    path = tmp_path / "utiwake.csv"
+    path.write_bytes((ANNUAL + "注：2014年は確報,,,,,\n").encode("cp932"))
+    good, _ = _ingest(path)
+    assert len(good) == 3
+    twice = ANNUAL + "4C00000000,輸送機械工業,出荷,100.0,100.0,100.0\n"
+    path.write_bytes(twice.encode("cp932"))
+    with pytest.raises(ShipmentsLayoutError, match="line 9: '輸送機械工業' already has a 出荷 row"):
+        _ingest(path)
+
+
+def test_a_final_month_replaces_its_preliminary_column(tmp_path):
+    months = [f"2015{m:02d}" for m in range(1, 12)] + ["P201511"]
+    rows = [
+        ["品目番号", "品目名称", "区分", "ウエイト", *months],
+        ["3B", "輸送機械工業", "出荷", "1000", *([100.0] * 12)],
+        ["3B", "輸送機械工業", "輸出向け", "400", *([100.0] * 12)],
+    ]
+    pd.DataFrame(rows).to_csv(tmp_path / "u.csv", index=False, header=False, encoding="cp932")
+    good, bad = _ingest(tmp_path / "u.csv")
+    assert good.empty and bad["reason"].tolist() == ["missing value in a required column"]
+
+
 def test_monthly_indices_average_over_whole_years_only_and_excel_reads_the_same(tmp_path):
     months = [f"2015{m:02d}" for m in range(1, 13)] + ["P201601", "P201602"]
     exports = [90.0] * 6 + [110.0] * 6 + [120.0, 121.0]
