@@ -167,7 +167,7 @@ def propose_crosswalk(survey: pd.DataFrame, register: pd.DataFrame, *, source: s
     )
     rest = left[~left["source_id"].isin(numbered["source_id"])]
     unique = right.drop_duplicates(["key_name", "key_address"], keep=False)
-    named = rest[rest["key_name"] != ""].merge(
+    named = rest[(rest["key_name"] != "") & (rest["key_address"] != "")].merge(
         unique[["key_name", "key_address", "firm_id"]], on=["key_name", "key_address"]
     )
     links = pd.concat(

@@ -558,7 +558,15 @@ def ingest_table(
         return empty, quarantine.empty(), reports
     combined = pd.concat(frames, ignore_index=True)
     if crosswalk is not None:
+        rows = len(combined)
         combined, unlinked = link_table(table, combined, crosswalk)
+        quarantine.check_share(
+            len(unlinked),
+            rows,
+            config.quarantine.max_share,
+            subject=f"{table}: firm ids of the crosswalk's sources",
+            hint=" (they have no firm_crosswalk row for their year: is it the right crosswalk?)",
+        )
         _move_to_quarantine(unlinked, reports, rejected)
     combined, dups = _drop_duplicate_keys(table, combined)
     _move_to_quarantine(dups, reports, rejected)

@@ -62,9 +62,11 @@ def check_crosswalk(crosswalk: pd.DataFrame) -> None:
     if clash.any():
         row = spans[clash].iloc[0]
         before = spans.loc[spans.index[spans.index.get_loc(row.name) - 1]]
+        year = max(row["low"], before["low"])
+        when = f"in {year}" if year else "from the first year"
         raise CrosswalkError(
-            f"firm_crosswalk: {row['source']} id {row['source_id']!r} has two firms in "
-            f"{row['low']}: {before['firm_id']!r} ({before['source_file']}:"
+            f"firm_crosswalk: {row['source']} id {row['source_id']!r} has two firms "
+            f"{when}: {before['firm_id']!r} ({before['source_file']}:"
             f"{before['source_line']}) and {row['firm_id']!r} ({row['source_file']}:"
             f"{row['source_line']}); make valid_from/valid_to not overlap"
         )

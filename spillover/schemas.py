@@ -235,7 +235,8 @@ TABLES: dict[str, TableSpec] = {
                 "int", nullable=True, checks=_YEAR.checks, description="last year, inclusive"
             ),
         },
-        key=("source", "source_id", "valid_from"),
+        # firm_id in the key: two firms for one id and year are left to the overlap check
+        key=("source", "source_id", "valid_from", "firm_id"),
         optional=frozenset({"valid_from", "valid_to"}),
     ),
 }

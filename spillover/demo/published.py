@@ -15,9 +15,10 @@ With ``WorldParams.published_layouts`` (the default) the demo writes:
   shipped JSIC → 鉱工業 concordance.
 
 The values that carry the planted effects are those of the plain CSV layouts (the revision
-is undone by the concordance, the ids by the crosswalk, the unknown firms are quarantined);
-the export ratios come from rounded indices, so they differ from the plain layout's in the
-third decimal, and only feed the fallback for exports.
+is undone by the concordance, the ids by the crosswalk, the unknown firms are quarantined).
+The export ratios are drawn anew for the 鉱工業 業種 of ``jsic_to_iip_group`` (the plain
+layout has its own groups), so they differ from the plain layout's; they only feed the
+fallback for exports.
 """
 
 from __future__ import annotations

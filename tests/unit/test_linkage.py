@@ -88,3 +88,38 @@ def test_match_rates_count_distinct_firms_per_pair_and_accounts_year():
         rates["affiliates", "parents"]["firms"] == 2
         and rates["affiliates", "parents"]["linked"] == 1
     )
+
+
+def test_two_firms_for_one_id_from_the_same_year_stop_ingest(tmp_path):
+    from spillover.config import load_config
+    from spillover.demo.world import WorldParams, build_demo_world
+    from spillover.ingest import ingest_all
+
+    small = WorldParams(
+        n_establishments=1500, n_global_firms=10, n_large_firms=15, n_medium_firms=150
+    )
+    world = build_demo_world(tmp_path, small)
+    path = tmp_path / "raw" / "kikatsu" / "firm_crosswalk.csv"
+    path.write_text(path.read_text() + "kigyou_katsudou,K000001,F000002,,\n")
+    message = "kigyou_katsudou id 'K000001' has two firms from the first year: 'F000001'"
+    with pytest.raises(CrosswalkError, match=message):
+        ingest_all(load_config(world.config_path))
+
+
+def test_a_crosswalk_that_names_too_few_firms_stops_ingest(tmp_path):
+    from spillover.config import load_config
+    from spillover.demo.world import WorldParams, build_demo_world
+    from spillover.ingest import ingest_all
+    from spillover.quarantine import QuarantineLimitError
+
+    small = WorldParams(
+        n_establishments=1500, n_global_firms=10, n_large_firms=15, n_medium_firms=150
+    )
+    world = build_demo_world(tmp_path, small)
+    path = tmp_path / "raw" / "kikatsu" / "firm_crosswalk.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[: len(lines) // 2]))  # half the firms
+    with pytest.raises(
+        QuarantineLimitError, match=r"^firms: firm ids of the crosswalk's sources: "
+    ):
+        ingest_all(load_config(world.config_path))
