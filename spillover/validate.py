@@ -223,8 +223,9 @@ def _header(path: Path, source: Source, table: str) -> list[str]:
             source.format,
             pyreadstat.read_xport if path.suffix.lower() == ".xpt" else pyreadstat.read_sas7bdat,
         )
+        options = {"encoding": source.encoding} if source.encoding != "utf-8" else {}
         try:
-            return list(read(path, metadataonly=True)[1].column_names)
+            return list(read(path, metadataonly=True, **options)[1].column_names)
         except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError) as exc:
             raise ValueError(str(exc)) from None
     header = pd.read_excel(path, sheet_name=source.sheet or 0, nrows=0, skiprows=source.skip_lines)
