@@ -24,7 +24,7 @@ import pandas as pd
 
 from spillover.config import Config, Recode
 from spillover.errors import SpilloverError
-from spillover.parsing import clean_text
+from spillover.parsing import code_text
 
 #: Folder of the concordances shipped with the package.
 SHIPPED_DIR = Path(__file__).parent / "concordances"
@@ -202,13 +202,6 @@ def recode_digests(recode: dict[str, Recode], config: Config | None = None) -> d
     }
 
 
-def _as_text(raw: pd.Series) -> pd.Series:
-    """Raw codes as clean text; codes stored as numbers lose their ``.0``."""
-    if pd.api.types.is_float_dtype(raw) or pd.api.types.is_integer_dtype(raw):
-        raw = raw.astype("Int64").astype("str").where(raw.notna())
-    return clean_text(raw)
-
-
 def recode_column(
     raw: pd.Series, entry: Recode, *, key: str, year: int | None, config: Config | None = None
 ) -> tuple[pd.Series, pd.Series]:
@@ -235,7 +228,7 @@ def recode_column(
         A reason where a value was refused (no match of ``extract``; not in ``map`` nor in
         the concordance), else missing.
     """
-    text = _as_text(raw)
+    text = code_text(raw)
     reasons = pd.Series(None, index=raw.index, dtype=object)
     if entry.extract is not None:
         extracted = text.str.extract(re.compile(entry.extract), expand=False)

@@ -112,13 +112,18 @@ def _zero_pad(text: pd.Series, width: int, *, only_one_short: bool) -> pd.Series
     return text.where(~short, text.str.zfill(width))
 
 
-def _parse_text(raw: pd.Series, column: str, zero_pad: int | None) -> pd.Series:
-    """Text and code columns: ids stored as numbers lose their ``.0``; codes regain zeros."""
+def code_text(raw: pd.Series, *, normalize: bool = True) -> pd.Series:
+    """:func:`clean_text` of ids and codes; those stored as numbers lose their ``.0``."""
     if pd.api.types.is_float_dtype(raw) or pd.api.types.is_integer_dtype(raw):
         # ids and codes stored as numbers (Parquet, Stata): 10.0 -> "10", not "10.0"
         raw = raw.astype("Int64").astype("str").where(raw.notna())
+    return clean_text(raw, normalize=normalize)
+
+
+def _parse_text(raw: pd.Series, column: str, zero_pad: int | None) -> pd.Series:
+    """Text and code columns: ids stored as numbers lose their ``.0``; codes regain zeros."""
     # addresses stay as written: the geocoder has its own, address-aware normaliser
-    text = clean_text(raw, normalize=column != "address")
+    text = code_text(raw, normalize=column != "address")
     if zero_pad is not None:
         text = _zero_pad(text, zero_pad, only_one_short=False)
     elif column in CODE_WIDTHS:
