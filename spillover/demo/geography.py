@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.spatial import cKDTree
 
 from spillover.demo.places import MUNICIPALITIES, TOWN_STEMS
 from spillover.geocode.address_styles import kanji_numeral
-from spillover.spatial import haversine_km
+from spillover.spatial import EARTH_RADIUS_KM, haversine_km
 
 
 def make_towns(rng: np.random.Generator) -> pd.DataFrame:
@@ -23,7 +24,8 @@ def make_towns(rng: np.random.Generator) -> pd.DataFrame:
     pandas.DataFrame
         One row per town: ``muni`` (index into ``MUNICIPALITIES``), ``stem``, ``chome``
         (0 if none), ``lat``/``lon`` (degrees, 6 decimals), ``weight`` (relative number
-        of plants) and ``town`` (the gazetteer name, 「元町一丁目」).
+        of plants), ``town`` (the gazetteer name, 「元町一丁目」) and the municipality's
+        ``pref_code``, ``pref``, ``city_code`` and ``city`` (as written, 郡 and 区 included).
     """
     rows = []
     for m_index, muni in enumerate(MUNICIPALITIES):
@@ -50,6 +52,11 @@ def make_towns(rng: np.random.Generator) -> pd.DataFrame:
                 )
     towns = pd.DataFrame(rows)
     towns["town"] = [_town_name(s, c) for s, c in zip(towns["stem"], towns["chome"], strict=True)]
+    munis = [MUNICIPALITIES[i] for i in towns["muni"]]
+    towns["pref_code"] = [m.pref_code for m in munis]
+    towns["pref"] = [m.pref for m in munis]
+    towns["city_code"] = [m.city_code for m in munis]
+    towns["city"] = [m.county + m.city + m.ward for m in munis]
     return towns
 
 
@@ -63,7 +70,7 @@ def gazetteer_frame(towns: pd.DataFrame) -> pd.DataFrame:
     Parameters
     ----------
     towns : pandas.DataFrame
-        Towns from :func:`make_towns`.
+        Towns from :func:`make_towns` (or :func:`spillover.demo.national.national_towns`).
 
     Returns
     -------
@@ -71,15 +78,14 @@ def gazetteer_frame(towns: pd.DataFrame) -> pd.DataFrame:
         One row per town, Geolonia's 14 columns (kana and romaji left empty, 緯度/経度 in
         degrees).
     """
-    munis = [MUNICIPALITIES[i] for i in towns["muni"]]
     return pd.DataFrame(
         {
-            "都道府県コード": [f"{m.pref_code:02d}" for m in munis],
-            "都道府県名": [m.pref for m in munis],
+            "都道府県コード": [f"{code:02d}" for code in towns["pref_code"]],
+            "都道府県名": towns["pref"].to_numpy(),
             "都道府県名カナ": "",
             "都道府県名ローマ字": "",
-            "市区町村コード": [m.city_code for m in munis],
-            "市区町村名": [m.county + m.city + m.ward for m in munis],
+            "市区町村コード": towns["city_code"].to_numpy(),
+            "市区町村名": towns["city"].to_numpy(),
             "市区町村名カナ": "",
             "市区町村名ローマ字": "",
             "大字町丁目名": towns["town"].to_numpy(),
@@ -163,6 +169,45 @@ def place_centres(
     return centre_towns, owners[: len(centre_towns)]
 
 
+def _unit_vectors(lat_deg: np.ndarray, lon_deg: np.ndarray) -> np.ndarray:
+    lat, lon = np.radians(lat_deg), np.radians(lon_deg)
+    return np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
+
+
+def pairs_within_km(
+    lat_a: np.ndarray, lon_a: np.ndarray, lat_b: np.ndarray, lon_b: np.ndarray, radius_km: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every pair of points of ``a`` and ``b`` at most ``radius_km`` apart (great circle).
+
+    A k-d tree on unit vectors (SciPy) finds candidates by chord length, with a 0.1 km
+    margin; the haversine distance then decides, so no pair is lost to rounding and the
+    memory grows with the pairs, not with ``len(a) · len(b)``.
+
+    Parameters
+    ----------
+    lat_a, lon_a, lat_b, lon_b : numpy.ndarray
+        Coordinates in degrees.
+    radius_km : float
+        Largest distance (km), inclusive.
+
+    Returns
+    -------
+    index_a, index_b : numpy.ndarray
+        Positions in ``a`` and ``b`` of each pair, sorted by ``index_a`` then ``index_b``.
+    distance_km : numpy.ndarray
+        Their great-circle distance (:func:`spillover.spatial.haversine_km`).
+    """
+    chord = 2.0 * np.sin(min(radius_km + 0.1, np.pi * EARTH_RADIUS_KM) / (2 * EARTH_RADIUS_KM))
+    tree_a = cKDTree(_unit_vectors(lat_a, lon_a))
+    tree_b = cKDTree(_unit_vectors(lat_b, lon_b))
+    found = tree_a.sparse_distance_matrix(tree_b, chord, output_type="ndarray")
+    order = np.lexsort((found["j"], found["i"]))
+    index_a, index_b = found["i"][order], found["j"][order]
+    distance = haversine_km(lat_a[index_a], lon_a[index_a], lat_b[index_b], lon_b[index_b])
+    keep = distance <= radius_km
+    return index_a[keep], index_b[keep], distance[keep]
+
+
 def supplier_town_weights(
     towns: pd.DataFrame, centre_towns: np.ndarray, radius_km: float
 ) -> np.ndarray:
@@ -183,7 +228,7 @@ def supplier_town_weights(
         Unnormalised weight of each town.
     """
     lat, lon = towns["lat"].to_numpy(), towns["lon"].to_numpy()
-    near = haversine_km(
-        lat[:, None], lon[:, None], lat[centre_towns][None, :], lon[centre_towns][None, :]
-    )
-    return towns["weight"].to_numpy() * (1 + 2.0 * (near <= radius_km).any(axis=1))
+    near_town, _, _ = pairs_within_km(lat, lon, lat[centre_towns], lon[centre_towns], radius_km)
+    near = np.zeros(len(towns), dtype=bool)
+    near[near_town] = True
+    return towns["weight"].to_numpy() * (1 + 2.0 * near)

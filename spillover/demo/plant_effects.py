@@ -28,8 +28,9 @@ import numpy as np
 import pandas as pd
 
 from spillover.demo.establishments import Plants
+from spillover.demo.geography import pairs_within_km
 from spillover.demo.params import CAPITAL_THRESHOLD, EXPOSURE_KERNEL, WorldParams
-from spillover.spatial import BOUNDARY_TOLERANCE_KM, haversine_km, kernel_weights
+from spillover.spatial import BOUNDARY_TOLERANCE_KM, kernel_weights
 
 #: Planted truth (plant level): million yen of a plant's exports per point of exposure.
 GAMMA_EXPOSURE = 1.0
@@ -71,26 +72,29 @@ def planted_exposure_increments(
     """
     est = plants.table
     centres = est[est["is_centre"]]
-    dist = haversine_km(
-        est["lat"].to_numpy()[:, None],
-        est["lon"].to_numpy()[:, None],
-        centres["lat"].to_numpy()[None, :],
-        centres["lon"].to_numpy()[None, :],
+    plant, centre, dist = pairs_within_km(
+        est["lat"].to_numpy(),
+        est["lon"].to_numpy(),
+        centres["lat"].to_numpy(),
+        centres["lon"].to_numpy(),
+        radius_km + BOUNDARY_TOLERANCE_KM,
     )
     eligible = ~est["large_owner"].to_numpy() & ~est["is_centre"].to_numpy()
-    near = (dist <= radius_km + BOUNDARY_TOLERANCE_KM) & eligible[:, None]
+    plant, centre, dist = plant[eligible[plant]], centre[eligible[plant]], dist[eligible[plant]]
     weight = kernel_weights(dist, kernel=EXPOSURE_KERNEL, bandwidth_km=radius_km)
-    weights = np.where(near, weight, 0.0)
     opr = np.array([[opr_written.at[(f, y)] for y in years] for f in centres["firm_id"]])
+    exposure = np.zeros((len(est), len(years)))
+    np.add.at(exposure, plant, weight[:, None] * opr[centre])
     active = (plants.start[:, None] <= years) & (plants.end[:, None] >= years)
-    increment = GAMMA_EXPOSURE * (weights @ opr) * active
-    exposed = near.any(axis=1)
+    increment = GAMMA_EXPOSURE * exposure * active
+    centres_near = np.bincount(plant, minlength=len(est))
+    exposed = centres_near > 0
     flip = exposed & ~plants.exporter
     plants.exporter[flip] = True
     plants.own_share[flip] = rng.beta(1.3, 12, int(flip.sum()))
     return increment, {
         "n_exposed_plants": int(exposed.sum()),
-        "mean_centres_per_exposed_plant": round(float(near[exposed].sum(axis=1).mean()), 3),
+        "mean_centres_per_exposed_plant": round(float(centres_near[exposed].mean()), 3),
         "share_centres_overlapping": _share_overlapping(centres, radius_km),
     }
 
@@ -98,9 +102,10 @@ def planted_exposure_increments(
 def _share_overlapping(centres: pd.DataFrame, radius_km: float) -> float:
     """Share of centres with another centre within twice the radius (their disks overlap)."""
     lat, lon = centres["lat"].to_numpy(), centres["lon"].to_numpy()
-    dist = haversine_km(lat[:, None], lon[:, None], lat[None, :], lon[None, :])
-    np.fill_diagonal(dist, np.inf)
-    return round(float((dist.min(axis=1) < 2 * radius_km).mean()), 4)
+    first, second, dist = pairs_within_km(lat, lon, lat, lon, 2 * radius_km)
+    overlapping = np.zeros(len(centres), dtype=bool)
+    overlapping[first[(first != second) & (dist < 2 * radius_km)]] = True
+    return round(float(overlapping.mean()), 4)
 
 
 def overlap_truth(params: WorldParams, n_centres: int, facts: dict) -> dict:
