@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import sys
+from enum import StrEnum
 from importlib import metadata
 from pathlib import Path
 from typing import Annotated
@@ -332,6 +333,13 @@ def _edited_demo_config(out: Path, params) -> Path | None:
     return None if hashlib.sha256(path.read_bytes()).hexdigest() in ours else path
 
 
+class DemoScale(StrEnum):
+    """Size of the demo world (``spillover demo-world --scale``)."""
+
+    demo = "demo"
+    national = "national"
+
+
 @app.command("demo-world")
 def demo_world(
     out: Annotated[
@@ -357,11 +365,36 @@ def demo_world(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite a config.yaml you edited")
     ] = False,
+    scale: Annotated[
+        DemoScale,
+        typer.Option(
+            help="demo: the small world; national: ≈ 190,000 establishments a year in 400 "
+            "real municipalities of --gazetteer, ≈ 3,000 centres, overlapping neighbourhoods "
+            "(sets the size; --establishments and --overlap are ignored)",
+        ),
+    ] = DemoScale.demo,
+    gazetteer: Annotated[
+        Path | None,
+        typer.Option(
+            help="A real gazetteer (Geolonia latest.csv, MLIT 位置参照情報 or the shared "
+            "layout) whose towns the national world uses; required with --scale national",
+        ),
+    ] = None,
 ) -> None:
     """Write the synthetic demo world: raw survey files, gazetteer, config.yaml and truth.json."""
+    from spillover.demo.national import national_params
     from spillover.demo.world import WorldParams, build_demo_world
 
-    params = WorldParams(seed=seed, n_establishments=establishments, overlap=overlap)
+    if scale is DemoScale.national:
+        if gazetteer is None:
+            raise typer.BadParameter(
+                "--scale national places plants in real towns: pass --gazetteer with a "
+                "gazetteer you downloaded (e.g. Geolonia's latest.csv)",
+                param_hint="--gazetteer",
+            )
+        params = national_params(gazetteer, seed=seed)
+    else:
+        params = WorldParams(seed=seed, n_establishments=establishments, overlap=overlap)
     edited = None if force else _edited_demo_config(out, params)
     if edited is not None:
         _fail(

@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from spillover.demo.places import BUILDINGS, MUNICIPALITIES
+from spillover.demo.places import BUILDINGS
 from spillover.geocode.address_styles import (
     FULL_WIDTH,
     AddressParts,
@@ -57,21 +57,28 @@ _STYLES: tuple[AddressStyle, ...] = (
 
 
 def write_establishment_addresses(
-    est: pd.DataFrame, towns: pd.DataFrame, rng: np.random.Generator
+    est: pd.DataFrame,
+    towns: pd.DataFrame,
+    rng: np.random.Generator,
+    rewrite_share: float = 1.0,
 ) -> list[str]:
     """Write one address per establishment-year row, in a randomly drawn style.
 
     Parameters
     ----------
     est : pandas.DataFrame
-        Establishment-year rows with ``town`` (a row label of ``towns``) and
+        Establishment-year rows with ``town`` (a row label of ``towns``), ``year`` and
         ``establishment_id`` (``E`` + serial number; the serial fixes the block numbers
         and the postal code, so they do not change from year to year).
     towns : pandas.DataFrame
-        The demo's towns: ``muni`` (index into ``MUNICIPALITIES``), ``stem``, ``chome``
-        (0 if none) and ``town`` (the gazetteer name).
+        The demo's towns: ``pref``, ``city``, ``city_code``, ``town`` (the gazetteer name),
+        ``stem`` and ``chome`` (0 if none).
     rng : numpy.random.Generator
         Draws the style and the building of each row.
+    rewrite_share : float
+        Probability (0–1) that a row after an establishment's first is written in a newly
+        drawn style and building; otherwise it repeats the establishment's previous
+        address. 1 draws every row afresh.
 
     Returns
     -------
@@ -85,22 +92,42 @@ def write_establishment_addresses(
     buildings = [
         f"{BUILDINGS[s % len(BUILDINGS)]}{1 + s % 5}F" for s in rng.integers(0, 1000, len(est))
     ]
-    muni_index, names = towns["muni"].to_numpy(), towns["town"].to_numpy()
-    stems, chomes = towns["stem"].to_numpy(), towns["chome"].to_numpy()
-    out = []
-    for row, town in enumerate(est["town"].to_numpy()):
-        muni = MUNICIPALITIES[muni_index[town]]
+    written_from = (
+        np.arange(len(est)) if rewrite_share >= 1 else _last_rewrite(est, rng, rewrite_share)
+    )
+    prefs, cities, codes = (towns[c].to_numpy() for c in ("pref", "city", "city_code"))
+    names, stems, chomes = (towns[c].to_numpy() for c in ("town", "stem", "chome"))
+    town_of = est["town"].to_numpy()
+    rendered: dict[int, str] = {}
+    for row in np.unique(written_from):
+        town = town_of[row]
         parts = AddressParts(
-            pref=muni.pref,
-            city=muni.county + muni.city + muni.ward,
+            pref=prefs[town],
+            city=cities[town],
             town=names[town],
             koaza="",
             stem=stems[town],
             chome=int(chomes[town]),
             ban=int(ban[row]),
             go=int(go[row]),
-            postcode=f"{muni.city_code[:3]}-{serial[row] % 10000:04d}",
+            postcode=f"{codes[town][:3]}-{serial[row] % 10000:04d}",
             building=buildings[row],
         )
-        out.append(render_address(_STYLES[styles[row]], parts))
-    return out
+        rendered[int(row)] = render_address(_STYLES[styles[row]], parts)
+    return [rendered[row] for row in written_from.tolist()]
+
+
+def _last_rewrite(est: pd.DataFrame, rng: np.random.Generator, share: float) -> np.ndarray:
+    """For each row, the row whose drawn style it is written in (its latest rewrite).
+
+    An establishment's first year is always drawn; each later year is redrawn with
+    probability ``share`` and otherwise repeats the previous year's address.
+    """
+    order = np.lexsort((est["year"].to_numpy(), est["establishment_id"].to_numpy()))
+    ids = est["establishment_id"].to_numpy()[order]
+    first = np.r_[True, ids[1:] != ids[:-1]]
+    drawn = first | (rng.random(len(est)) < share)
+    source_sorted = np.maximum.accumulate(np.where(drawn, np.arange(len(est)), -1))
+    written_from = np.empty(len(est), dtype=np.int64)
+    written_from[order] = order[source_sorted]
+    return written_from

@@ -32,6 +32,7 @@ import pandas as pd
 from spillover.demo.establishments import Plants, make_plants
 from spillover.demo.firms import firm_survey, make_firms, overseas_tables
 from spillover.demo.geography import make_towns
+from spillover.demo.national import national_towns
 from spillover.demo.params import CAPITAL_THRESHOLD, WorldParams
 from spillover.demo.plant_effects import overlap_truth, planted_exposure_increments
 from spillover.spatial import haversine_km
@@ -59,7 +60,7 @@ def build_world_frames(params: WorldParams) -> dict[str, pd.DataFrame | dict]:
     """
     rng = np.random.default_rng(params.seed)
     years = np.arange(params.first_year, params.last_year + 1)
-    towns = make_towns(rng)
+    towns = national_towns(params, rng) if params.gazetteer else make_towns(rng)
     firms = make_firms(rng, params)
     plants = make_plants(rng, towns, firms, params, years)
     global_firms = firms[firms["kind"] == "global"]

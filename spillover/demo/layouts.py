@@ -119,7 +119,10 @@ def demo_config(params: WorldParams, *, latest: bool = False) -> dict:
         "output_root": "output",
         "work_root": "work",
         "cache_dir": "cache",
-        "gazetteer": {"path": "gazetteer/latest.csv", "index_dir": "cache/gazetteer"},
+        "gazetteer": {
+            "path": params.gazetteer or "gazetteer/latest.csv",
+            "index_dir": "cache/gazetteer",
+        },
         "sources": _sources(params),
         "external_demand": {
             "industry": "製造業",

@@ -44,6 +44,14 @@ class WorldParams:
         publish (fixed-width with a firm crosswalk, Excel, letter-prefixed codes, a JSIC
         revision, the BOJ download, the 鉱工業出荷内訳表; :mod:`spillover.demo.published`)
         instead of plain CSVs of the canonical tables.
+    gazetteer : str, optional
+        A real gazetteer (file or folder) whose towns the plants stand in, for the national
+        scale (:mod:`spillover.demo.national`); the demo's synthetic towns if omitted.
+    n_municipalities : int
+        Real municipalities drawn from ``gazetteer`` (unused without one).
+    address_rewrite_share : float
+        Probability (0–1) that an establishment's address is written in a newly drawn style
+        in a year after its first; 1 draws every row's style afresh.
     """
 
     seed: int = 2023
@@ -57,6 +65,9 @@ class WorldParams:
     broken_rows: bool = True
     overlap: bool = False
     published_layouts: bool = True
+    gazetteer: str | None = None
+    n_municipalities: int = 400
+    address_rewrite_share: float = 1.0
 
     @property
     def centre_separation_km(self) -> float:

@@ -19,7 +19,7 @@ from spillover.demo.addresses import write_establishment_addresses
 from spillover.demo.geography import gazetteer_frame
 from spillover.demo.layouts import RAW_COLUMNS, demo_config, raw_frame
 from spillover.demo.params import WorldParams
-from spillover.demo.places import INDUSTRY_GROUPS, MUNICIPALITIES
+from spillover.demo.places import INDUSTRY_GROUPS
 
 #: Canonical columns of the establishment files, in the order they are written.
 _ESTABLISHMENT_COLUMNS = [
@@ -56,7 +56,8 @@ def write_raw_files(world: dict, out: Path, params: WorldParams, rng: np.random.
         Rows written to the establishment files (broken rows included).
     """
     n_rows = _write_establishments(world, out, params, rng)
-    _write_csv(gazetteer_frame(world["towns"]), out / "gazetteer" / "latest.csv")
+    if params.gazetteer is None:  # the national scale's config points at the real one
+        _write_csv(gazetteer_frame(world["towns"]), out / "gazetteer" / "latest.csv")
     if params.published_layouts:
         _write_published(world, out, params, rng)
         return n_rows
@@ -143,10 +144,11 @@ def _write_establishments(
     """Establishment files: 工業統計 for every year but accounts year 2015 (経済センサス)."""
     towns = world["towns"]
     est = world["establishments"]
-    est = est.assign(address=write_establishment_addresses(est, towns, rng))
-    munis = [MUNICIPALITIES[towns.at[t, "muni"]] for t in est["town"]]
-    est["pref_code"] = [m.pref_code for m in munis]
-    est["city_code"] = [m.city_code for m in munis]
+    est = est.assign(
+        address=write_establishment_addresses(est, towns, rng, params.address_rewrite_share)
+    )
+    est["pref_code"] = towns["pref_code"].to_numpy()[est["town"].to_numpy()]
+    est["city_code"] = towns["city_code"].to_numpy()[est["town"].to_numpy()]
     est["capital"] = est["own_capital"].where(est["reports_capital"])
     est["export_share"] = est["export_share"].astype("Int64")
     n_rows = 0
