@@ -11,7 +11,10 @@ Ladder, for one canonical address ``s``:
    omitted (then municipalities are searched nationally).
 2. **Municipality**: the longest prefix that is a municipality name, the name
    without its 郡 (「下諏訪町」 for 「諏訪郡下諏訪町」), or a 政令市 without its 区
-   (「浜松市」 stands for every 「浜松市…区」). Several candidates may remain.
+   (「浜松市」 stands for every 「浜松市…区」). A name of the municipal history that the
+   gazetteer lacks (「浜松市中央区」 against the seven old wards, 「天竜市」) stands for the
+   gazetteer municipalities it maps to (:mod:`spillover.geocode.history`); when no town of
+   theirs fits, the result is the level they share, flagged. Several candidates may remain.
 3. **Town**: within the candidate municipalities, the longest prefix of the rest
    that is a 大字・町丁目 name; 「元町1-」 and 「元町1丁」 also stand for
    「元町一丁目」. A match only on the 大字 part of chome towns (「元町」 when the
