@@ -506,13 +506,32 @@ def geocode(
     cache_dir: Annotated[
         Path | None, typer.Option(help="Geocode cache folder (reused across runs)")
     ] = None,
+    gazetteer_vintage: Annotated[
+        str | None,
+        typer.Option(
+            help="Date (YYYY-MM-DD) the gazetteer's municipalities are of; municipal changes "
+            "up to it count as done (default: read from the gazetteer's names)"
+        ),
+    ] = None,
 ) -> None:
     """Geocode addresses offline against a gazetteer; print the match levels."""
+    import datetime as dt
+
     from spillover.geocode import geocode_file
 
     try:
+        vintage = dt.date.fromisoformat(gazetteer_vintage) if gazetteer_vintage else None
+    except ValueError:
+        _fail(f"--gazetteer-vintage {gazetteer_vintage!r} is not a date YYYY-MM-DD")
+    try:
         summary = geocode_file(
-            input, gazetteer, out, encoding=encoding, cache_dir=cache_dir, progress=True
+            input,
+            gazetteer,
+            out,
+            encoding=encoding,
+            cache_dir=cache_dir,
+            progress=True,
+            vintage=vintage,
         )
     except (SpilloverError, FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
@@ -526,6 +545,12 @@ def geocode(
         levels.add_row(level, f"{count:,}", f"{count / max(summary['rows'], 1):.1%}")
     console.print(levels)
     console.print(f"ambiguous: {summary['ambiguous']:,}   output: {summary['output']}")
+    after, before = summary["vintage"]
+    console.print(
+        f"municipalities mapped through the municipal history: "
+        f"{summary['municipality_mapped']:,}   gazetteer vintage: "
+        + (f"given {vintage}" if vintage else f"after {after or '?'}, before {before or '?'}")
+    )
 
 
 @app.command("link-firms")

@@ -9,6 +9,7 @@ directory of the YAML file, so a project folder can be moved as a whole.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import hashlib
 import json
 import reprlib
@@ -371,6 +372,11 @@ class GazetteerConfig(_Strict):
         "usable mesh code or lat/lon is given): a city centroid is no 5 km neighbourhood",
     )
     on_pref_mismatch: Literal["quarantine", "keep"] = "quarantine"
+    vintage: dt.date | None = Field(
+        None,
+        description="date the gazetteer's municipalities are of: municipal changes up to it "
+        "count as done (default: read from the gazetteer's names)",
+    )
 
 
 class Config(_Strict):

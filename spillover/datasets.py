@@ -430,6 +430,15 @@ DATASETS: tuple[Dataset, ...] = (
                 "照合の注記",
             ),
             _c(
+                "geocode_municipality_mapped_from",
+                "string",
+                "",
+                "The municipality as written in the address when the gazetteer lacks it and the "
+                "municipal history mapped it to the gazetteer's (a pre-merger 町, 浜松市's 2024 "
+                "wards against older ones); empty otherwise.",
+                "市区町村の読替元",
+            ),
+            _c(
                 "geocode_ambiguous",
                 "bool",
                 "",

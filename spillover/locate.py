@@ -46,7 +46,7 @@ def locate_establishments(
     out["geocode_level"] = coded["level"].where(~given, "latlon")
     out["lat"] = out["lat"].where(given, coded["lat"])
     out["lon"] = out["lon"].where(given, coded["lon"])
-    for column in ("pref", "city", "town", "note"):
+    for column in ("pref", "city", "town", "note", "municipality_mapped_from"):
         out[f"geocode_{column}"] = coded[column].where(~given)
     out["geocode_ambiguous"] = coded["ambiguous"].where(~given, False).astype(bool)
     out["geocode_pref_code"] = coded["pref_code"].where(~given)
@@ -76,7 +76,7 @@ def _match_addresses(
     none = pd.DataFrame(index=addresses.index)
     for column in ("lat", "lon"):
         none[column] = np.nan
-    for column in ("pref", "city", "town", "note"):
+    for column in ("pref", "city", "town", "note", "municipality_mapped_from"):
         none[column] = pd.Series(pd.NA, index=addresses.index, dtype="str")
     none["pref_code"] = pd.Series(pd.NA, index=addresses.index, dtype="Int64")
     none["level"] = "none"
@@ -186,6 +186,8 @@ def locate_plants(
         "ambiguous": int(located["geocode_ambiguous"].sum()),
         # text the geocoder ignored or explained (a company name before the address, …)
         "noted": int(located["geocode_note"].notna().sum()),
+        # municipalities the gazetteer lacks, mapped through the municipal history
+        "municipality_mapped": int(located["geocode_municipality_mapped_from"].notna().sum()),
         "latlon_outside_japan": int(outside.notna().sum()),
     }
     return located.loc[~rejected], refused, summary

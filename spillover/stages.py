@@ -76,7 +76,12 @@ def ingest_stage(run: Run) -> StageResult:
     "geocode",
     conserves_rows=True,
     limit_hint="is gazetteer.path the right file?",
-    config=("gazetteer.min_level", "gazetteer.on_pref_mismatch", "quarantine"),
+    config=(
+        "gazetteer.min_level",
+        "gazetteer.on_pref_mismatch",
+        "gazetteer.vintage",
+        "quarantine",
+    ),
     reads=("establishments",),
     files=fingerprints.gazetteer_files,
 )
@@ -91,7 +96,11 @@ def geocode_stage(run: Run) -> StageResult:
     establishments = run.table("establishments")
     index_dir = config.resolve(config.gazetteer.index_dir) if config.gazetteer.index_dir else None
     gazetteer = (
-        load_gazetteer(config.resolve(config.gazetteer.path), index_dir=index_dir)
+        load_gazetteer(
+            config.resolve(config.gazetteer.path),
+            index_dir=index_dir,
+            vintage=config.gazetteer.vintage,
+        )
         if config.gazetteer.path is not None
         else None
     )

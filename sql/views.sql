@@ -27,6 +27,7 @@ COMMENT ON COLUMN plants."geocode_pref" IS 'Prefecture matched by the geocoder. 
 COMMENT ON COLUMN plants."geocode_city" IS 'Municipality matched by the geocoder. 照合市区町村';
 COMMENT ON COLUMN plants."geocode_town" IS 'Town (町字) matched by the geocoder. 照合町字';
 COMMENT ON COLUMN plants."geocode_note" IS 'What the geocoder ignored or could not explain in the address (text before it, an unknown rest); empty when the whole address was read. 照合の注記';
+COMMENT ON COLUMN plants."geocode_municipality_mapped_from" IS 'The municipality as written in the address when the gazetteer lacks it and the municipal history mapped it to the gazetteer''s (a pre-merger 町, 浜松市''s 2024 wards against older ones); empty otherwise. 市区町村の読替元';
 COMMENT ON COLUMN plants."geocode_ambiguous" IS 'Several gazetteer entries matched equally well. 照合が曖昧';
 COMMENT ON COLUMN plants."geocode_pref_code" IS 'Prefecture code of the geocoder''s match (empty when lat/lon were given). 照合都道府県コード';
 COMMENT ON COLUMN plants."pref_mismatch" IS 'The geocoded prefecture differs from pref_code (kept by configuration). 都道府県不一致';

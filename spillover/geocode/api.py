@@ -161,6 +161,10 @@ def geocode_addresses(
         - ``note`` (str): what was not used or not explained (text before the
           address, unexplained text after a town, a dropped 町/村 suffix);
           missing when nothing.
+        - ``municipality_mapped_from`` (str): the municipality as written (canonical
+          form) when the gazetteer lacks it and the municipal history mapped it to the
+          gazetteer's municipalities (浜松市中央区 against a gazetteer with the old wards,
+          筑紫郡那珂川町 against one with 那珂川市); missing otherwise.
 
     Raises
     ------
@@ -184,6 +188,8 @@ def geocode_addresses(
     # one vectorised take per column
     pref_code = distinct["pref_code"].to_numpy(dtype=np.int64)[codes]
     note = distinct["note"].where(distinct["note"] != "")
+    mapped = distinct["municipality_mapped_from"]
+    mapped = mapped.where(mapped != "")
     return pd.DataFrame(
         {
             "lat": distinct["lat"].to_numpy()[codes],
@@ -196,6 +202,7 @@ def geocode_addresses(
             "normalized": distinct["normalized"].array.take(codes),
             "ambiguous": distinct["ambiguous"].to_numpy()[codes],
             "note": note.array.take(codes),
+            "municipality_mapped_from": mapped.array.take(codes),
         },
         index=addresses.index,
     )

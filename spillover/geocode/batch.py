@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -26,6 +27,7 @@ OUTPUT_COLUMNS = (
     "ambiguous",
     "normalized",
     "note",
+    "municipality_mapped_from",
 )
 
 
@@ -61,6 +63,7 @@ def geocode_file(
     encoding: str = "utf-8",
     cache_dir: str | os.PathLike | None = None,
     progress: bool = True,
+    vintage: dt.date | None = None,
 ) -> dict:
     """Geocode a file of addresses and write one row per input id.
 
@@ -73,20 +76,26 @@ def geocode_file(
     out_path : path-like
         ``.parquet`` or ``.csv`` (chosen by extension), written atomically, with
         columns ``id, lat, lon, level, pref, city, town, pref_code, ambiguous,
-        normalized`` in input order.
+        normalized, note, municipality_mapped_from`` in input order.
     encoding : str, default "utf-8"
         Encoding of a CSV input (e.g. ``"cp932"``).
     cache_dir : path-like, optional
         Result cache and persisted gazetteer index directory.
     progress : bool, default True
         Show a rich progress bar for large inputs.
+    vintage : datetime.date, optional
+        The date the gazetteer's municipalities are of (default: read from its names), see
+        :func:`spillover.geocode.load_gazetteer`.
 
     Returns
     -------
     dict
         ``{"rows": n, "unique_addresses": u, "levels": {level: count, ...},
-        "ambiguous": k, "output": str(out_path)}``; every level of
-        :data:`spillover.geocode.LEVELS` is present in ``levels``.
+        "ambiguous": k, "municipality_mapped": m, "vintage": (after, before),
+        "output": str(out_path)}``; every level of :data:`spillover.geocode.LEVELS` is
+        present in ``levels``; ``municipality_mapped`` counts rows whose municipality was
+        mapped through the municipal history; ``vintage`` is the date range the
+        gazetteer's names place it in (ISO dates, None where open).
 
     Raises
     ------
@@ -98,7 +107,7 @@ def geocode_file(
     input_path, out_path = Path(input_path), Path(out_path)
     frame = _read_input(input_path, encoding)
     cache = Path(cache_dir) if cache_dir is not None else None
-    index = load_gazetteer(gazetteer_path, index_dir=cache)
+    index = load_gazetteer(gazetteer_path, index_dir=cache, vintage=vintage)
     result = geocode_addresses(frame["address"], index, cache_dir=cache, progress=progress)
     out = pd.concat([frame[["id"]], result], axis=1)[list(OUTPUT_COLUMNS)]
     _write_output(out, out_path)
@@ -108,5 +117,7 @@ def geocode_file(
         "unique_addresses": int(frame["address"].nunique(dropna=False)),
         "levels": {lvl: int(counts.get(lvl, 0)) for lvl in LEVELS},
         "ambiguous": int(out["ambiguous"].sum()),
+        "municipality_mapped": int(out["municipality_mapped_from"].notna().sum()),
+        "vintage": tuple(d and d.isoformat() for d in index.history.vintage),
         "output": str(out_path),
     }

@@ -38,9 +38,10 @@ __all__ = [
     "write_raw_cache",
 ]
 
-MATCHER_VERSION = 3
-"""Bump whenever matching rules change results (normalisation changes are covered
-by the gazetteer checksum, which includes the normalisation rules version)."""
+MATCHER_VERSION = 4
+"""Bump whenever matching rules change results (normalisation changes and the municipal
+history table are covered by the gazetteer checksum, which includes the normalisation rules
+version and the table's SHA-256)."""
 
 COLUMNS = ("key", *RESULT_FIELDS)
 

@@ -10,6 +10,7 @@ Coordinates are WGS84 / JGD2011 degrees throughout.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import re
 
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from spillover.geocode._prefectures import PREFECTURES
+from spillover.geocode.history import MunicipalHistory, history_aliases
 from spillover.geocode.normalize import canonical_text
 from spillover.geocode.readers import GazetteerFormatError
 
@@ -245,8 +247,13 @@ class GazetteerIndex:
     blocks : pandas.DataFrame
         街区 points keyed by ``town_id * 1_000_000 + block``: ``key, lat, lon``.
     checksum : str
-        SHA-256 over the source file(s), the index layout version and the
-        normalisation rules version; keys persisted indexes and the geocode cache.
+        SHA-256 over the source file(s), the index layout version, the normalisation
+        rules version, the municipal history table and the vintage given; keys the
+        geocode cache.
+    history : spillover.geocode.history.HistoryAliases
+        Municipality names of the municipal history that the gazetteer lacks, mapped to
+        its municipalities (already merged into :attr:`city_alias`), and the vintage read
+        from its names.
     formats : tuple of str
         Layouts of the source files (keys of :data:`spillover.geocode.readers.FORMATS`).
     source : str
@@ -260,6 +267,8 @@ class GazetteerIndex:
         checksum: str,
         formats: tuple[str, ...],
         source: str,
+        history: MunicipalHistory,
+        vintage: dt.date | None = None,
     ) -> None:
         self.towns = tables["towns"]
         self.cities = tables["cities"]
@@ -270,7 +279,7 @@ class GazetteerIndex:
         self.source = source
         # Plain Python lists where the matcher reads single elements (several times
         # faster than from a NumPy array); the per-town ones are cached properties.
-        self._build_city_lookups()
+        self._build_city_lookups(history, vintage)
         self._build_town_lookups(tables)
         self._build_koaza_block_lookups()
 
@@ -280,8 +289,11 @@ class GazetteerIndex:
             f"koaza={len(self.koaza)}, blocks={len(self.blocks)}, cities={len(self.cities)})"
         )
 
-    def _build_city_lookups(self) -> None:
-        """Prefecture and municipality lookups: points, names and alias keys."""
+    def _build_city_lookups(self, history: MunicipalHistory, vintage: dt.date | None) -> None:
+        """Prefecture and municipality lookups: points, names and alias keys.
+
+        Names of the municipal history that the gazetteer lacks become aliases too.
+        """
         towns, cities = self.towns, self.cities
         self.city_lat = cities["lat"].to_numpy(dtype=np.float64).tolist()
         self.city_lon = cities["lon"].to_numpy(dtype=np.float64).tolist()
@@ -313,6 +325,9 @@ class GazetteerIndex:
         self.city_alias: dict[int, dict[str, tuple[int, ...]]] = {}
         for (scope, key), cids in city_alias.items():
             self.city_alias.setdefault(scope, {})[key] = tuple(cids)
+        self.history = history_aliases(history, self.city_alias, vintage=vintage)
+        for scope, table in self.history.aliases.items():
+            self.city_alias.setdefault(scope, {}).update(table)
         self.city_lengths = {
             s: tuple(sorted({len(k) for k in table}, reverse=True))
             for s, table in self.city_alias.items()

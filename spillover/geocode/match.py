@@ -11,7 +11,10 @@ Ladder, for one canonical address ``s``:
    omitted (then municipalities are searched nationally).
 2. **Municipality**: the longest prefix that is a municipality name, the name
    without its 郡 (「下諏訪町」 for 「諏訪郡下諏訪町」), or a 政令市 without its 区
-   (「浜松市」 stands for every 「浜松市…区」). Several candidates may remain.
+   (「浜松市」 stands for every 「浜松市…区」). A name of the municipal history that the
+   gazetteer lacks (「浜松市中央区」 against the seven old wards, 「天竜市」) stands for the
+   gazetteer municipalities it maps to (:mod:`spillover.geocode.history`); when no town of
+   theirs fits, the result is the level they share, flagged. Several candidates may remain.
 3. **Town**: within the candidate municipalities, the longest prefix of the rest
    that is a 大字・町丁目 name; 「元町1-」 and 「元町1丁」 also stand for
    「元町一丁目」. A match only on the 大字 part of chome towns (「元町」 when the
@@ -58,9 +61,10 @@ STEM_SPREAD_KM = 3.0
 its key as a prefix (level ``oaza``) when they lie within this distance (km)."""
 
 MatchResult = tuple[
-    str, int, "str | None", "str | None", "str | None", float, float, bool, str, str
+    str, int, "str | None", "str | None", "str | None", float, float, bool, str, str, str
 ]
-"""(level, pref_code (0 = none), pref, city, town, lat, lon, ambiguous, normalized, note)."""
+"""(level, pref_code (0 = none), pref, city, town, lat, lon, ambiguous, normalized, note,
+municipality_mapped_from)."""
 
 RESULT_FIELDS = (
     "level",
@@ -73,12 +77,18 @@ RESULT_FIELDS = (
     "ambiguous",
     "normalized",
     "note",
+    "municipality_mapped_from",
 )
 """Field names of :data:`MatchResult`, in order (result frames and the cache use them).
 
 ``note`` says what the matcher did not use or could not explain ("" when nothing): text
 before the address, text after a town that no town name explains, a dropped 町/村 suffix.
+``municipality_mapped_from`` is the municipality as written (canonical) when the gazetteer
+lacks it and it was mapped through the municipal history ("" otherwise).
 """
+
+_NOTE = RESULT_FIELDS.index("note")
+_MAPPED = RESULT_FIELDS.index("municipality_mapped_from")
 
 _BLOCK = re.compile(r"-?(?:\d+(?:丁目|番地ノ|番地|番ノ|番|号|-|ノ)?)+")
 _DIGITS = re.compile(r"\d+")
@@ -96,7 +106,15 @@ _CHOME = re.compile(r"\d+(?:丁目|条)")
 _TOWN_LIKE = re.compile(r"(?:町|村|丁目|条)$|丁目|^[一二三四五六七八九十\d]+.?目$")
 # Kyoto-style street directions before the town: 「烏丸通三条下る饅頭屋町」.
 _KYOTO_STREET = re.compile(r".*(?:上る|下る|上ル|下ル|東入る|西入る|東入ル|西入ル|東入|西入)")
+_GUN = re.compile(r"^.+?郡(.+[町村])$")
 _NAN = float("nan")
+
+
+def _noted(result: MatchResult, note: str, *, keep: bool = False) -> MatchResult:
+    """`result` with `note` put before its own note (``keep``: only where it has none)."""
+    own = result[_NOTE]
+    text = (own or note) if keep else "; ".join(filter(None, (note, own)))
+    return (*result[:_NOTE], text, *result[_NOTE + 1 :])
 
 
 def _spread_km(lats: list[float], lons: list[float]) -> float:
@@ -104,6 +122,12 @@ def _spread_km(lats: list[float], lons: list[float]) -> float:
     dlat = (max(lats) - min(lats)) * 111.2
     dlon = (max(lons) - min(lons)) * 111.2 * math.cos(math.radians(sum(lats) / len(lats)))
     return math.hypot(dlat, dlon)
+
+
+def _name_without_gun(name: str) -> str:
+    """A municipality name without its 郡 (「下諏訪町」 for 「諏訪郡下諏訪町」)."""
+    m = _GUN.match(name)
+    return m.group(1) if m else name
 
 
 def _longest(table: dict[str, int], lengths: tuple[int, ...], text: str, *, min_len: int = 1):
@@ -200,10 +224,10 @@ class Matcher:
 
     def _pref_result(self, pc: int, norm: str, *, ambiguous: bool = False) -> MatchResult:
         lat, lon = self.ix.pref_point[pc]
-        return ("pref", pc, self.pref_names[pc], None, None, lat, lon, ambiguous, norm, "")
+        return ("pref", pc, self.pref_names[pc], None, None, lat, lon, ambiguous, norm, "", "")
 
     def _none(self, norm: str, *, ambiguous: bool = False) -> MatchResult:
-        return ("none", 0, None, None, None, _NAN, _NAN, ambiguous, norm, "")
+        return ("none", 0, None, None, None, _NAN, _NAN, ambiguous, norm, "", "")
 
     def _cities_result(
         self, cids: tuple[int, ...], rest: str, *, ambiguous: bool, note: str = ""
@@ -226,7 +250,7 @@ class Matcher:
             city = key = bases.pop()
             lat = sum(ix.city_lat[c] for c in cids) / len(cids)
             lon = sum(ix.city_lon[c] for c in cids) / len(cids)
-        return ("city", pc, pref, city, None, lat, lon, ambiguous, pref + key + rest, note)
+        return ("city", pc, pref, city, None, lat, lon, ambiguous, pref + key + rest, note, "")
 
     def _town_result(self, hits: list, size: int, rest: str) -> MatchResult:
         """Resolve town hits into a result; `size` is the matched key length.
@@ -291,7 +315,7 @@ class Matcher:
         m = _BLOCK.match(tail) if tail else None
         nums = _DIGITS.findall(m.group())[:4] if m else []
         norm = pref + city_key + key + "-".join(nums)
-        return (level, pc, pref, city, town, lat, lon, False, norm, "")
+        return (level, pc, pref, city, town, lat, lon, False, norm, "", "")
 
     def _truncated(self, hits: list, size: int, rest: str) -> str:
         """Text after a town match that reads as the rest of another town name, else "".
@@ -383,7 +407,7 @@ class Matcher:
                 lat, lon = sum(lats) / len(lats), sum(lons) / len(lons)
                 norm = pref + ix.city_key[cid] + rest
                 name = ix.oaza_name.get(key, ix.town_name[towns[0]] if len(towns) == 1 else key)
-                return ("oaza", pc, pref, ix.city_name[cid], name, lat, lon, True, norm, note)
+                return ("oaza", pc, pref, ix.city_name[cid], name, lat, lon, True, norm, note, "")
         return self._cities_result(cids, rest, ambiguous=True, note=note)
 
     def _koaza(self, tid: int, tail: str) -> tuple[int, int] | None:
@@ -427,7 +451,8 @@ class Matcher:
                     if point is not None:
                         level, (lat, lon) = "block", point
         norm = pref + ix.city_key[cid] + key + "-".join(nums)
-        return (level, pc, pref, ix.city_name[cid], ix.town_name[tid], lat, lon, False, norm, "")
+        city, town = ix.city_name[cid], ix.town_name[tid]
+        return (level, pc, pref, city, town, lat, lon, False, norm, "", "")
 
     # -- the ladder -----------------------------------------------------------------
 
@@ -458,6 +483,7 @@ class Matcher:
                 cids = aliases.get(rest[:size])
                 if cids is not None:
                     cands.append((size, cids))
+        mapped = ix.history.direction.get(scope, {})
         named: set[int] = set()  # municipalities a longer candidate named (a 政令市's ward)
         for size, cids in cands:
             if named and named <= set(cids):
@@ -466,6 +492,11 @@ class Matcher:
                 continue
             named |= set(cids)
             tail = rest[size:]
+            if rest[:size] in mapped:
+                result = self._mapped_town(cids, rest[:size], mapped[rest[:size]], tail)
+                if result is not None:
+                    return result
+                continue
             found = _town_in_cities(ix, cids, tail)
             if found is None and (m := _KYOTO_STREET.match(tail)):
                 tail = tail[m.end() :]
@@ -477,10 +508,53 @@ class Matcher:
                 return dropped
         if cands:
             size, cids = cands[0]
+            if rest[:size] in mapped:
+                return self._mapped_city(cids, rest[:size], rest[size:])
             return self._cities_result(cids, rest[size:], ambiguous=False)
         if not pc:
             return self._embedded(s) or self._none(s)
         return self._merged_municipality(pc, rest)
+
+    def _mapped_town(
+        self, cids: tuple[int, ...], written: str, direction: str, tail: str
+    ) -> MatchResult | None:
+        """The town of `tail` in the municipalities a history name maps to, or ``None``.
+
+        Forwards (an old name, a newer gazetteer), towns of a merged 町村 often carry its name
+        (浜名郡舞阪町舞阪 → 浜松市西区舞阪町舞阪, 根尾村門脇 → 本巣市根尾門脇), so the name and its
+        stem are tried before the tail; such a reading counts only when the town goes on into
+        the tail. The result records `written` as ``municipality_mapped_from``.
+        """
+        readings = [(tail, 0)]
+        if direction == "forwards":
+            name = _name_without_gun(written)
+            stem = name[:-1] if name[-1] in "市町村" and len(name) > 2 else name
+            readings = [(name + tail, len(name)), (stem + tail, len(stem)), *readings]
+        for text, prefix in readings:
+            found = _town_in_cities(self.ix, cids, text)
+            if found is not None and found[0] > prefix:
+                return self._mapped(self._town_result(found[1], found[0], text), cids, written)
+        dropped = self._dropped_suffix(cids, tail, found_only=True)
+        return None if dropped is None else self._mapped(dropped, cids, written)
+
+    def _mapped_city(self, cids: tuple[int, ...], written: str, tail: str) -> MatchResult:
+        """A history name whose municipalities hold no town of `tail`: the level they share.
+
+        One municipality gives it as usual; several (浜松市中央区 → the old 中区・東区・西区・南区
+        ・北区) give the level they share, flagged ambiguous, with a note naming them.
+        """
+        result = self._cities_result(cids, tail, ambiguous=len(cids) > 1)
+        return self._mapped(result, cids, written, why="no town of them fits")
+
+    def _mapped(
+        self, result: MatchResult, cids: tuple[int, ...], written: str, *, why: str = ""
+    ) -> MatchResult:
+        """`result` recording `written` as mapped from; an ambiguous one names the candidates."""
+        if result[7]:
+            names = "、".join(self.ix.city_name[c] for c in cids)
+            note = f"{written} maps to {names} (municipal history)"
+            result = _noted(result, f"{note}; {why}" if why else note)
+        return (*result[:_MAPPED], written)
 
     def _dropped_suffix(
         self, cids: tuple[int, ...], tail: str, *, found_only: bool = False
@@ -510,7 +584,7 @@ class Matcher:
                 result = self._town_result(hits, size, head + suffix + tail[len(head) :])
                 if result[0] in ("block", "town", "oaza"):
                     note = f"town written without its suffix: {head} → {head}{suffix}"
-                    return (*result[:-1], result[-1] or note)
+                    return _noted(result, note, keep=True)
         if found_only:
             return None
         names = "、".join(sorted({ix.town_name[t] for t in starting})[:5])
@@ -544,7 +618,7 @@ class Matcher:
         """The match of ``s[start:]``, noting the text before ``start`` as ignored."""
         result = self.match(s[start:])
         note = f"ignored before the address: {s[:start]}"
-        return (*result[:-1], "; ".join(filter(None, (note, result[-1]))))
+        return _noted(result, note)
 
     def _pref_table(self, pc: int) -> tuple[dict[str, tuple], tuple[int, ...]]:
         """Town keys of a whole prefecture → ((city_id, group), ...), built on first use."""

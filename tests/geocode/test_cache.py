@@ -62,7 +62,7 @@ def test_crash_during_write_keeps_previous_cache(index, tmp_path, monkeypatch):
 
 def test_write_cache_preserves_missing_values(tmp_path):
     path = tmp_path / "c.parquet"
-    entry = ("none", 0, None, None, None, float("nan"), float("nan"), True, "x", "")
+    entry = ("none", 0, None, None, None, float("nan"), float("nan"), True, "x", "", "")
     write_cache(path, {"x": entry})
     got = read_cache(path)["x"]
     assert got[:5] == ("none", 0, None, None, None)

@@ -166,6 +166,7 @@ def test_same_index_and_dedup(index):
         "normalized",
         "ambiguous",
         "note",
+        "municipality_mapped_from",
     ]
     assert str(r["pref_code"].dtype) == "Int64"
     assert r["lat"].dtype == "float64" and r["ambiguous"].dtype == bool
@@ -197,5 +198,6 @@ def test_empty_input(index):
         "normalized",
         "ambiguous",
         "note",
+        "municipality_mapped_from",
     ]
     assert str(r["pref_code"].dtype) == "Int64" and r["lat"].dtype == "float64"

@@ -62,6 +62,29 @@ def test_each_row_gets_the_best_available_source(gazetteer):
     }
 
 
+def test_a_municipality_mapped_through_the_history_is_carried(gazetteer):
+    """西加茂郡藤岡町 joined 豊田市 in 2005: the row says which name was mapped."""
+    establishments = pd.DataFrame(
+        {
+            "year": 2004,
+            "establishment_id": ["old", "new", "given"],
+            "pref_code": pd.array([23, 23, 23], dtype="Int64"),
+            "address": [
+                "愛知県西加茂郡藤岡町高丘5",
+                "愛知県豊田市高丘5",
+                "愛知県西加茂郡藤岡町高丘5",
+            ],
+            "lat": [None, None, 35.1],
+            "lon": [None, None, 137.2],
+            "mesh_code": [None, None, None],
+        }
+    )
+    out = locate_establishments(establishments, gazetteer, cache_dir=None, progress=False)
+    assert out["geocode_town"].tolist()[:2] == ["高丘", "高丘"]
+    mapped = out["geocode_municipality_mapped_from"]
+    assert mapped.iloc[0] == "西加茂郡藤岡町" and mapped.iloc[1:].isna().all()
+
+
 def test_cli_geocode_writes_one_row_per_id(tmp_path):
     from typer.testing import CliRunner
 
