@@ -23,9 +23,12 @@ the tests run on a few hundred atoms per year instead of ~10^5 variables. Two ex
 reductions keep the blocks small: a released row with private atoms (in no other row and in
 no suppressed value) of ``min_establishments`` or more establishments cannot enter any
 derivation of a suppressed value or of a value of fewer establishments, and is dropped; the
-rest splits into connected blocks (rows sharing atoms). A neighbourhood margin enters as its
-*complement* (margin − its published cells, a weighted sum of its suppressed cells): the same
-row space.
+neighbourhood values split into connected blocks (rows sharing atoms). A neighbourhood margin
+enters as its *complement* (margin − its published cells, a weighted sum of its suppressed
+cells): the same row space. Margins reach across years and neighbourhoods, so they are not
+block rows (they would join every block into one, ~10^4 rows × 10^5 atoms at national scale):
+the few margin directions left after projecting out the blocks' row spaces are added to every
+test exactly (:class:`_Span`). Blocks unchanged by a round of secondary suppression are kept.
 
 :meth:`LinearRelease.disclosures` then finds every suppressed value in the row space and
 every vector of the row space built from 1..min-1 establishments (each a :class:`Finding`
@@ -50,6 +53,9 @@ from spillover.options import DIRECT_SHARE, INDUSTRY_RATIO, VALUE_COLUMN_NAMES
 #: Relative tolerance of the residual and eigenvalue tests (rows are scaled to unit length).
 #: Kinds of variables: exports imputed with a public ratio are ρ × shipments.
 KINDS = ("employees", "shipments", "exports")
+#: Most atoms of fewer than the minimum establishments that margins may couple into one
+#: exact search (a dense projector of this side); beyond it the release is refused.
+MAX_COUPLED_ATOMS = 6_000
 
 
 class DisclosureError(SpilloverError, RuntimeError):
@@ -179,6 +185,7 @@ class LinearRelease:
         keys = ["radius_km", "year", "centre_id"]
         index = pd.MultiIndex.from_frame(cells[keys].astype({"year": "int64"}))
         self.cell_weights = [_cell_weights(m, index) for m in self.cell_margins]
+        self._blocks: dict[tuple, tuple[_Block, list[Finding]]] = {}
 
     def _terms(self, members: pd.DataFrame) -> pd.DataFrame:
         """(row, year, establishment, kind, coef) of every released row's variables."""
@@ -223,16 +230,47 @@ class LinearRelease:
         target_matrix = self.matrix[targets]
         keep = self._prune(active, target_matrix, min_establishments)
         active, labels = active[keep], [labels[i] for i in np.flatnonzero(keep)]
-        blocks = [
-            (_Block(active[rows][:, atoms], atoms), [labels[i] for i in rows])
-            for rows, atoms in _blocks(active)
-        ]
-        found = self._suppressed(blocks, target_matrix, targets)
+        margin = np.array([label[0] == "margin" for label in labels], dtype=bool)
+        local, local_labels = active[~margin], [labels[i] for i in np.flatnonzero(~margin)]
+        blocks, smalls = [], []
+        previous, self._blocks = self._blocks, {}
+        for rows, atoms in _blocks(local):
+            block, small = self._block(
+                previous, local, [local_labels[i] for i in rows], rows, atoms, min_establishments
+            )
+            blocks.append((block, [local_labels[i] for i in rows]))
+            smalls.append(small)
+        span = _Span(
+            blocks,
+            active[margin],
+            [labels[i] for i in np.flatnonzero(margin)],
+            self.n_atoms,
+        )
+        found = self._suppressed(span, target_matrix, targets)
         recovered = {frozenset(f.establishments) for f in found}
-        for block, rows in blocks:
-            small = self._small(block, rows, min_establishments)
+        for small in smalls:
             found += [f for f in small if frozenset(f.establishments) not in recovered]
+        known = {frozenset(f.establishments) for f in found}
+        found += [
+            f
+            for f in self._coupled_small(span, min_establishments)
+            if frozenset(f.establishments) not in known
+        ]
         return found
+
+    def _block(self, previous: dict, local, labels: list, rows, atoms, minimum: int):
+        """The block of these released rows and its small findings, kept between rounds.
+
+        A round of secondary suppression changes few blocks; the others (same rows, hence
+        the same matrix) are not decomposed again.
+        """
+        key = (minimum, *labels)
+        if key in previous:
+            self._blocks[key] = previous[key]
+        else:
+            block = _Block(local[rows][:, atoms], atoms)
+            self._blocks[key] = (block, self._small(block, labels, minimum))
+        return self._blocks[key]
 
     def _active_rows(self, published: np.ndarray) -> tuple[list[tuple], sp.csr_matrix]:
         """The released rows: published values, margin complements and plant margins."""
@@ -276,34 +314,18 @@ class LinearRelease:
                 return keep
             keep[np.flatnonzero(keep)[drop]] = False
 
-    def _suppressed(self, blocks, target_matrix: sp.csr_matrix, targets) -> list[Finding]:
-        """Suppressed values whose every part lies in the row space of its block."""
-        block_of_atom = np.full(self.n_atoms, -1)
-        for number, (block, _) in enumerate(blocks):
-            block_of_atom[block.atoms] = number
+    def _suppressed(self, span: _Span, target_matrix: sp.csr_matrix, targets) -> list[Finding]:
+        """Suppressed values that lie in the row space of the released rows."""
         found = []
         for t, row in enumerate(targets):
             target = target_matrix[t]
-            atoms, values = target.indices, target.data
-            owners = block_of_atom[atoms]
-            if (owners < 0).any():
-                continue  # an atom no released row contains
-            used = []
-            for number in np.unique(owners):
-                block, labels = blocks[number]
-                vector = np.zeros(len(block.atoms))
-                vector[np.searchsorted(block.atoms, atoms[owners == number])] = values[
-                    owners == number
-                ]
-                if block.residual(vector) > TOLERANCE:
-                    break
-                used += [labels[i] for i in block.derivation(vector)]
-            else:
+            used = span.derivation(target.indices, target.data)
+            if used is not None:
                 cell, column = divmod(int(row), len(self.columns))
                 found.append(
                     Finding(
                         kind="suppressed",
-                        establishments=tuple(self.establishments[self.owners(atoms)]),
+                        establishments=tuple(self.establishments[self.owners(target.indices)]),
                         rows=tuple(used),
                         cell=cell,
                         column=self.columns[column],
@@ -332,6 +354,33 @@ class LinearRelease:
             )
         return found
 
+    def _coupled_small(self, span: _Span, minimum: int) -> list[Finding]:
+        """Values of 1..min-1 establishments derivable only with the margins' help."""
+        coupled = span.coupled_small_space(self.atom_size < minimum)
+        if coupled is None:
+            return []
+        atoms, basis = coupled
+        if len(atoms) > MAX_COUPLED_ATOMS:
+            raise DisclosureError(
+                f"the released margins {sorted({m for m in span.margin_labels})} combine with "
+                f"the neighbourhood values into vectors over {len(atoms):,} atoms of fewer "
+                f"than {minimum} establishments, more than the {MAX_COUPLED_ATOMS:,} the exact "
+                "search handles: release fewer decompositions or suppress more"
+            )
+        owners = [self.owners([a]) for a in atoms]
+        found = []
+        for part in minimal_vectors(basis @ basis.T, owners, minimum):
+            support = np.abs(part) > TOLERANCE
+            used = span.derivation(atoms[support], part[support])
+            found.append(
+                Finding(
+                    kind="small",
+                    establishments=tuple(self.establishments[self.owners(atoms[support])]),
+                    rows=tuple(used or ()),
+                )
+            )
+        return found
+
 
 def _cell_weights(margin: Margin, cells: pd.MultiIndex) -> np.ndarray:
     """A neighbourhood margin's weight of every cell (0 outside its sample)."""
@@ -355,6 +404,7 @@ class _Block:
         rank = int((s > 1e-9 * s[0]).sum())
         self.basis = vt[:rank].T  # atoms × rank, orthonormal columns
         self._pinv = None
+        self._big: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
 
     def residual(self, vector: np.ndarray) -> float:
         """Relative distance of ``vector`` (over the block's atoms) from the row space."""
@@ -368,18 +418,199 @@ class _Block:
         y = self._pinv @ vector
         return np.flatnonzero(np.abs(y) > TOLERANCE * max(np.abs(y).max(), 1e-300))
 
-    def small_projector(self, small: np.ndarray) -> np.ndarray | None:
-        """Projector onto the row-space vectors that live on the ``small`` atoms (or None)."""
-        restricted = np.delete(self.basis, small, axis=0)
-        if restricted.shape[0]:
-            _, s, vt = np.linalg.svd(restricted, full_matrices=True)
-            null = vt[int((s > TOLERANCE).sum()) :].T
-        else:
-            null = np.eye(self.basis.shape[1])
+    def big_part(self, big: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Orthonormal basis of the row space's values on the ``big`` atoms, and its pseudo-inverse.
+
+        ``big`` is a boolean per atom of the block; the result is kept for the next round.
+        """
+        key = big.tobytes()
+        if key not in self._big:
+            u, s, vt = np.linalg.svd(self.basis[big], full_matrices=False)
+            keep = s > TOLERANCE
+            self._big[key] = (u[:, keep], vt[keep].T / s[keep] @ u[:, keep].T)
+        return self._big[key]
+
+    def small_vectors(self, small: np.ndarray) -> np.ndarray | None:
+        """Orthonormal basis (over ``small``) of the row-space vectors living on ``small``."""
+        null = _null_space(np.delete(self.basis, small, axis=0), TOLERANCE)
         if null.shape[1] == 0:
             return None
-        z = self.basis[small] @ null  # orthonormal columns: these vectors vanish off `small`
-        return z @ z.T
+        return self.basis[small] @ null  # orthonormal columns: these vectors vanish off `small`
+
+    def small_projector(self, small: np.ndarray) -> np.ndarray | None:
+        """Projector onto the row-space vectors that live on the ``small`` atoms (or None)."""
+        z = self.small_vectors(small)
+        return None if z is None else z @ z.T
+
+
+class _Span:
+    """The row space of the released rows: connected blocks plus a few margin rows.
+
+    Margins (a decomposition's released total, a plant-family sum) reach across years and
+    neighbourhoods; taken as block rows they would join every block into one. They are
+    kept apart instead: with S the direct sum of the blocks' row spaces and P its projector,
+    the row space is S ⊕ span((I − P) Gᵀ) for the k margin rows G, so a vector's residual
+    is its blocks' residuals corrected in k dimensions (exact, for any number of blocks).
+    """
+
+    def __init__(self, blocks: list, margins: sp.csr_matrix, margin_labels: list, n_atoms: int):
+        self.blocks = blocks
+        self.margin_labels = margin_labels
+        self.block_of_atom = np.full(n_atoms, -1, dtype=np.int64)
+        for number, (block, _) in enumerate(blocks):
+            self.block_of_atom[block.atoms] = number
+        self.q = None
+        if margins.shape[0] == 0:
+            return
+        atoms = np.unique(margins.indices)
+        touched = np.unique(self.block_of_atom[atoms])
+        self.touched = touched[touched >= 0]
+        self.support = np.sort(
+            np.concatenate(
+                [atoms[self.block_of_atom[atoms] < 0]] + [blocks[b][0].atoms for b in self.touched]
+            )
+        )
+        g = margins[:, self.support].toarray().T
+        self.g = g / np.linalg.norm(g, axis=0, keepdims=True)  # unit columns
+        h = self.g.copy()
+        for b in self.touched:
+            block = blocks[b][0]
+            at = np.searchsorted(self.support, block.atoms)
+            h[at] -= block.basis @ (block.basis.T @ h[at])
+        u, s, vt = np.linalg.svd(h, full_matrices=False)
+        rank = int((s > 1e-9).sum())
+        self.q, self._solve = u[:, :rank], vt[:rank].T / s[:rank]
+
+    def _local_residual(self, atoms: np.ndarray, values: np.ndarray):
+        """(I − P) of the vector, as (positions in ``support``, values), or None if outside."""
+        owners = self.block_of_atom[atoms]
+        outside = owners < 0
+        parts_at, parts_value = [], []
+        if outside.any():
+            if self.q is None:
+                return None
+            at = np.searchsorted(self.support, atoms[outside])
+            if (at >= len(self.support)).any() or (self.support[at] != atoms[outside]).any():
+                return None  # an atom in no released row
+            parts_at.append(at)
+            parts_value.append(values[outside])
+        for number in np.unique(owners[~outside]):
+            block = self.blocks[number][0]
+            vector = np.zeros(len(block.atoms))
+            vector[np.searchsorted(block.atoms, atoms[owners == number])] = values[owners == number]
+            rest = vector - block.basis @ (block.basis.T @ vector)
+            if np.linalg.norm(rest) <= TOLERANCE * np.linalg.norm(values):
+                continue
+            if self.q is None or number not in self.touched:
+                return None
+            parts_at.append(np.searchsorted(self.support, block.atoms))
+            parts_value.append(rest)
+        if not parts_at:
+            return np.array([], dtype=np.int64), np.array([])
+        return np.concatenate(parts_at), np.concatenate(parts_value)
+
+    def derivation(self, atoms: np.ndarray, values: np.ndarray) -> list | None:
+        """Labels of released rows that derive the vector, or None if it is not derivable."""
+        rest = self._local_residual(atoms, values)
+        if rest is None:
+            return None
+        at, residual = rest
+        weights = np.zeros(len(self.margin_labels))
+        scale = np.linalg.norm(values)
+        if at.size:
+            c = self.q[at].T @ residual
+            if np.sum(residual**2) - np.sum(c**2) > (1e-6 * scale) ** 2:
+                return None  # clearly outside: no dense check needed
+            full = -(self.q @ c)
+            full[at] += residual
+            if np.linalg.norm(full) > TOLERANCE * scale:
+                return None
+            weights = self._solve @ c
+        used = [self.margin_labels[i] for i in np.flatnonzero(np.abs(weights) > TOLERANCE)]
+        remainder = self._without_margins(atoms, values, weights)
+        for number, (block, labels) in enumerate(self.blocks):
+            if number in remainder:
+                used += [labels[i] for i in block.derivation(remainder[number])]
+        return used
+
+    def _without_margins(self, atoms, values, weights) -> dict:
+        """The vector minus the margins' part, split over blocks (dense, by block number)."""
+        out: dict[int, np.ndarray] = {}
+        owners = self.block_of_atom[atoms]
+        for number in np.unique(owners[owners >= 0]):
+            block = self.blocks[number][0]
+            out[number] = np.zeros(len(block.atoms))
+            out[number][np.searchsorted(block.atoms, atoms[owners == number])] = values[
+                owners == number
+            ]
+        if np.any(weights):
+            combined = self.g @ weights
+            for b in self.touched:
+                block = self.blocks[b][0]
+                part = combined[np.searchsorted(self.support, block.atoms)]
+                if np.abs(part).max() > TOLERANCE:
+                    out[b] = out.get(b, np.zeros(len(block.atoms))) - part
+        return out
+
+    def coupled_small_space(self, small: np.ndarray):
+        """Row-space vectors on ``small`` atoms that need a margin: (atoms, orthonormal basis).
+
+        None when every such vector lies in one block (the blocks' own search finds those).
+        ``small`` is a boolean per atom (fewer than the minimum establishments).
+        """
+        if self.q is None:
+            return None
+        big = ~small[self.support]
+        stacked = [self.g[big & (self.block_of_atom[self.support] < 0)]]
+        pinv = {}
+        for b in self.touched:
+            block = self.blocks[b][0]
+            at = np.searchsorted(self.support, block.atoms)
+            rows = at[big[at]]
+            if rows.size == 0:
+                continue
+            u, pinv[b] = block.big_part(big[at])
+            stacked.append(self.g[rows] - u @ (u.T @ self.g[rows]))
+        null = _null_space(np.vstack(stacked), 1e-9)
+        if null.shape[1] == 0:
+            return None
+        vectors = self.g @ null
+        for b in self.touched:
+            block = self.blocks[b][0]
+            at = np.searchsorted(self.support, block.atoms)
+            if b in pinv:
+                y = pinv[b] @ (self.g[at][big[at]] @ null)
+                vectors[at] -= block.basis @ y
+        vectors[big] = 0.0
+        local = [vectors]
+        on = np.abs(vectors).max(axis=1) > TOLERANCE
+        involved = np.unique(self.block_of_atom[self.support[on]])
+        for b in involved[involved >= 0]:
+            block = self.blocks[b][0]
+            at = np.searchsorted(self.support, block.atoms)
+            small_at = np.flatnonzero(small[block.atoms])
+            z = block.small_vectors(small_at)
+            if z is not None:
+                embedded = np.zeros((len(self.support), z.shape[1]))
+                embedded[at[small_at]] = z
+                local.append(embedded)
+                on[at[small_at]] = True
+        basis, r = np.linalg.qr(np.hstack(local)[on])
+        basis = basis[:, np.abs(np.diag(r)) > TOLERANCE]
+        return self.support[on], basis
+
+
+def _null_space(matrix: np.ndarray, tolerance: float) -> np.ndarray:
+    """Orthonormal basis (columns) of the vectors ``x`` with ``matrix @ x = 0``.
+
+    Singular values up to ``tolerance`` count as zero; a tall matrix is decomposed without
+    its (large) left singular vectors.
+    """
+    n_rows, n_columns = matrix.shape
+    if n_rows == 0:
+        return np.eye(n_columns)
+    _, s, vt = np.linalg.svd(matrix, full_matrices=n_rows < n_columns)
+    return vt[int((s > tolerance).sum()) :].T
 
 
 def _blocks(active: sp.csr_matrix):
