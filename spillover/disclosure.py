@@ -214,8 +214,7 @@ class _RingStats:
         self.rule = rule
         self.cells = cells
         self.radii = sorted(cells["radius_km"].unique())
-        first = members.groupby(["year", "centre_id", "establishment_id"])["radius_km"]
-        inner = first.transform("min").to_numpy()
+        inner = _inner_radius(members)
         self.count, self.share = {}, {}
         for lower in [0.0, *self.radii[:-1]]:
             ring = members[inner > lower]
@@ -262,6 +261,15 @@ class _RingStats:
                 at, column = np.nonzero(fails)
                 reasons[cells[at], column] = "nested"
             lower[rows] = np.where(reasons[cells] == "", radius, low)
+
+
+def _inner_radius(members: pd.DataFrame) -> np.ndarray:
+    """Per member row: the smallest radius (km) at which it is a member of that centre-year."""
+    key = np.zeros(len(members), dtype=np.int64)
+    for column in ("year", "centre_id", "establishment_id"):
+        codes, uniques = pd.factorize(members[column])
+        key = key * len(uniques) + codes
+    return members["radius_km"].groupby(key).transform("min").to_numpy()
 
 
 def _contributors(ring: pd.DataFrame, n_cells: int, rule: DisclosureConfig):

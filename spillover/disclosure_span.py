@@ -104,6 +104,15 @@ def value_terms(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     result keeps its index and adds ``kind`` (a position in :data:`KINDS`) and ``coef`` (rows
     with a zero or missing value are dropped: they contribute nothing).
     """
+    keep, kind, coef = _value_arrays(frame, column)
+    out = frame.loc[keep, ["year", "establishment_id"]].copy()
+    out["kind"] = kind[keep]
+    out["coef"] = coef[keep]
+    return out
+
+
+def _value_arrays(frame: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`value_terms` as arrays over all rows: (kept, kind, coef)."""
     value = frame[column].to_numpy(dtype=float, na_value=np.nan)
     kind = np.full(len(frame), KINDS.index(column) if column in KINDS else 2, dtype=np.int8)
     coef = np.ones(len(frame))
@@ -118,10 +127,7 @@ def value_terms(frame: pd.DataFrame, column: str) -> pd.DataFrame:
         if column == "exports_imputed":
             value = np.where(method == DIRECT_SHARE, 0.0, value)
     keep = np.isfinite(value) & (value != 0) & np.isfinite(coef) & (coef != 0)
-    out = frame.loc[keep, ["year", "establishment_id"]].copy()
-    out["kind"] = kind[keep]
-    out["coef"] = coef[keep]
-    return out
+    return keep, kind, coef
 
 
 def _mix(values: np.ndarray) -> np.ndarray:
@@ -160,23 +166,20 @@ class LinearRelease:
         self.columns = list(VALUE_COLUMN_NAMES)
         self.cell_margins = [m for m in margins if m.over_cells]
         self.plant_margins = [m for m in margins if not m.over_cells]
-        terms = self._terms(members)
-        owner, self.establishments = pd.factorize(terms["establishment_id"])
-        kind = terms["kind"].to_numpy(dtype=np.int64)
-        year = terms["year"].to_numpy(dtype=np.int64)
-        var, keys = pd.factorize((year * len(self.establishments) + owner) * len(KINDS) + kind)
-        rows = terms["row"].to_numpy(dtype=np.int64)
-        coef = terms["coef"].to_numpy(dtype=float)
+        rows, year, term_owner, kind, coef, ids = self._terms(members)
+        owner, first_seen = pd.factorize(term_owner)
+        self.establishments = pd.Index(ids[first_seen])
+        del term_owner
+        n_est = max(len(self.establishments), 1)
+        var, keys = pd.factorize((year * n_est + owner) * len(KINDS) + kind)
+        del year, kind
         atom = _atoms(rows, var, coef, len(keys))[var]
+        del var
         self.n_atoms = int(atom.max()) + 1 if len(atom) else 0
-        first = pd.DataFrame({"row": rows, "atom": atom, "coef": coef}).drop_duplicates(
-            ["row", "atom"]
-        )
+        _, first = np.unique(rows * max(self.n_atoms, 1) + atom, return_index=True)
         shape = (self.n_cells * len(self.columns) + len(self.plant_margins), self.n_atoms)
-        self.matrix = sp.csr_matrix(
-            (first["coef"].to_numpy(), (first["row"].to_numpy(), first["atom"].to_numpy())),
-            shape=shape,
-        )
+        self.matrix = sp.csr_matrix((coef[first], (rows[first], atom[first])), shape=shape)
+        del rows, coef, first
         pairs = np.sort(pd.unique(atom.astype(np.int64) * len(self.establishments) + owner))
         self.owner_atom = pairs // len(self.establishments)
         self.owner_code = pairs % len(self.establishments)
@@ -187,20 +190,47 @@ class LinearRelease:
         self.cell_weights = [_cell_weights(m, index) for m in self.cell_margins]
         self._blocks: dict[tuple, tuple[_Block, list[Finding]]] = {}
 
-    def _terms(self, members: pd.DataFrame) -> pd.DataFrame:
-        """(row, year, establishment, kind, coef) of every released row's variables."""
-        frames = []
+    def _terms(self, members: pd.DataFrame) -> tuple:
+        """Every released row's variables as arrays, in order (cells by column, then margins).
+
+        Returns ``(row, year, establishment code, kind, coef, ids)``; codes index ``ids``.
+        Terms with a zero coefficient are left out.
+        """
+        codes, ids = pd.factorize(members["establishment_id"])
+        ids = pd.Index(ids)
+        cell = members["cell"].to_numpy(dtype=np.int64)
+        year = members["year"].to_numpy(dtype=np.int64)
+        parts = []
         for index, column in enumerate(self.columns):
-            terms = value_terms(members, column)
-            row = members.loc[terms.index, "cell"].to_numpy() * len(self.columns) + index
-            frames.append(terms.assign(row=row))
+            keep, kind, coef = _value_arrays(members, column)
+            row = cell[keep] * len(self.columns) + index
+            parts.append((row, year[keep], codes[keep], kind[keep], coef[keep]))
         first_margin = self.n_cells * len(self.columns)
         for number, margin in enumerate(self.plant_margins):
-            terms = value_terms(margin.weights, margin.column)
-            weight = margin.weights.loc[terms.index, "weight"].to_numpy(dtype=float)
-            frames.append(terms.assign(row=first_margin + number, coef=terms["coef"] * weight))
-        terms = pd.concat(frames, ignore_index=True)
-        return terms[terms["coef"] != 0]
+            weights = margin.weights
+            keep, kind, coef = _value_arrays(weights, margin.column)
+            margin_ids = weights["establishment_id"].to_numpy()[keep]
+            position = ids.get_indexer(margin_ids)
+            new = pd.unique(margin_ids[position < 0])
+            if len(new):
+                ids = ids.append(pd.Index(new))
+                position = ids.get_indexer(margin_ids)
+            coef = coef[keep] * weights["weight"].to_numpy(dtype=float)[keep]
+            row = np.full(int(keep.sum()), first_margin + number, dtype=np.int64)
+            year_of = weights["year"].to_numpy(dtype=np.int64)[keep]
+            parts.append((row, year_of, position, kind[keep], coef))
+        row, year, owner, kind, coef = (
+            np.concatenate([part[i] for part in parts]) for i in range(5)
+        )
+        nonzero = coef != 0
+        return (
+            row[nonzero],
+            year[nonzero],
+            owner[nonzero],
+            kind[nonzero].astype(np.int64),
+            coef[nonzero],
+            ids.to_numpy(),
+        )
 
     def owners(self, atoms: np.ndarray) -> np.ndarray:
         """Codes of the establishments owning any of ``atoms`` (sorted, unique)."""

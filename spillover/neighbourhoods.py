@@ -7,6 +7,7 @@ rule of :mod:`spillover.spatial` year by year.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from spillover.config import NeighbourhoodConfig
@@ -14,10 +15,10 @@ from spillover.options import DIRECT_SHARE, VALUE_COLUMN_NAMES
 from spillover.plants import centre_plants, with_membership
 from spillover.spatial import (
     BOUNDARY_TOLERANCE_KM,
-    neighbour_pairs,
     neighbourhood_sums,
     overlap_diagnostics,
 )
+from spillover.spatial.sums import neighbour_pair_rows
 
 #: Neighbourhood sums computed for every centre (million yen; employees in persons).
 VALUE_COLUMNS = list(VALUE_COLUMN_NAMES)
@@ -85,7 +86,7 @@ def cell_members(plants: pd.DataFrame, settings: NeighbourhoodConfig) -> pd.Data
     """Who contributes to each neighbourhood cell: one row per radius × year × centre × member.
 
     The members of a cell are the establishments its sums in :func:`neighbourhood_table`
-    add up (the same neighbour rule, one :func:`~spillover.spatial.neighbour_pairs` search at
+    add up (the same neighbour rule, one neighbour-pair search at
     the largest radius). The disclosure rule counts, per value column, the members with a
     non-zero value (:mod:`spillover.disclosure`).
 
@@ -104,17 +105,22 @@ def cell_members(plants: pd.DataFrame, settings: NeighbourhoodConfig) -> pd.Data
         ``export_method``.
     """
     points = _points(plants, settings)
-    largest = max(settings.radii_km)
-    pairs = neighbour_pairs(_centres(plants), points, largest, exclude="excluded", by="year")
-    own = points.drop(columns=["lat", "lon", "excluded"]).assign(
-        export_method=plants["export_method"].to_numpy()
+    centres = _centres(plants)
+    centre_rows, point_rows, distance = neighbour_pair_rows(
+        centres, points, max(settings.radii_km), exclude="excluded", by="year"
     )
-    pairs = pairs.merge(own, on=["year", "point_id"], how="left", validate="many_to_one")
-    frames = []
+    parts = []
     for radius in settings.radii_km:
-        inside = pairs["distance_km"].to_numpy() <= radius + BOUNDARY_TOLERANCE_KM
-        frames.append(pairs[inside].assign(radius_km=radius))
-    members = pd.concat(frames, ignore_index=True).rename(columns={"point_id": "establishment_id"})
-    members[VALUE_COLUMNS] = members[VALUE_COLUMNS].astype("float64")
-    keys = ["radius_km", "year", "centre_id", "establishment_id"]
-    return members[[*keys, *VALUE_COLUMNS, "export_method"]]
+        inside = distance <= radius + BOUNDARY_TOLERANCE_KM
+        at_centre, at_point = centre_rows[inside], point_rows[inside]
+        part = {
+            "radius_km": np.full(len(at_point), radius),
+            "year": points["year"].take(at_point).reset_index(drop=True),
+            "centre_id": centres["centre_id"].take(at_centre).reset_index(drop=True),
+            "establishment_id": points["point_id"].take(at_point).reset_index(drop=True),
+        }
+        for column in VALUE_COLUMNS:
+            part[column] = points[column].to_numpy(dtype="float64", na_value=np.nan)[at_point]
+        part["export_method"] = plants["export_method"].take(at_point).reset_index(drop=True)
+        parts.append(pd.DataFrame(part))
+    return pd.concat(parts, ignore_index=True)

@@ -42,6 +42,35 @@ def neighbour_pairs(
         centres' input order, then the points' input order. A point never pairs with the centre
         whose ``centre_id`` equals its ``point_id``. Centres without neighbours have no rows.
     """
+    centre_rows, point_rows, distance = neighbour_pair_rows(
+        centres, points, radius_km, exclude=exclude, by=by
+    )
+    columns = {}
+    if by is not None:
+        columns[by] = centres[by].take(centre_rows).reset_index(drop=True)
+    columns["centre_id"] = centres["centre_id"].take(centre_rows).reset_index(drop=True)
+    columns["point_id"] = points["point_id"].take(point_rows).reset_index(drop=True)
+    columns["distance_km"] = pd.Series(distance, dtype=float)
+    return pd.DataFrame(columns)
+
+
+def neighbour_pair_rows(
+    centres: pd.DataFrame,
+    points: pd.DataFrame,
+    radius_km: float,
+    *,
+    exclude: str | None = None,
+    by: str | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`neighbour_pairs` as row positions: no ids looked up or copied.
+
+    Returns
+    -------
+    centre_rows, point_rows : numpy.ndarray
+        Positions in ``centres`` and ``points`` of each pair, ordered by centre then point.
+    distance_km : numpy.ndarray
+        Great-circle distance (km) of each pair.
+    """
     (radius,) = F.as_radii(radius_km)
     F.check_frame(centres, name="centres", id_column="centre_id", by=by)
     F.check_frame(points, name="points", id_column="point_id", by=by)
@@ -60,14 +89,7 @@ def neighbour_pairs(
     point_rows = _concat(point_parts, np.intp)
     distance = _concat(distance_parts, float)
     order = np.argsort(centre_rows.astype(np.int64) * len(points) + point_rows, kind="stable")
-    centre_rows, point_rows = centre_rows[order], point_rows[order]
-    columns = {}
-    if by is not None:
-        columns[by] = centres[by].take(centre_rows).reset_index(drop=True)
-    columns["centre_id"] = centres["centre_id"].take(centre_rows).reset_index(drop=True)
-    columns["point_id"] = points["point_id"].take(point_rows).reset_index(drop=True)
-    columns["distance_km"] = pd.Series(distance[order], dtype=float)
-    return pd.DataFrame(columns)
+    return centre_rows[order], point_rows[order], distance[order]
 
 
 def neighbourhood_sums(
