@@ -18,11 +18,12 @@ def exposure_table(
     (OPR in percent, so exposure is in percent-weighted counts); see
     :func:`spillover.spatial.plant_exposure`. One row per radius × year × establishment.
     """
-    centres = centre_plants(plants).merge(
+    located = plants[["year", "establishment_id", "firm_id", "lat", "lon", "is_centre"]]
+    centres = centre_plants(located).merge(
         global_firms[["year", "firm_id", "opr"]], on=["year", "firm_id"], how="left"
     )[["year", "centre_id", "lat", "lon", "opr"]]
     points = (
-        plants[~plants["is_centre"]]
+        located[~plants["is_centre"]]
         .rename(columns={"establishment_id": "point_id"})
         .assign(excluded=plants["large_firm"] if settings.exclude_large_firms else False)[
             ["year", "point_id", "lat", "lon", "excluded"]

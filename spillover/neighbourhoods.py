@@ -26,16 +26,23 @@ VALUE_COLUMNS = list(VALUE_COLUMN_NAMES)
 
 def _points(plants: pd.DataFrame, settings: NeighbourhoodConfig) -> pd.DataFrame:
     """Establishments as neighbour candidates: values, and the exclusion flag."""
-    return plants.assign(
-        exports_imputed=plants["exports"].where(plants["export_method"] != DIRECT_SHARE, 0.0),
-        excluded=plants["large_firm"] if settings.exclude_large_firms else False,
-    ).rename(columns={"establishment_id": "point_id"})[
-        ["year", "point_id", "lat", "lon", "excluded", *VALUE_COLUMNS]
-    ]
+    values = [c for c in VALUE_COLUMNS if c != "exports_imputed"]
+    return (
+        plants[["year", "establishment_id", "lat", "lon", *values]]
+        .assign(
+            exports_imputed=plants["exports"].where(plants["export_method"] != DIRECT_SHARE, 0.0),
+            excluded=plants["large_firm"] if settings.exclude_large_firms else False,
+        )
+        .rename(columns={"establishment_id": "point_id"})[
+            ["year", "point_id", "lat", "lon", "excluded", *VALUE_COLUMNS]
+        ]
+    )
 
 
 def _centres(plants: pd.DataFrame) -> pd.DataFrame:
-    return centre_plants(plants)[["year", "centre_id", "lat", "lon"]]
+    return centre_plants(plants[["year", "establishment_id", "lat", "lon", "is_centre"]])[
+        ["year", "centre_id", "lat", "lon"]
+    ]
 
 
 def neighbourhood_table(plants: pd.DataFrame, settings: NeighbourhoodConfig) -> pd.DataFrame:
