@@ -171,12 +171,14 @@ class LinearRelease:
         self.establishments = pd.Index(ids[first_seen])
         del term_owner
         n_est = max(len(self.establishments), 1)
-        var, keys = pd.factorize((year * n_est + owner) * len(KINDS) + kind)
+        var, keys = pd.factorize(
+            (year.astype(np.int64) * n_est + owner) * len(KINDS) + kind.astype(np.int64)
+        )
         del year, kind
         atom = _atoms(rows, var, coef, len(keys))[var]
         del var
         self.n_atoms = int(atom.max()) + 1 if len(atom) else 0
-        _, first = np.unique(rows * max(self.n_atoms, 1) + atom, return_index=True)
+        _, first = np.unique(rows.astype(np.int64) * max(self.n_atoms, 1) + atom, return_index=True)
         shape = (self.n_cells * len(self.columns) + len(self.plant_margins), self.n_atoms)
         self.matrix = sp.csr_matrix((coef[first], (rows[first], atom[first])), shape=shape)
         del rows, coef, first
@@ -197,14 +199,14 @@ class LinearRelease:
         Terms with a zero coefficient are left out.
         """
         codes, ids = pd.factorize(members["establishment_id"])
-        ids = pd.Index(ids)
-        cell = members["cell"].to_numpy(dtype=np.int64)
-        year = members["year"].to_numpy(dtype=np.int64)
+        codes, ids = codes.astype(np.int32), pd.Index(ids)
+        cell = members["cell"].to_numpy(dtype=np.int32)
+        year = members["year"].to_numpy(dtype=np.int16)
         parts = []
         for index, column in enumerate(self.columns):
             keep, kind, coef = _value_arrays(members, column)
-            row = cell[keep] * len(self.columns) + index
-            parts.append((row, year[keep], codes[keep], kind[keep], coef[keep]))
+            row = cell[keep] * np.int32(len(self.columns)) + np.int32(index)
+            parts.append([row, year[keep], codes[keep], kind[keep], coef[keep]])
         first_margin = self.n_cells * len(self.columns)
         for number, margin in enumerate(self.plant_margins):
             weights = margin.weights
@@ -216,21 +218,18 @@ class LinearRelease:
                 ids = ids.append(pd.Index(new))
                 position = ids.get_indexer(margin_ids)
             coef = coef[keep] * weights["weight"].to_numpy(dtype=float)[keep]
-            row = np.full(int(keep.sum()), first_margin + number, dtype=np.int64)
-            year_of = weights["year"].to_numpy(dtype=np.int64)[keep]
-            parts.append((row, year_of, position, kind[keep], coef))
-        row, year, owner, kind, coef = (
-            np.concatenate([part[i] for part in parts]) for i in range(5)
-        )
-        nonzero = coef != 0
-        return (
-            row[nonzero],
-            year[nonzero],
-            owner[nonzero],
-            kind[nonzero].astype(np.int64),
-            coef[nonzero],
-            ids.to_numpy(),
-        )
+            row = np.full(int(keep.sum()), first_margin + number, dtype=np.int32)
+            year_of = weights["year"].to_numpy(dtype=np.int16)[keep]
+            parts.append([row, year_of, position.astype(np.int32), kind[keep], coef])
+        for part in parts:  # a weight of 0 adds nothing
+            nonzero = part[4] != 0
+            part[:] = [array[nonzero] for array in part]
+        columns = []
+        for i in range(5):  # one column at a time: the parts' copy is freed as it goes
+            columns.append(np.concatenate([part[i] for part in parts]))
+            for part in parts:
+                part[i] = None
+        return (*columns, ids.to_numpy())
 
     def owners(self, atoms: np.ndarray) -> np.ndarray:
         """Codes of the establishments owning any of ``atoms`` (sorted, unique)."""
