@@ -285,6 +285,8 @@ class LinearRelease:
             for f in self._coupled_small(span, min_establishments)
             if frozenset(f.establishments) not in known
         ]
+        for block, _ in blocks:
+            block.forget_derivations()
         return found
 
     def _block(self, previous: dict, local, labels: list, rows, atoms, minimum: int):
@@ -426,9 +428,11 @@ class _Block:
     """One connected block of released rows × atoms and its row space (SVD)."""
 
     def __init__(self, matrix: sp.csr_matrix, atoms: np.ndarray) -> None:
-        self.dense = matrix.toarray()
+        self.matrix = matrix  # kept sparse: a block lives through the rounds
         self.atoms = atoms
-        scaled = self.dense / np.linalg.norm(self.dense, axis=1, keepdims=True)
+        dense = matrix.toarray()
+        scaled = dense / np.linalg.norm(dense, axis=1, keepdims=True)
+        del dense
         _, s, vt = np.linalg.svd(scaled, full_matrices=False)
         rank = int((s > 1e-9 * s[0]).sum())
         self.basis = vt[:rank].T  # atoms × rank, orthonormal columns
@@ -443,9 +447,13 @@ class _Block:
     def derivation(self, vector: np.ndarray) -> np.ndarray:
         """Indices of the rows combined (least-norm solution) to give ``vector``."""
         if self._pinv is None:
-            self._pinv = np.linalg.pinv(self.dense.T, rcond=1e-9)
+            self._pinv = np.linalg.pinv(self.matrix.toarray().T, rcond=1e-9)
         y = self._pinv @ vector
         return np.flatnonzero(np.abs(y) > TOLERANCE * max(np.abs(y).max(), 1e-300))
+
+    def forget_derivations(self) -> None:
+        """Drop the pseudo-inverse (as large as the block) until a derivation needs it again."""
+        self._pinv = None
 
     def big_part(self, big: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Orthonormal basis of the row space's values on the ``big`` atoms, and its pseudo-inverse.
