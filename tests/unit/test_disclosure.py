@@ -488,3 +488,28 @@ def test_linear_span_engine_agrees_with_brute_force(seed):
 def test_the_random_worlds_have_recoveries_and_small_values():
     outcomes = [_compare_with_brute_force(seed) for seed in range(3)]
     assert all(recovered and carried for recovered, _, carried in outcomes)
+
+
+def test_margins_do_not_join_the_blocks():
+    """A margin over every cell of two years stays out of the blocks (it would join them)."""
+    from spillover.disclosure_span import LinearRelease
+
+    first, rng = _random_world(3)
+    second, _ = _random_world(4)
+    plants = pd.concat([first.assign(year=2015), second.assign(year=2016)], ignore_index=True)
+    settings = NeighbourhoodConfig(radii_km=[2.0, 4.0])
+    cells = neighbourhood_table(plants, settings).reset_index(drop=True)
+    members = cell_members(plants, settings)
+    keys = ["radius_km", "year", "centre_id"]
+    members["cell"] = pd.MultiIndex.from_frame(cells[keys]).get_indexer(
+        pd.MultiIndex.from_frame(members[keys])
+    )
+    margin = Margin("m/exports", "exports", cells[keys].assign(weight=1.0))
+    published = rng.random((len(cells), len(VALUE_COLUMNS))) < 0.6
+    model = LinearRelease(cells, members, [margin])
+    model.disclosures(published, 3)
+    blocks = [key[1:] for key in model._blocks]
+    assert not any(label[0] == "margin" for rows in blocks for label in rows)
+    years = [{cells.at[label[1], "year"] for label in rows} for rows in blocks]
+    assert all(len(y) == 1 for y in years)  # every block lies in one year
+    assert set().union(*years) == {2015, 2016}
