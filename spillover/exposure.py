@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
+
+import numpy as np
 import pandas as pd
 
 from spillover.config import NeighbourhoodConfig
+from spillover.partitions import YearCache, in_order, years_of
 from spillover.plants import centre_plants, with_membership
 from spillover.spatial import plant_exposure
 
@@ -19,9 +23,11 @@ def exposure_table(
     :func:`spillover.spatial.plant_exposure`. One row per radius × year × establishment.
     """
     located = plants[["year", "establishment_id", "firm_id", "lat", "lon", "is_centre"]]
-    centres = centre_plants(located).merge(
-        global_firms[["year", "firm_id", "opr"]], on=["year", "firm_id"], how="left"
-    )[["year", "centre_id", "lat", "lon", "opr"]]
+    centres = (
+        located[located["is_centre"]].rename(columns={"establishment_id": "centre_id"})
+    ).merge(global_firms[["year", "firm_id", "opr"]], on=["year", "firm_id"], how="left")[
+        ["year", "centre_id", "lat", "lon", "opr"]
+    ]
     points = (
         located[~plants["is_centre"]]
         .rename(columns={"establishment_id": "point_id"})
@@ -46,23 +52,67 @@ def exposure_table(
     return table[leading + [c for c in table.columns if c not in leading]]
 
 
+#: Plant columns the exposure depends on (hashed per year by the year cache).
+INPUT_COLUMNS = ["year", "establishment_id", "firm_id", "lat", "lon", "is_centre", "large_firm"]
+_KEYS = ["radius_km", "year", "establishment_id"]
+
+
 def exposure_tables(
     plants: pd.DataFrame,
     global_firms: pd.DataFrame,
     settings: NeighbourhoodConfig,
     memberships: list[str] = (),
+    cache: YearCache | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The stage's tables: :func:`exposure_table` and the other membership rules' exposure.
 
     The second has the exposure under each rule of ``memberships``
-    (:func:`spillover.plants.with_membership`) and a ``membership`` column.
+    (:func:`spillover.plants.with_membership`) and a ``membership`` column. Computed year by
+    year, each year's tables kept in ``cache`` (:mod:`spillover.partitions`), in the rows'
+    whole-panel order.
     """
-    table = exposure_table(plants, global_firms, settings)
+    centre_plants(plants[["establishment_id", "is_centre"]])  # no centres in any year: stop
+    cache = cache or YearCache(None, "exposure", {})
+    frames = {"": plants[INPUT_COLUMNS]} | {
+        rule: with_membership(plants, rule)[INPUT_COLUMNS] for rule in memberships
+    }
+    firms = global_firms[["year", "firm_id", "opr"]]
+    parts = []
+    for year in years_of(frames[""][frames[""]["is_centre"]], frames[""]):
+        sliced = {rule: frame[frame["year"].to_numpy() == year] for rule, frame in frames.items()}
+        sliced["global_firms"] = firms[firms["year"].to_numpy() == year]
+        parts.append(cache.tables(year, sliced, partial(_year_tables, settings=settings)))
+    table = in_order([part[""] for part in parts], _KEYS, _order(frames[""], settings))
     others = [
-        exposure_table(with_membership(plants, rule), global_firms, settings).assign(
+        in_order([part[rule] for part in parts], _KEYS, _order(frames[rule], settings)).assign(
             membership=rule
         )
         for rule in memberships
     ]
     empty = table.iloc[:0].assign(membership=pd.Series(dtype="str"))
     return table, pd.concat([empty, *others], ignore_index=True)
+
+
+def _year_tables(frames: dict[str, pd.DataFrame], settings) -> dict[str, pd.DataFrame]:
+    """One year's exposure under the yearly rule ("") and each membership rule."""
+    firms = frames["global_firms"]
+    return {
+        rule: exposure_table(frame, firms, settings)
+        for rule, frame in frames.items()
+        if rule != "global_firms"
+    }
+
+
+def _order(plants: pd.DataFrame, settings: NeighbourhoodConfig) -> pd.DataFrame:
+    """Keys of the exposure rows in whole-panel order: radius, then establishments."""
+    points = plants[~plants["is_centre"]]
+    if settings.exclude_large_firms:
+        points = points[~points["large_firm"].astype(bool)]
+    radii = list(settings.radii_km)
+    return pd.DataFrame(
+        {
+            "radius_km": np.repeat(np.array(radii, dtype=float), len(points)),
+            "year": np.tile(points["year"].to_numpy(), len(radii)),
+            "establishment_id": np.tile(points["establishment_id"].to_numpy(), len(radii)),
+        }
+    )

@@ -7,11 +7,14 @@ rule of :mod:`spillover.spatial` year by year.
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pandas as pd
 
 from spillover.config import NeighbourhoodConfig
 from spillover.options import DIRECT_SHARE, VALUE_COLUMN_NAMES
+from spillover.partitions import YearCache, in_order, years_of
 from spillover.plants import centre_plants, with_membership
 from spillover.spatial import (
     BOUNDARY_TOLERANCE_KM,
@@ -40,7 +43,8 @@ def _points(plants: pd.DataFrame, settings: NeighbourhoodConfig) -> pd.DataFrame
 
 
 def _centres(plants: pd.DataFrame) -> pd.DataFrame:
-    return centre_plants(plants[["year", "establishment_id", "lat", "lon", "is_centre"]])[
+    located = plants[["year", "establishment_id", "lat", "lon", "is_centre"]]
+    return located[located["is_centre"]].rename(columns={"establishment_id": "centre_id"})[
         ["year", "centre_id", "lat", "lon"]
     ]
 
@@ -71,22 +75,81 @@ def overlap_table(plants: pd.DataFrame, settings: NeighbourhoodConfig) -> pd.Dat
     )
 
 
+#: Plant columns the stage's tables depend on (hashed per year by the year cache).
+INPUT_COLUMNS = [
+    "year",
+    "establishment_id",
+    "lat",
+    "lon",
+    "is_centre",
+    "large_firm",
+    "employees",
+    "shipments",
+    "exports",
+    "export_method",
+]
+_CELL_KEYS = ["radius_km", "year", "centre_id"]
+
+
 def neighbourhood_tables(
-    plants: pd.DataFrame, settings: NeighbourhoodConfig, memberships: list[str] = ()
+    plants: pd.DataFrame,
+    settings: NeighbourhoodConfig,
+    memberships: list[str] = (),
+    cache: YearCache | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The stage's tables: neighbourhood sums, overlap, and the other membership rules' sums.
 
     The third has :func:`neighbourhood_table` under each rule of ``memberships``
     (:func:`spillover.plants.with_membership`) and a ``membership`` column (no rows when
-    ``memberships`` is empty).
+    ``memberships`` is empty). Computed year by year, each year's tables kept in ``cache``
+    (:mod:`spillover.partitions`), in the rows' whole-panel order.
     """
-    table = neighbourhood_table(plants, settings)
+    centre_plants(plants[["establishment_id", "is_centre"]])  # no centres in any year: stop
+    cache = cache or YearCache(None, "neighbourhoods", {})
+    frames = {"": plants[INPUT_COLUMNS]} | {
+        rule: with_membership(plants, rule)[INPUT_COLUMNS] for rule in memberships
+    }
+    parts = []
+    for year in years_of(frames[""][frames[""]["is_centre"]], frames[""]):
+        sliced = {rule: frame[frame["year"].to_numpy() == year] for rule, frame in frames.items()}
+        parts.append(cache.tables(year, sliced, partial(_year_tables, settings=settings)))
+    table = in_order(
+        [part["table"] for part in parts], _CELL_KEYS, _cell_order(frames[""], settings)
+    )
+    overlap = pd.concat([part["overlap"] for part in parts], ignore_index=True)
+    empty = table.iloc[:0].assign(membership=pd.Series(dtype="str"))
     others = [
-        neighbourhood_table(with_membership(plants, rule), settings).assign(membership=rule)
+        in_order(
+            [part[f"membership/{rule}"] for part in parts],
+            _CELL_KEYS,
+            _cell_order(frames[rule], settings),
+        ).assign(membership=rule)
         for rule in memberships
     ]
-    empty = table.iloc[:0].assign(membership=pd.Series(dtype="str"))
-    return table, overlap_table(plants, settings), pd.concat([empty, *others], ignore_index=True)
+    return table, overlap, pd.concat([empty, *others], ignore_index=True)
+
+
+def _year_tables(frames: dict[str, pd.DataFrame], settings) -> dict[str, pd.DataFrame]:
+    """One year's neighbourhood table, overlap and membership-rule tables."""
+    out = {"table": neighbourhood_table(frames[""], settings)}
+    out["overlap"] = overlap_table(frames[""], settings)
+    for rule, frame in frames.items():
+        if rule:
+            out[f"membership/{rule}"] = neighbourhood_table(frame, settings)
+    return out
+
+
+def _cell_order(plants: pd.DataFrame, settings: NeighbourhoodConfig) -> pd.DataFrame:
+    """Keys of the neighbourhood table's rows in whole-panel order: radius, then centres."""
+    centres = _centres(plants)
+    radii = list(settings.radii_km)
+    return pd.DataFrame(
+        {
+            "radius_km": np.repeat(np.array(radii, dtype=float), len(centres)),
+            "year": np.tile(centres["year"].to_numpy(), len(radii)),
+            "centre_id": np.tile(centres["centre_id"].to_numpy(), len(radii)),
+        }
+    )
 
 
 def cell_members(plants: pd.DataFrame, settings: NeighbourhoodConfig) -> pd.DataFrame:

@@ -24,6 +24,7 @@ from spillover import (
 )
 from spillover.concordance import load_concordance
 from spillover.ingest import ingest_all
+from spillover.partitions import YearCache
 from spillover.registry import StageResult, stage
 from spillover.runs import PipelineError, Run
 from spillover.schemas import validate
@@ -35,6 +36,15 @@ from spillover.storage import (
     version_dir,
     write_datasets,
 )
+
+
+def _year_cache(run: Run, name: str) -> YearCache:
+    """The per-year table cache of a spatial stage, keyed by its settings (see partitions)."""
+    settings = {
+        "neighbourhoods": run.config.neighbourhoods.model_dump(mode="json"),
+        "memberships": list(run.config.memberships),
+    }
+    return YearCache(run.config.cache_path("spatial") / name, name, settings)
 
 
 def _counts(series: pd.Series) -> dict[str, int]:
@@ -199,9 +209,11 @@ def exports_stage(run: Run) -> StageResult:
 def neighbourhoods_stage(run: Run) -> StageResult:
     """Sum the qualifying establishments around every centre, per year and radius."""
     plants = run.table("plants")
+    cache = _year_cache(run, "neighbourhoods")
     table, overlap, by_membership = neighbourhoods.neighbourhood_tables(
-        plants, run.config.neighbourhoods, run.config.memberships
+        plants, run.config.neighbourhoods, run.config.memberships, cache
     )
+    cache.prune()
     repeat_counted = overlap.groupby("radius_km")["share_exports_excess"].mean()
     return StageResult(
         rows_in=len(plants),
@@ -214,6 +226,7 @@ def neighbourhoods_stage(run: Run) -> StageResult:
         details={
             "cells_by_radius": _counts(table.groupby("radius_km").size()),
             "empty_neighbourhoods": int((table["n_neighbours"] == 0).sum()),
+            **cache.summary(),
             "mean_share_exports_repeat_counted": {
                 str(radius): round(float(share), 4) for radius, share in repeat_counted.items()
             },
@@ -225,15 +238,21 @@ def neighbourhoods_stage(run: Run) -> StageResult:
 def exposure_stage(run: Run) -> StageResult:
     """Plant-level exposure of every non-excluded establishment to global-firm plants nearby."""
     plants = run.table("plants")
+    cache = _year_cache(run, "exposure")
     table, by_membership = exposure.exposure_tables(
-        plants, run.table("global_firms"), run.config.neighbourhoods, run.config.memberships
+        plants,
+        run.table("global_firms"),
+        run.config.neighbourhoods,
+        run.config.memberships,
+        cache,
     )
+    cache.prune()
     exposed = table[table["n_centres"] > 0].groupby("radius_km").size()
     return StageResult(
         rows_in=len(plants),
         rows_out=len(table),
         tables={"exposure": table, "exposure_membership": by_membership},
-        details={"exposed_establishment_years": _counts(exposed)},
+        details={"exposed_establishment_years": _counts(exposed), **cache.summary()},
     )
 
 

@@ -8,6 +8,7 @@ and the results equal a fresh full run's byte for byte.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +18,7 @@ from held_year import FILES_2019, deliver, hold_back
 
 from spillover import fingerprints
 from spillover.concordance import load_concordance
+from spillover.demo.layouts import RAW_COLUMNS
 from spillover.demo.world import WorldParams, build_demo_world
 from spillover.pipeline import (
     STAGES,
@@ -65,6 +67,7 @@ def _published(world) -> dict[str, pd.DataFrame]:
 def _assert_equals_a_fresh_run(world, incremental) -> None:
     """The incremental run's estimates and publication equal a fresh full run's exactly."""
     published = _published(world)
+    shutil.rmtree(world.root / "cache" / "spatial", ignore_errors=True)  # a full rebuild
     fresh = run_incremental(world.config_path, selection=Selection(fresh=True))
     assert _ran(fresh) == list(STAGES)
     for name, frame in _published(world).items():
@@ -201,6 +204,20 @@ def test_a_changed_raw_file_reruns_ingest_onward(world):
     _assert_equals_a_fresh_run(world, result)
 
 
+def test_a_revised_establishment_file_recomputes_only_its_year(world):
+    path = world.root / "raw" / "establishments" / "kogyo_2018.csv"  # accounts year 2017
+    raw = pd.read_csv(path, encoding="cp932", dtype=str, keep_default_na=False)
+    shipments = RAW_COLUMNS["kogyo_toukei"]["shipments"]
+    raw[shipments] = [str(int(v) * 2) if v else v for v in raw[shipments]]
+    raw.to_csv(path, index=False, encoding="cp932")
+
+    result = run_incremental(world.config_path)
+
+    report = json.loads((result.workdir / "reports" / "neighbourhoods.json").read_text("utf-8"))
+    assert report["years_computed"] == [2017]  # the other years' plants are unchanged
+    _assert_equals_a_fresh_run(world, result)
+
+
 def test_a_new_survey_year_reads_only_its_files(tmp_path):
     world = build_demo_world(tmp_path / "world", SMALL)
     hold_back(world.root, tmp_path / "held")
@@ -214,6 +231,10 @@ def test_a_new_survey_year_reads_only_its_files(tmp_path):
     read = sorted(s["file"] for s in report["sources"] if not s["from_cache"])
     assert read == sorted(str(world.root / name) for name in FILES_2019)
     assert len(report["sources"]) > 4 * len(read)
+    for stage in ("neighbourhoods", "exposure"):  # 2012–2018 come from the year cache
+        report = json.loads((result.workdir / "reports" / f"{stage}.json").read_text("utf-8"))
+        assert report["years_computed"] == [2019], stage
+        assert sorted(report["years_from_cache"]) == list(range(2012, 2019)), stage
     _assert_equals_a_fresh_run(world, result)
 
 

@@ -1,0 +1,176 @@
+"""Per-year results of the spatial stages, kept by what made them: a new year computes one year.
+
+The neighbourhood sums, overlap diagnostics and exposure of a year depend only on that year's
+plants (and the settings): centres meet establishments of the same year. The neighbourhoods
+and exposure stages therefore compute year by year and keep each year's tables in the
+``spatial`` cache under a key that hashes the stage, its settings, the source of the modules
+that compute it, the package version and the content of the year's input columns. A yearly
+run that adds 2019 loads 2012–2018 and computes 2019; a year whose plants changed (a revised
+file, a membership rule that looks across years) is computed again. Tables are then put in
+the order the whole-panel computation gives (:func:`in_order`), so the stage writes the same
+bytes whether a year came from the cache or not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from spillover import __version__
+
+__all__ = ["KEEP_DAYS", "YearCache", "in_order"]
+
+#: Days an unused entry is kept.
+KEEP_DAYS = 30
+#: Modules whose code decides a year's spatial tables.
+_MODULES = (
+    "neighbourhoods.py",
+    "exposure.py",
+    "plants.py",
+    "spatial/__init__.py",
+    "spatial/_frames.py",
+    "spatial/_sweep.py",
+    "spatial/exposure.py",
+    "spatial/kernels.py",
+    "spatial/overlap.py",
+    "spatial/sums.py",
+)
+
+
+@cache
+def _code_digest() -> str:
+    digest = hashlib.sha256(__version__.encode())
+    for name in _MODULES:
+        digest.update((Path(__file__).parent / name).read_bytes())
+    return digest.hexdigest()
+
+
+def _frame_digest(frame: pd.DataFrame) -> str:
+    """SHA-256 of a frame's columns, dtypes and values (row order included, index not)."""
+    digest = hashlib.sha256(json.dumps([list(map(str, frame.columns))]).encode())
+    digest.update(json.dumps([str(t) for t in frame.dtypes]).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+class YearCache:
+    """Kept per-year tables of one stage in ``folder`` (``None``: nothing kept).
+
+    Parameters
+    ----------
+    folder : pathlib.Path or None
+        The ``spatial`` cache folder.
+    stage : str
+        Name of the stage (part of the key).
+    settings : dict
+        JSON-serialisable settings the tables depend on (part of the key).
+    """
+
+    def __init__(self, folder: Path | None, stage: str, settings: dict) -> None:
+        self.folder = folder
+        self.prefix = json.dumps(
+            {"code": _code_digest(), "stage": stage, "settings": settings}, sort_keys=True
+        )
+        self.computed: list = []
+        self.loaded: list = []
+        self.used: set[str] = set()
+
+    def tables(
+        self,
+        year,
+        inputs: dict[str, pd.DataFrame],
+        compute: Callable[[dict[str, pd.DataFrame]], dict[str, pd.DataFrame]],
+    ) -> dict[str, pd.DataFrame]:
+        """The tables of ``year``: kept ones if ``inputs`` are unchanged, else computed."""
+        digest = hashlib.sha256(self.prefix.encode())
+        digest.update(json.dumps(str(year)).encode())
+        for name in sorted(inputs):
+            digest.update(f"{name}:{_frame_digest(inputs[name])}".encode())
+        key = digest.hexdigest()
+        kept = self._load(key)
+        if kept is not None:
+            self.loaded.append(year)
+            return kept
+        tables = compute(inputs)
+        self.computed.append(year)
+        self._store(key, tables)
+        return tables
+
+    def _load(self, key: str) -> dict[str, pd.DataFrame] | None:
+        if self.folder is None:
+            return None
+        entry = self.folder / key
+        try:
+            names = json.loads((entry / "tables.json").read_text(encoding="utf-8"))
+            tables = {name: pd.read_parquet(entry / f"{name}.parquet") for name in names}
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        self.used.add(key)
+        os.utime(entry)
+        return tables
+
+    def _store(self, key: str, tables: dict[str, pd.DataFrame]) -> None:
+        if self.folder is None:
+            return
+        self.used.add(key)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        temporary = self.folder / f".{key}.{secrets.token_hex(8)}.tmp"
+        temporary.mkdir()
+        try:
+            for name, frame in tables.items():
+                frame.to_parquet(temporary / f"{name}.parquet", index=False)
+            (temporary / "tables.json").write_text(json.dumps(list(tables)), encoding="utf-8")
+            try:
+                temporary.rename(self.folder / key)
+            except OSError:  # another run kept the same year first
+                pass
+        finally:
+            shutil.rmtree(temporary, ignore_errors=True)
+
+    def prune(self, *, keep_days: float = KEEP_DAYS) -> None:
+        """Remove entries not used by this cache and not used for ``keep_days`` days."""
+        if self.folder is None or not self.folder.is_dir():
+            return
+        oldest = time.time() - keep_days * 86400
+        for entry in self.folder.iterdir():
+            if entry.name.startswith(".") or entry.name in self.used:
+                continue
+            if entry.stat().st_mtime < oldest:
+                shutil.rmtree(entry, ignore_errors=True)
+
+    def summary(self) -> dict:
+        """Which years were computed and which loaded (for the stage report)."""
+        return {
+            "years_computed": [int(y) for y in self.computed],
+            "years_from_cache": [int(y) for y in self.loaded],
+        }
+
+
+def years_of(*frames: pd.DataFrame) -> list:
+    """Years in order of first appearance across ``frames`` (the spatial engine's group order)."""
+    return list(pd.unique(np.concatenate([f["year"].to_numpy() for f in frames])))
+
+
+def in_order(parts: Sequence[pd.DataFrame], keys: list[str], target: pd.DataFrame) -> pd.DataFrame:
+    """Concatenate per-year ``parts`` and put their rows in the order of ``target``'s keys.
+
+    ``target`` lists the ``keys`` of every row in the whole-panel order; each must occur
+    exactly once in the parts.
+    """
+    combined = pd.concat(parts, ignore_index=True)
+    position = pd.MultiIndex.from_frame(combined[keys]).get_indexer(
+        pd.MultiIndex.from_frame(target[keys])
+    )
+    if (position < 0).any() or len(position) != len(combined):
+        raise RuntimeError("per-year spatial tables do not match the whole panel's rows")
+    return combined.take(position).reset_index(drop=True)

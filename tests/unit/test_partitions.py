@@ -1,0 +1,70 @@
+"""The per-year cache of the spatial stages: kept by content, settings and code; ordered."""
+
+import pandas as pd
+import pytest
+
+from spillover.partitions import YearCache, in_order
+
+
+def _plants(value: float) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"year": [2015, 2015], "establishment_id": ["A", "B"], "exports": [value, 2.5]}
+    )
+
+
+def _count(calls: list):
+    def compute(inputs):
+        calls.append(1)
+        frame = inputs["plants"]
+        return {"table": frame.assign(total=frame["exports"].sum())}
+
+    return compute
+
+
+def test_a_year_is_computed_once_then_loaded_equal(tmp_path):
+    calls = []
+    first = YearCache(tmp_path, "neighbourhoods", {"radii_km": [5.0]})
+    computed = first.tables(2015, {"plants": _plants(1.0)}, _count(calls))
+    second = YearCache(tmp_path, "neighbourhoods", {"radii_km": [5.0]})
+    loaded = second.tables(2015, {"plants": _plants(1.0)}, _count(calls))
+    assert len(calls) == 1
+    assert second.summary() == {"years_computed": [], "years_from_cache": [2015]}
+    pd.testing.assert_frame_equal(loaded["table"], computed["table"], check_exact=True)
+
+
+@pytest.mark.parametrize(
+    "settings, value, year",
+    [
+        ({"radii_km": [5.0]}, 1.5, 2015),
+        ({"radii_km": [3.0]}, 1.0, 2015),
+        ({"radii_km": [5.0]}, 1.0, 2016),
+    ],
+)
+def test_changed_values_settings_or_year_compute_again(tmp_path, settings, value, year):
+    calls = []
+    YearCache(tmp_path, "neighbourhoods", {"radii_km": [5.0]}).tables(
+        2015, {"plants": _plants(1.0)}, _count(calls)
+    )
+    YearCache(tmp_path, "neighbourhoods", settings).tables(
+        year, {"plants": _plants(value)}, _count(calls)
+    )
+    assert len(calls) == 2
+
+
+def test_without_a_folder_nothing_is_kept(tmp_path):
+    calls = []
+    for _ in range(2):
+        YearCache(None, "exposure", {}).tables(2015, {"plants": _plants(1.0)}, _count(calls))
+    assert len(calls) == 2
+
+
+def test_in_order_puts_per_year_rows_in_the_whole_panel_order():
+    parts = [
+        pd.DataFrame({"year": [2016, 2016], "id": ["a", "b"], "v": [1, 2]}),
+        pd.DataFrame({"year": [2015], "id": ["a"], "v": [3]}),
+    ]
+    target = pd.DataFrame({"year": [2016, 2015, 2016], "id": ["b", "a", "a"]})
+    ordered = in_order(parts, ["year", "id"], target)
+    assert ordered["v"].tolist() == [2, 3, 1]
+    with pytest.raises(RuntimeError, match="do not match"):
+        in_order(parts, ["year", "id"], target.iloc[:2])
