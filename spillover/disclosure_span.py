@@ -437,7 +437,7 @@ class _Block:
         rank = int((s > 1e-9 * s[0]).sum())
         self.basis = vt[:rank].T  # atoms × rank, orthonormal columns
         self._pinv = None
-        self._big: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+        self._big: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def residual(self, vector: np.ndarray) -> float:
         """Relative distance of ``vector`` (over the block's atoms) from the row space."""
@@ -455,21 +455,33 @@ class _Block:
         """Drop the pseudo-inverse (as large as the block) until a derivation needs it again."""
         self._pinv = None
 
+    def _big_svd(self, big: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """SVD of the basis rows of the ``big`` atoms (boolean per atom), with all of V; kept."""
+        key = big.tobytes()
+        if key not in self._big:
+            rows = self.basis[big]
+            self._big[key] = np.linalg.svd(rows, full_matrices=rows.shape[0] < rows.shape[1])
+        return self._big[key]
+
     def big_part(self, big: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Orthonormal basis of the row space's values on the ``big`` atoms, and its pseudo-inverse.
 
-        ``big`` is a boolean per atom of the block; the result is kept for the next round.
+        ``big`` is a boolean per atom of the block.
         """
-        key = big.tobytes()
-        if key not in self._big:
-            u, s, vt = np.linalg.svd(self.basis[big], full_matrices=False)
-            keep = s > TOLERANCE
-            self._big[key] = (u[:, keep], vt[keep].T / s[keep] @ u[:, keep].T)
-        return self._big[key]
+        u, s, vt = self._big_svd(big)
+        keep = s > TOLERANCE
+        u = u[:, : len(s)][:, keep]
+        return u, vt[: len(s)][keep].T / s[keep] @ u.T
 
     def small_vectors(self, small: np.ndarray) -> np.ndarray | None:
         """Orthonormal basis (over ``small``) of the row-space vectors living on ``small``."""
-        null = _null_space(np.delete(self.basis, small, axis=0), TOLERANCE)
+        big = np.ones(len(self.atoms), dtype=bool)
+        big[small] = False
+        if big.any():
+            _, s, vt = self._big_svd(big)
+            null = vt[int((s > TOLERANCE).sum()) :].T
+        else:
+            null = np.eye(self.basis.shape[1])
         if null.shape[1] == 0:
             return None
         return self.basis[small] @ null  # orthonormal columns: these vectors vanish off `small`
