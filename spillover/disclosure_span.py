@@ -390,7 +390,7 @@ class LinearRelease:
         coupled = span.coupled_small_space(self.atom_size < minimum)
         if coupled is None:
             return []
-        atoms, basis = coupled
+        atoms, basis, generators = coupled
         if len(atoms) > MAX_COUPLED_ATOMS:
             raise DisclosureError(
                 f"the released margins {sorted({m for m in span.margin_labels})} combine with "
@@ -402,12 +402,14 @@ class LinearRelease:
         found = []
         for part in minimal_vectors(basis @ basis.T, owners, minimum):
             support = np.abs(part) > TOLERANCE
-            used = span.derivation(atoms[support], part[support])
+            # a combination of the space's generators: if rounding hides its own derivation,
+            # the generators' rows derive it
+            used = span.derivation(atoms[support], part[support]) or generators
             found.append(
                 Finding(
                     kind="small",
                     establishments=tuple(self.establishments[self.owners(atoms[support])]),
-                    rows=tuple(used or ()),
+                    rows=tuple(used),
                 )
             )
         return found
@@ -602,10 +604,12 @@ class _Span:
         return out
 
     def coupled_small_space(self, small: np.ndarray):
-        """Row-space vectors on ``small`` atoms that need a margin: (atoms, orthonormal basis).
+        """Row-space vectors on ``small`` atoms that need a margin.
 
-        None when every such vector lies in one block (the blocks' own search finds those).
-        ``small`` is a boolean per atom (fewer than the minimum establishments).
+        Returns ``(atoms, orthonormal basis, rows)``: ``rows`` derive every vector of the
+        space (the union of its generators' derivations). None when every such vector lies in
+        one block (the blocks' own search finds those). ``small`` is a boolean per atom
+        (fewer than the minimum establishments).
         """
         if self.q is None:
             return None
@@ -633,9 +637,14 @@ class _Span:
         vectors[big] = 0.0
         local = [vectors]
         on = np.abs(vectors).max(axis=1) > TOLERANCE
+        rows: dict = {}
+        for vector in vectors.T:
+            at = np.flatnonzero(np.abs(vector) > TOLERANCE)
+            used = self.derivation(self.support[at], vector[at]) if at.size else []
+            rows.update(dict.fromkeys(self.margin_labels if used is None else used))
         involved = np.unique(self.block_of_atom[self.support[on]])
         for b in involved[involved >= 0]:
-            block = self.blocks[b][0]
+            block, labels = self.blocks[b]
             at = np.searchsorted(self.support, block.atoms)
             small_at = np.flatnonzero(small[block.atoms])
             z = block.small_vectors(small_at)
@@ -644,9 +653,13 @@ class _Span:
                 embedded[at[small_at]] = z
                 local.append(embedded)
                 on[at[small_at]] = True
+                for column in z.T:
+                    vector = np.zeros(len(block.atoms))
+                    vector[small_at] = column
+                    rows.update(dict.fromkeys(labels[i] for i in block.derivation(vector)))
         basis, r = np.linalg.qr(np.hstack(local)[on])
         basis = basis[:, np.abs(np.diag(r)) > TOLERANCE]
-        return self.support[on], basis
+        return self.support[on], basis, list(rows)
 
 
 def _null_space(matrix: np.ndarray, tolerance: float) -> np.ndarray:
