@@ -20,9 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
-import shutil
-import time
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
@@ -31,6 +28,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from spillover import __version__
+from spillover.cache_folders import prune_entries, write_entry
 from spillover.concordance import recode_digests
 
 if TYPE_CHECKING:
@@ -133,28 +131,15 @@ class IngestCache:
         if self.folder is None:
             return
         self.used.add(key)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        temporary = self.folder / f".{key}.{secrets.token_hex(8)}.tmp"
-        temporary.mkdir()
-        try:
-            mapped.good.to_parquet(temporary / "rows.parquet", index=False)
-            mapped.bad.to_parquet(temporary / "quarantine.parquet", index=False)
+
+        def write(folder: Path) -> None:
+            mapped.good.to_parquet(folder / "rows.parquet", index=False)
+            mapped.bad.to_parquet(folder / "quarantine.parquet", index=False)
             about = {"rows": mapped.rows, "report": asdict(mapped.report)}
-            (temporary / "entry.json").write_text(json.dumps(about), encoding="utf-8")
-            try:
-                temporary.rename(self.folder / key)
-            except OSError:  # another run kept the same file first
-                pass
-        finally:
-            shutil.rmtree(temporary, ignore_errors=True)
+            (folder / "entry.json").write_text(json.dumps(about), encoding="utf-8")
+
+        write_entry(self.folder, key, write)
 
     def prune(self, *, keep_days: float = KEEP_DAYS) -> None:
         """Remove entries not used by this cache and not used for ``keep_days`` days."""
-        if self.folder is None or not self.folder.is_dir():
-            return
-        oldest = time.time() - keep_days * 86400
-        for entry in self.folder.iterdir():
-            if entry.name.startswith(".") or entry.name in self.used:
-                continue
-            if entry.stat().st_mtime < oldest:
-                shutil.rmtree(entry, ignore_errors=True)
+        prune_entries(self.folder, self.used, keep_days)

@@ -16,9 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
-import shutil
-import time
 from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
@@ -27,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from spillover import __version__
+from spillover.cache_folders import prune_entries, write_entry
 
 __all__ = ["KEEP_DAYS", "YearCache", "in_order"]
 
@@ -123,30 +121,17 @@ class YearCache:
         if self.folder is None:
             return
         self.used.add(key)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        temporary = self.folder / f".{key}.{secrets.token_hex(8)}.tmp"
-        temporary.mkdir()
-        try:
+
+        def write(folder: Path) -> None:
             for name, frame in tables.items():
-                frame.to_parquet(temporary / f"{name}.parquet", index=False)
-            (temporary / "tables.json").write_text(json.dumps(list(tables)), encoding="utf-8")
-            try:
-                temporary.rename(self.folder / key)
-            except OSError:  # another run kept the same year first
-                pass
-        finally:
-            shutil.rmtree(temporary, ignore_errors=True)
+                frame.to_parquet(folder / f"{name}.parquet", index=False)
+            (folder / "tables.json").write_text(json.dumps(list(tables)), encoding="utf-8")
+
+        write_entry(self.folder, key, write)
 
     def prune(self, *, keep_days: float = KEEP_DAYS) -> None:
         """Remove entries not used by this cache and not used for ``keep_days`` days."""
-        if self.folder is None or not self.folder.is_dir():
-            return
-        oldest = time.time() - keep_days * 86400
-        for entry in self.folder.iterdir():
-            if entry.name.startswith(".") or entry.name in self.used:
-                continue
-            if entry.stat().st_mtime < oldest:
-                shutil.rmtree(entry, ignore_errors=True)
+        prune_entries(self.folder, self.used, keep_days)
 
     def summary(self) -> dict:
         """Which years were computed and which loaded (for the stage report)."""
