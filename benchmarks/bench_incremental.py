@@ -4,7 +4,7 @@ Run with ``.venv/bin/python benchmarks/bench_incremental.py [--out DIR] [--repea
 the demo world with its last survey year held back, runs the whole pipeline once (building the
 gazetteer index and the geocode, ingest and report caches), then times, each in a new process
 as a researcher's ``spillover run`` would be (imports included): a full run (``--fresh``
-after removing the ingest and report caches and the output root, so that every stage
+after removing the ingest, spatial and report caches and the output root, so that every stage
 computes and writes everything; the gazetteer index and the geocode cache stay warm);
 after one model spec is added to ``config.yaml``, the incremental run that fits only that
 spec and publishes; and, once, the run after the held-back year's files are delivered.
@@ -104,7 +104,7 @@ def main() -> None:
     full, spec_only, last = [], [], {}
     for number in range(args.repeat):
         loaded = load_config(config)
-        for folder in (loaded.cache_path("ingest"), loaded.cache_path("report")):
+        for folder in (loaded.cache_path(kind) for kind in ("ingest", "report", "spatial")):
             shutil.rmtree(folder, ignore_errors=True)
         shutil.rmtree(loaded.resolve(loaded.output_root), ignore_errors=True)
         full.append(_timed(config, "fresh")[0])
