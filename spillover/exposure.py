@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from functools import partial
 
-import numpy as np
 import pandas as pd
 
 from spillover.config import NeighbourhoodConfig
-from spillover.partitions import YearCache, in_order, years_of
+from spillover.partitions import YearCache, in_order, per_year, radius_major
 from spillover.plants import centre_plants, with_membership
 from spillover.spatial import plant_exposure
 
@@ -76,12 +75,8 @@ def exposure_tables(
     frames = {"": plants[INPUT_COLUMNS]} | {
         rule: with_membership(plants, rule)[INPUT_COLUMNS] for rule in memberships
     }
-    firms = global_firms[["year", "firm_id", "opr"]]
-    parts = []
-    for year in years_of(frames[""][frames[""]["is_centre"]], frames[""]):
-        sliced = {rule: frame[frame["year"].to_numpy() == year] for rule, frame in frames.items()}
-        sliced["global_firms"] = firms[firms["year"].to_numpy() == year]
-        parts.append(cache.tables(year, sliced, partial(_year_tables, settings=settings)))
+    frames["global_firms"] = global_firms[["year", "firm_id", "opr"]]
+    parts = per_year(cache, frames, partial(_year_tables, settings=settings))
     table = in_order([part[""] for part in parts], _KEYS, _order(frames[""], settings))
     others = [
         in_order([part[rule] for part in parts], _KEYS, _order(frames[rule], settings)).assign(
@@ -108,11 +103,4 @@ def _order(plants: pd.DataFrame, settings: NeighbourhoodConfig) -> pd.DataFrame:
     points = plants[~plants["is_centre"]]
     if settings.exclude_large_firms:
         points = points[~points["large_firm"].astype(bool)]
-    radii = list(settings.radii_km)
-    return pd.DataFrame(
-        {
-            "radius_km": np.repeat(np.array(radii, dtype=float), len(points)),
-            "year": np.tile(points["year"].to_numpy(), len(radii)),
-            "establishment_id": np.tile(points["establishment_id"].to_numpy(), len(radii)),
-        }
-    )
+    return radius_major(settings.radii_km, points, "establishment_id")

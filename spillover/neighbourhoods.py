@@ -14,7 +14,7 @@ import pandas as pd
 
 from spillover.config import NeighbourhoodConfig
 from spillover.options import DIRECT_SHARE, VALUE_COLUMN_NAMES
-from spillover.partitions import YearCache, in_order, years_of
+from spillover.partitions import YearCache, in_order, per_year, radius_major
 from spillover.plants import centre_plants, with_membership
 from spillover.spatial import (
     BOUNDARY_TOLERANCE_KM,
@@ -109,10 +109,7 @@ def neighbourhood_tables(
     frames = {"": plants[INPUT_COLUMNS]} | {
         rule: with_membership(plants, rule)[INPUT_COLUMNS] for rule in memberships
     }
-    parts = []
-    for year in years_of(frames[""][frames[""]["is_centre"]], frames[""]):
-        sliced = {rule: frame[frame["year"].to_numpy() == year] for rule, frame in frames.items()}
-        parts.append(cache.tables(year, sliced, partial(_year_tables, settings=settings)))
+    parts = per_year(cache, frames, partial(_year_tables, settings=settings))
     table = in_order(
         [part["table"] for part in parts], _CELL_KEYS, _cell_order(frames[""], settings)
     )
@@ -141,15 +138,7 @@ def _year_tables(frames: dict[str, pd.DataFrame], settings) -> dict[str, pd.Data
 
 def _cell_order(plants: pd.DataFrame, settings: NeighbourhoodConfig) -> pd.DataFrame:
     """Keys of the neighbourhood table's rows in whole-panel order: radius, then centres."""
-    centres = _centres(plants)
-    radii = list(settings.radii_km)
-    return pd.DataFrame(
-        {
-            "radius_km": np.repeat(np.array(radii, dtype=float), len(centres)),
-            "year": np.tile(centres["year"].to_numpy(), len(radii)),
-            "centre_id": np.tile(centres["centre_id"].to_numpy(), len(radii)),
-        }
-    )
+    return radius_major(settings.radii_km, _centres(plants), "centre_id")
 
 
 def cell_members(plants: pd.DataFrame, settings: NeighbourhoodConfig) -> pd.DataFrame:

@@ -26,7 +26,7 @@ import pandas as pd
 from spillover import __version__
 from spillover.cache_folders import prune_entries, write_entry
 
-__all__ = ["KEEP_DAYS", "YearCache", "in_order"]
+__all__ = ["KEEP_DAYS", "YearCache", "in_order", "per_year", "radius_major"]
 
 #: Days an unused entry is kept.
 KEEP_DAYS = 30
@@ -141,9 +141,34 @@ class YearCache:
         }
 
 
-def years_of(*frames: pd.DataFrame) -> list:
-    """Years in order of first appearance across ``frames`` (the spatial engine's group order)."""
-    return list(pd.unique(np.concatenate([f["year"].to_numpy() for f in frames])))
+def per_year(
+    cache: YearCache,
+    frames: dict[str, pd.DataFrame],
+    compute: Callable[[dict[str, pd.DataFrame]], dict[str, pd.DataFrame]],
+) -> list[dict[str, pd.DataFrame]]:
+    """Each year's tables from that year's rows of ``frames``, kept in or taken from ``cache``.
+
+    ``frames[""]`` are the plants (``year``, ``is_centre``); years come in the spatial
+    engine's group order: first appearance among the centres, then among all plants.
+    """
+    plants = frames[""]
+    years = pd.unique(np.concatenate([plants.loc[plants["is_centre"], "year"], plants["year"]]))
+    parts = []
+    for year in years:
+        rows = {name: frame[frame["year"].to_numpy() == year] for name, frame in frames.items()}
+        parts.append(cache.tables(year, rows, compute))
+    return parts
+
+
+def radius_major(radii: Sequence[float], rows: pd.DataFrame, id_column: str) -> pd.DataFrame:
+    """Keys ``radius_km, year, <id_column>`` of ``rows`` repeated radius by radius."""
+    return pd.DataFrame(
+        {
+            "radius_km": np.repeat(np.array(radii, dtype=float), len(rows)),
+            "year": np.tile(rows["year"].to_numpy(), len(radii)),
+            id_column: np.tile(rows[id_column].to_numpy(), len(radii)),
+        }
+    )
 
 
 def in_order(parts: Sequence[pd.DataFrame], keys: list[str], target: pd.DataFrame) -> pd.DataFrame:
