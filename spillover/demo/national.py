@@ -16,20 +16,17 @@ Municipality codes in the establishment files are serial numbers within the pref
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from spillover.demo.params import WorldParams
-from spillover.geocode.normalize import kanji_to_int
+from spillover.geocode.address_styles import split_chome
 from spillover.geocode.readers import GazetteerFormatError, gazetteer_files, read_gazetteer
 
 #: Municipalities with fewer towns than this are never drawn (villages without industry).
 MIN_TOWNS = 20
-
-_CHOME = re.compile(r"^(.*?)([一二三四五六七八九十]+)丁目$")
 
 
 def national_params(gazetteer: str | Path, *, seed: int = 2023) -> WorldParams:
@@ -110,9 +107,7 @@ def national_towns(params: WorldParams, rng: np.random.Generator) -> pd.DataFram
         )
     ].assign(muni=lambda d: np.arange(len(d)), muni_weight=lambda d: rng.lognormal(0, 0.8, len(d)))
     towns = rows.merge(chosen, on=["pref_code", "pref", "city"]).reset_index(drop=True)
-    parts = towns["town"].str.extract(_CHOME)
-    towns["stem"] = parts[0].fillna(towns["town"])
-    towns["chome"] = [0 if pd.isna(k) else kanji_to_int(k) for k in parts[1]]
+    towns["stem"], towns["chome"] = zip(*map(split_chome, towns["town"]), strict=True)
     towns["weight"] = towns["muni_weight"] * rng.lognormal(0, 0.7, len(towns))
     return towns[
         [

@@ -16,12 +16,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
-__all__ = ["FULL_WIDTH", "AddressParts", "AddressStyle", "kanji_numeral", "render_address"]
+from spillover.geocode.normalize import kanji_to_int
+
+__all__ = [
+    "FULL_WIDTH",
+    "AddressParts",
+    "AddressStyle",
+    "kanji_numeral",
+    "render_address",
+    "split_chome",
+]
 
 FULL_WIDTH = str.maketrans("0123456789-", "０１２３４５６７８９－")
 """``str.translate`` table writing arabic digits and the dash in full width."""
 
 _KANJI_DIGITS = "〇一二三四五六七八九"
+_CHOME = re.compile(r"^(.*?)([一二三四五六七八九十]+)丁目$")
 _SEIREI = re.compile(r"^(.+?市)(.+区)$")
 _GUN = re.compile(r"^(.+?郡)(.+[町村])$")
 
@@ -49,6 +59,15 @@ def kanji_numeral(n: int) -> str:
     if ones or not out:
         out += _KANJI_DIGITS[ones]
     return out
+
+
+def split_chome(town: str) -> tuple[str, int]:
+    """A gazetteer town name as its stem and 丁目 number.
+
+    「元町三丁目」 → (元町, 3); 「高丘」 → (高丘, 0).
+    """
+    match = _CHOME.match(town)
+    return (match.group(1), kanji_to_int(match.group(2))) if match else (town, 0)
 
 
 class AddressParts(NamedTuple):

@@ -10,8 +10,6 @@ address writer shares.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 
@@ -20,8 +18,8 @@ from spillover.geocode.address_styles import (
     AddressParts,
     AddressStyle,
     render_address,
+    split_chome,
 )
-from spillover.geocode.normalize import kanji_to_int
 
 __all__ = ["CLEAN_STYLES", "STYLES", "write_addresses"]
 
@@ -75,7 +73,6 @@ STYLES = tuple(_STYLE_SPECS)
 CLEAN_STYLES = ("canonical", "banchi")
 """Styles that write the gazetteer names unchanged (the 'clean forms')."""
 
-_CHOME = re.compile(r"^(.*?)([一二三四五六七八九十]+)丁目$")
 _BUILDINGS = ("山田ビル", "第二中央ビル", "テクノプラザ", "サンハイツ", "工業団地内")
 
 
@@ -83,8 +80,7 @@ def _parts(
     pref: str, city: str, town: str, koaza: str, ban: int, go: int, extra: int
 ) -> AddressParts:
     """The parts of one address; ``extra`` (a random integer) picks postcode and building."""
-    m = _CHOME.match(town)
-    stem, chome = (m.group(1), kanji_to_int(m.group(2))) if m else (town, 0)
+    stem, chome = split_chome(town)
     building = f"{_BUILDINGS[extra % len(_BUILDINGS)]}{1 + extra % 9}F".translate(FULL_WIDTH)
     postcode = f"{100 + extra % 900}-{extra % 10000:04d}"
     return AddressParts(pref, city, town, koaza, stem, chome, ban, go, postcode, building)
