@@ -3,12 +3,12 @@
 Run with ``.venv/bin/python benchmarks/bench_incremental.py [--out DIR] [--repeat N]``. Builds
 the demo world with its last survey year held back, runs the whole pipeline once (building the
 gazetteer index and the geocode, ingest and report caches), then times, each in a new process
-as a researcher's ``spillover run`` would be (imports included): a full run (``--fresh``
-after removing the ingest, spatial and report caches and the output root, so that every stage
-computes and writes everything; the gazetteer index and the geocode cache stay warm);
-after one model spec is added to ``config.yaml``, the incremental run that fits only that
-spec and publishes; and, once, the run after the held-back year's files are delivered.
-Prints the median of ``--repeat`` rounds and what each stage did in the last runs.
+as a researcher's ``spillover run`` would be (imports included): a full run (``--fresh`` after
+removing the ingest, spatial, disclosure and report caches and the output root, so that every
+stage computes and writes everything; the gazetteer index and the geocode cache stay warm);
+after one model spec is added to ``config.yaml``, the incremental run that fits only that spec
+and publishes; and, once, the run after the held-back year's files are delivered. Prints the
+median of ``--repeat`` rounds and what each stage did in the last runs.
 """
 
 from __future__ import annotations
@@ -104,7 +104,9 @@ def main() -> None:
     full, spec_only, last = [], [], {}
     for number in range(args.repeat):
         loaded = load_config(config)
-        for folder in (loaded.cache_path(kind) for kind in ("ingest", "report", "spatial")):
+        for folder in (
+            loaded.cache_path(kind) for kind in ("ingest", "report", "spatial", "disclosure")
+        ):
             shutil.rmtree(folder, ignore_errors=True)
         shutil.rmtree(loaded.resolve(loaded.output_root), ignore_errors=True)
         full.append(_timed(config, "fresh")[0])

@@ -6,13 +6,13 @@ Run with ``make bench`` (``--scale demo``, ≥ 20,000 establishments × 8 years)
 gazetteer defaults to the shared ``../shared/gazetteer/japan_towns.csv.gz``).
 
 Generates the world, then runs the pipeline twice, each run in a new process: cold (gazetteer
-index and the geocode, ingest and report caches built) and warm (all of them reused; the warm
-run's publication links the cold run's datasets). Prints, for every stage, its wall seconds,
-CPU seconds (user + system) and peak resident memory (the process's high-water mark, reset at
-the start of each stage through ``/proc/self/clear_refs``; it includes what earlier stages left
-allocated), and the whole run's wall seconds and peak (the largest stage peak). A stage that
-fails (e.g. out of the ``--memory-limit-gb`` address space) is printed with its error and ends
-that run.
+index and the geocode, ingest, spatial, disclosure and report caches built) and warm (all of
+them reused; the warm run's publication links the cold run's datasets). Prints, for every
+stage, its wall seconds, CPU seconds (user + system) and peak resident memory (the process's
+high-water mark, reset at the start of each stage through ``/proc/self/clear_refs``; it
+includes what earlier stages left allocated), and the whole run's wall seconds and peak (the
+largest stage peak). A stage that fails (e.g. out of the ``--memory-limit-gb`` address space)
+is printed with its error and ends that run.
 Targets: demo < 30 s, national cold < 60 s, warm < 40 s, peak < 2 GB (issues 2 and 15).
 """
 

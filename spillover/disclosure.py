@@ -37,6 +37,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -47,6 +48,7 @@ from spillover.estimate import ENTITY, decomposition_pairs
 from spillover.estimate.sample import DERIVATIVES
 from spillover.neighbourhoods import VALUE_COLUMNS, cell_members
 from spillover.options import SUPPRESSION_REASONS
+from spillover.partitions import DISCLOSURE_MODULES, TableCache
 from spillover.plants import with_membership
 from spillover.specs import ModelSpec, Term
 
@@ -54,6 +56,7 @@ __all__ = [
     "DisclosureError",
     "PublicRelease",
     "decomposition_margins",
+    "disclosure_cache",
     "manifest_section",
     "neighbourhood_numbers",
     "public_release",
@@ -92,8 +95,12 @@ def public_release(
     config: Config,
     *,
     key: bytes | None = None,
+    cache: TableCache | None = None,
 ) -> PublicRelease:
     """The releasable neighbourhood table of a run (``public/neighbourhoods``).
+
+    The suppression depends only on the inputs, the rule and the specs; ``cache`` keeps it
+    by their content (a run on unchanged tables does not search the release again).
 
     Parameters
     ----------
@@ -108,6 +115,8 @@ def public_release(
         The run's config (disclosure rule, radii, model specs).
     key : bytes, optional
         Key of the neighbourhood numbers (default: ``disclosure.number_salt``, else random).
+    cache : TableCache, optional
+        Where the suppression is kept (:func:`disclosure_cache`); default: nothing kept.
 
     Returns
     -------
@@ -115,13 +124,38 @@ def public_release(
         The releasable table and, for the manifest, why each value is suppressed.
     """
     rule = config.disclosure
-    members = cell_members(plants, config.neighbourhoods)
-    margins = decomposition_margins(panels, plants, config.specs, config.neighbourhoods)
-    reasons, rounds = suppression_reasons(cells, members, margins, rule)
+
+    def search(_inputs: dict) -> dict[str, pd.DataFrame]:
+        members = cell_members(plants, config.neighbourhoods)
+        margins = decomposition_margins(panels, plants, config.specs, config.neighbourhoods)
+        reasons, rounds = suppression_reasons(cells, members, margins, rule)
+        return {
+            "reasons": reasons,
+            "margins": pd.DataFrame({"name": [m.name for m in margins]}, dtype="str"),
+            "rounds": pd.DataFrame({"rounds": [rounds]}),
+        }
+
+    cache = cache or disclosure_cache(None, config)
+    kept = cache.tables("all", {"cells": cells, "plants": plants, **panels}, search)
     if key is None:
         key = rule.number_salt.encode() if rule.number_salt else secrets.token_bytes(32)
+    reasons = kept["reasons"]
     table = public_table(cells, reasons, key)
-    return PublicRelease(table, reasons, tuple(m.name for m in margins), rounds)
+    margins = tuple(kept["margins"]["name"])
+    return PublicRelease(table, reasons, margins, int(kept["rounds"]["rounds"].iloc[0]))
+
+
+def disclosure_cache(folder: Path | None, config: Config) -> TableCache:
+    """Kept suppressions in ``folder``, keyed by the rule, the neighbour rule and the specs.
+
+    The key leaves out ``number_salt`` (it changes the numbers, not what is suppressed).
+    """
+    settings = {
+        "rule": config.disclosure.model_dump(mode="json", exclude={"number_salt"}),
+        "neighbourhoods": config.neighbourhoods.model_dump(mode="json"),
+        "specs": [spec.model_dump(mode="json") for spec in config.specs],
+    }
+    return TableCache(folder, "disclose", settings, DISCLOSURE_MODULES)
 
 
 def public_table(cells: pd.DataFrame, reasons: pd.DataFrame, key: bytes) -> pd.DataFrame:

@@ -7,7 +7,7 @@ from functools import partial
 import pandas as pd
 
 from spillover.config import NeighbourhoodConfig
-from spillover.partitions import YearCache, in_order, per_year, radius_major
+from spillover.partitions import TableCache, in_order, per_year, radius_major
 from spillover.plants import centre_plants, with_membership
 from spillover.spatial import plant_exposure
 
@@ -61,7 +61,7 @@ def exposure_tables(
     global_firms: pd.DataFrame,
     settings: NeighbourhoodConfig,
     memberships: list[str] = (),
-    cache: YearCache | None = None,
+    cache: TableCache | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The stage's tables: :func:`exposure_table` and the other membership rules' exposure.
 
@@ -71,7 +71,7 @@ def exposure_tables(
     whole-panel order.
     """
     centre_plants(plants[["establishment_id", "is_centre"]])  # no centres in any year: stop
-    cache = cache or YearCache(None, "exposure", {})
+    cache = cache or TableCache(None, "exposure", {})
     frames = {"": plants[INPUT_COLUMNS]} | {
         rule: with_membership(plants, rule)[INPUT_COLUMNS] for rule in memberships
     }

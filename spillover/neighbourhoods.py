@@ -14,7 +14,7 @@ import pandas as pd
 
 from spillover.config import NeighbourhoodConfig
 from spillover.options import DIRECT_SHARE, VALUE_COLUMN_NAMES
-from spillover.partitions import YearCache, in_order, per_year, radius_major
+from spillover.partitions import TableCache, in_order, per_year, radius_major
 from spillover.plants import centre_plants, with_membership
 from spillover.spatial import (
     BOUNDARY_TOLERANCE_KM,
@@ -95,7 +95,7 @@ def neighbourhood_tables(
     plants: pd.DataFrame,
     settings: NeighbourhoodConfig,
     memberships: list[str] = (),
-    cache: YearCache | None = None,
+    cache: TableCache | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The stage's tables: neighbourhood sums, overlap, and the other membership rules' sums.
 
@@ -105,7 +105,7 @@ def neighbourhood_tables(
     (:mod:`spillover.partitions`), in the rows' whole-panel order.
     """
     centre_plants(plants[["establishment_id", "is_centre"]])  # no centres in any year: stop
-    cache = cache or YearCache(None, "neighbourhoods", {})
+    cache = cache or TableCache(None, "neighbourhoods", {})
     frames = {"": plants[INPUT_COLUMNS]} | {
         rule: with_membership(plants, rule)[INPUT_COLUMNS] for rule in memberships
     }

@@ -1,4 +1,4 @@
-"""Per-year results of the spatial stages, kept by what made them: a new year computes one year.
+"""Stage results kept by what made them: a new year computes one year, a re-run none.
 
 The neighbourhood sums, overlap diagnostics and exposure of a year depend only on that year's
 plants (and the settings): centres meet establishments of the same year. The neighbourhoods
@@ -9,6 +9,10 @@ run that adds 2019 loads 2012–2018 and computes 2019; a year whose plants chan
 file, a membership rule that looks across years) is computed again. Tables are then put in
 the order the whole-panel computation gives (:func:`in_order`), so the stage writes the same
 bytes whether a year came from the cache or not.
+
+The disclose stage keeps its whole result the same way (one part, ``"all"``, keyed by its
+inputs' content, settings and the disclosure code): a run on unchanged tables does not
+search the release again.
 """
 
 from __future__ import annotations
@@ -26,12 +30,20 @@ import pandas as pd
 from spillover import __version__
 from spillover.cache_folders import prune_entries, write_entry
 
-__all__ = ["KEEP_DAYS", "YearCache", "in_order", "per_year", "radius_major"]
+__all__ = [
+    "DISCLOSURE_MODULES",
+    "KEEP_DAYS",
+    "SPATIAL_MODULES",
+    "TableCache",
+    "in_order",
+    "per_year",
+    "radius_major",
+]
 
 #: Days an unused entry is kept.
 KEEP_DAYS = 30
 #: Modules whose code decides a year's spatial tables.
-_MODULES = (
+SPATIAL_MODULES = (
     "neighbourhoods.py",
     "exposure.py",
     "plants.py",
@@ -43,13 +55,30 @@ _MODULES = (
     "spatial/overlap.py",
     "spatial/sums.py",
 )
+#: Modules whose code decides the disclose stage's suppression (a folder: all its modules).
+DISCLOSURE_MODULES = (
+    "disclosure.py",
+    "disclosure_span.py",
+    "disclosure_support.py",
+    "neighbourhoods.py",
+    "plants.py",
+    "options.py",
+    "specs.py",
+    "spatial",
+    "estimate",
+)
 
 
 @cache
-def _code_digest() -> str:
+def _code_digest(modules: tuple[str, ...]) -> str:
+    """SHA-256 of the package version and the source of ``modules`` (paths in the package)."""
     digest = hashlib.sha256(__version__.encode())
-    for name in _MODULES:
-        digest.update((Path(__file__).parent / name).read_bytes())
+    package = Path(__file__).parent
+    for name in modules:
+        path = package / name
+        for source in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            digest.update(source.relative_to(package).as_posix().encode())
+            digest.update(source.read_bytes())
     return digest.hexdigest()
 
 
@@ -61,23 +90,32 @@ def _frame_digest(frame: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
-class YearCache:
-    """Kept per-year tables of one stage in ``folder`` (``None``: nothing kept).
+class TableCache:
+    """Kept tables of one stage, part by part (a year, or ``"all"``), in ``folder``.
 
     Parameters
     ----------
     folder : pathlib.Path or None
-        The ``spatial`` cache folder.
+        The cache folder (``None``: nothing kept).
     stage : str
         Name of the stage (part of the key).
     settings : dict
         JSON-serialisable settings the tables depend on (part of the key).
+    modules : tuple of str
+        Modules of the package whose code decides the tables (part of the key).
     """
 
-    def __init__(self, folder: Path | None, stage: str, settings: dict) -> None:
+    def __init__(
+        self,
+        folder: Path | None,
+        stage: str,
+        settings: dict,
+        modules: tuple[str, ...] = SPATIAL_MODULES,
+    ) -> None:
         self.folder = folder
         self.prefix = json.dumps(
-            {"code": _code_digest(), "stage": stage, "settings": settings}, sort_keys=True
+            {"code": _code_digest(modules), "stage": stage, "settings": settings},
+            sort_keys=True,
         )
         self.computed: list = []
         self.loaded: list = []
@@ -89,7 +127,7 @@ class YearCache:
         inputs: dict[str, pd.DataFrame],
         compute: Callable[[dict[str, pd.DataFrame]], dict[str, pd.DataFrame]],
     ) -> dict[str, pd.DataFrame]:
-        """The tables of ``year``: kept ones if ``inputs`` are unchanged, else computed."""
+        """The tables of part ``year``: kept ones if ``inputs`` are unchanged, else computed."""
         digest = hashlib.sha256(self.prefix.encode())
         digest.update(json.dumps(str(year)).encode())
         for name in sorted(inputs):
@@ -142,7 +180,7 @@ class YearCache:
 
 
 def per_year(
-    cache: YearCache,
+    cache: TableCache,
     frames: dict[str, pd.DataFrame],
     compute: Callable[[dict[str, pd.DataFrame]], dict[str, pd.DataFrame]],
 ) -> list[dict[str, pd.DataFrame]]:

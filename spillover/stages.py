@@ -24,7 +24,7 @@ from spillover import (
 )
 from spillover.concordance import load_concordance
 from spillover.ingest import ingest_all
-from spillover.partitions import YearCache
+from spillover.partitions import TableCache
 from spillover.registry import StageResult, stage
 from spillover.runs import PipelineError, Run
 from spillover.schemas import validate
@@ -38,13 +38,13 @@ from spillover.storage import (
 )
 
 
-def _year_cache(run: Run, name: str) -> YearCache:
+def _year_cache(run: Run, name: str) -> TableCache:
     """The per-year table cache of a spatial stage, keyed by its settings (see partitions)."""
     settings = {
         "neighbourhoods": run.config.neighbourhoods.model_dump(mode="json"),
         "memberships": list(run.config.memberships),
     }
-    return YearCache(run.config.cache_path("spatial") / name, name, settings)
+    return TableCache(run.config.cache_path("spatial") / name, name, settings)
 
 
 def _counts(series: pd.Series) -> dict[str, int]:
@@ -310,12 +310,17 @@ def disclose_stage(run: Run) -> StageResult:
 
     cells = run.table("neighbourhoods")
     panels = {"neighbourhood": run.table("panel"), "plant": run.table("plant_panel")}
-    release = disclosure.public_release(cells, run.table("plants"), panels, run.config)
+    cache = disclosure.disclosure_cache(run.config.cache_path("disclosure"), run.config)
+    release = disclosure.public_release(cells, run.table("plants"), panels, run.config, cache=cache)
+    cache.prune()
     return StageResult(
         rows_in=len(cells),
         rows_out=len(release.table),
         tables={"public_neighbourhoods": release.table},
-        details={"disclosure": disclosure.manifest_section(run.config.disclosure, release)},
+        details={
+            "disclosure": disclosure.manifest_section(run.config.disclosure, release),
+            "suppression_from_cache": bool(cache.loaded),
+        },
     )
 
 

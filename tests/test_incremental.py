@@ -64,12 +64,18 @@ def _published(world) -> dict[str, pd.DataFrame]:
     }
 
 
+def _report(result, stage: str) -> dict:
+    return json.loads((result.workdir / "reports" / f"{stage}.json").read_text("utf-8"))
+
+
 def _assert_equals_a_fresh_run(world, incremental) -> None:
     """The incremental run's estimates and publication equal a fresh full run's exactly."""
     published = _published(world)
-    shutil.rmtree(world.root / "cache" / "spatial", ignore_errors=True)  # a full rebuild
+    for kept in ("spatial", "disclosure"):  # a full rebuild
+        shutil.rmtree(world.root / "cache" / kept, ignore_errors=True)
     fresh = run_incremental(world.config_path, selection=Selection(fresh=True))
     assert _ran(fresh) == list(STAGES)
+    assert not _report(fresh, "disclose")["suppression_from_cache"]
     for name, frame in _published(world).items():
         pd.testing.assert_frame_equal(published[name], frame, check_exact=True)
     ours = fingerprints.table_hashes(incremental.workdir)
@@ -215,6 +221,7 @@ def test_a_revised_establishment_file_recomputes_only_its_year(world):
 
     report = json.loads((result.workdir / "reports" / "neighbourhoods.json").read_text("utf-8"))
     assert report["years_computed"] == [2017]  # the other years' plants are unchanged
+    assert not _report(result, "disclose")["suppression_from_cache"]
     _assert_equals_a_fresh_run(world, result)
 
 
@@ -244,6 +251,8 @@ def test_from_runs_a_stage_and_every_later_one_fresh_runs_all(world):
     for decision in result.decisions[list(STAGES).index("panel") :]:
         reasons = decision.refit.values() if decision.refit else [decision.reasons]
         assert set(reasons) == {("--from panel",)}
+    assert _report(result, "disclose")["suppression_from_cache"]  # same tables: kept
+    _assert_equals_a_fresh_run(world, result)  # ... and equal to searching again
 
     fresh = run_incremental(world.config_path, selection=Selection(fresh=True))
     assert _ran(fresh) == list(STAGES)

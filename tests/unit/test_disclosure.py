@@ -14,6 +14,7 @@ from disclosure_world import KM, centre, plant, world
 from spillover.config import ConfigError, DisclosureConfig, ModelSpec, NeighbourhoodConfig
 from spillover.disclosure import (
     decomposition_margins,
+    disclosure_cache,
     neighbourhood_numbers,
     public_release,
     suppression_reasons,
@@ -328,6 +329,49 @@ def test_public_table_hides_values_and_identifiers(tmp_path):
     assert np.isnan(at.loc[(10.0, c2), "exports"])
     assert at.loc[(10.0, c2), "shipments"] == 300.0
     assert at.loc[(10.0, c2), "exports_imputed"] == 0.0  # nobody: a published 0
+
+
+def test_a_kept_suppression_serves_only_the_same_inputs_and_rule(tmp_path):
+    from spillover.config import parse_config
+    from spillover.demo.world import WorldParams, demo_config
+
+    config = parse_config(
+        {**demo_config(WorldParams()), "neighbourhoods": {"radii_km": [5.0, 10.0]}, "models": []},
+        base_dir=tmp_path,
+    )
+    plants = world(
+        centre("C1"),
+        plant("A", 3, exports=10.0),
+        plant("B", 4),
+        *(plant(f"Q{i}", 7.0 + i, exports=1.0 + i) for i in range(3)),
+    )
+    cells = neighbourhood_table(plants, config.neighbourhoods)
+
+    def release(frame, settings, cache=None):
+        cache = cache or disclosure_cache(tmp_path / "kept", settings)
+        return cache, public_release(cells, frame, {}, settings, key=b"k", cache=cache)
+
+    first, searched = release(plants, config)
+    again, kept = release(plants, config)
+    assert (first.computed, again.computed, again.loaded) == (["all"], [], ["all"])
+    pd.testing.assert_frame_equal(kept.table, searched.table, check_exact=True)
+    pd.testing.assert_frame_equal(kept.reasons, searched.reasons, check_exact=True)
+    assert (kept.margins, kept.rounds) == (searched.margins, searched.rounds)
+    salted = config.model_copy(
+        update={"disclosure": config.disclosure.model_copy(update={"number_salt": "s"})}
+    )
+    assert release(plants, salted)[0].loaded == ["all"]  # the salt numbers, it hides nothing
+
+    split = plants.copy()  # the same sums, another number of exporters
+    split.loc[split["establishment_id"].isin(["A", "B"]), "exports"] = 5.0
+    changed, other = release(split, config)
+    assert changed.computed == ["all"]
+    assert (other.reasons["exports"] != searched.reasons["exports"]).any()
+    stricter = config.model_copy(
+        update={"disclosure": config.disclosure.model_copy(update={"min_establishments": 5})}
+    )
+    assert release(plants, stricter)[0].computed == ["all"]
+    assert release(plants, config, disclosure_cache(None, config))[0].loaded == []
 
 
 @pytest.mark.parametrize("minimum", [1, 2])

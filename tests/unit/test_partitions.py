@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from spillover.partitions import YearCache, in_order
+from spillover.partitions import TableCache, in_order
 
 
 def _plants(value: float) -> pd.DataFrame:
@@ -23,9 +23,9 @@ def _count(calls: list):
 
 def test_a_year_is_computed_once_then_loaded_equal(tmp_path):
     calls = []
-    first = YearCache(tmp_path, "neighbourhoods", {"radii_km": [5.0]})
+    first = TableCache(tmp_path, "neighbourhoods", {"radii_km": [5.0]})
     computed = first.tables(2015, {"plants": _plants(1.0)}, _count(calls))
-    second = YearCache(tmp_path, "neighbourhoods", {"radii_km": [5.0]})
+    second = TableCache(tmp_path, "neighbourhoods", {"radii_km": [5.0]})
     loaded = second.tables(2015, {"plants": _plants(1.0)}, _count(calls))
     assert len(calls) == 1
     assert second.summary() == {"years_computed": [], "years_from_cache": [2015]}
@@ -42,10 +42,10 @@ def test_a_year_is_computed_once_then_loaded_equal(tmp_path):
 )
 def test_changed_values_settings_or_year_compute_again(tmp_path, settings, value, year):
     calls = []
-    YearCache(tmp_path, "neighbourhoods", {"radii_km": [5.0]}).tables(
+    TableCache(tmp_path, "neighbourhoods", {"radii_km": [5.0]}).tables(
         2015, {"plants": _plants(1.0)}, _count(calls)
     )
-    YearCache(tmp_path, "neighbourhoods", settings).tables(
+    TableCache(tmp_path, "neighbourhoods", settings).tables(
         year, {"plants": _plants(value)}, _count(calls)
     )
     assert len(calls) == 2
@@ -54,7 +54,7 @@ def test_changed_values_settings_or_year_compute_again(tmp_path, settings, value
 def test_without_a_folder_nothing_is_kept(tmp_path):
     calls = []
     for _ in range(2):
-        YearCache(None, "exposure", {}).tables(2015, {"plants": _plants(1.0)}, _count(calls))
+        TableCache(None, "exposure", {}).tables(2015, {"plants": _plants(1.0)}, _count(calls))
     assert len(calls) == 2
 
 
