@@ -249,10 +249,19 @@ class _RingStats:
         self.cells = cells
         self.radii = sorted(cells["radius_km"].unique())
         inner = _inner_radius(members)
-        self.count, self.share = {}, {}
-        for lower in [0.0, *self.radii[:-1]]:
-            ring = members[inner > lower]
-            self.count[lower], self.share[lower] = _contributors(ring, len(cells), rule)
+        lowers = [0.0, *self.radii[:-1]]
+        shape = (len(cells), len(VALUE_COLUMNS))
+        self.count = {lower: np.zeros(shape, dtype=np.int64) for lower in lowers}
+        self.share = {lower: np.zeros(shape) for lower in lowers}
+        cell = members["cell"].to_numpy()
+        for index, column in enumerate(VALUE_COLUMNS):
+            value = np.nan_to_num(np.abs(members[column].to_numpy(dtype=float)))
+            # by cell, largest first: a ring's rows keep this order (the sort is stable)
+            order = np.lexsort((-value, cell)) if rule.dominance_top_n else None
+            for lower in lowers:
+                ring = inner > lower
+                count, share = _contributors(cell, value, ring, order, len(cells), rule)
+                self.count[lower][:, index], self.share[lower][:, index] = count, share
 
     def failing(self, lower: float, cells: np.ndarray) -> np.ndarray:
         """Whether each of ``cells`` (rows) × column has 1..min-1 contributors or is dominated.
@@ -306,22 +315,22 @@ def _inner_radius(members: pd.DataFrame) -> np.ndarray:
     return members["radius_km"].groupby(key).transform("min").to_numpy()
 
 
-def _contributors(ring: pd.DataFrame, n_cells: int, rule: DisclosureConfig):
-    """Per cell × column: establishments with a non-zero value, and the top-n share (0–1)."""
-    cell = ring["cell"].to_numpy()
-    count = np.zeros((n_cells, len(VALUE_COLUMNS)), dtype=np.int64)
-    share = np.zeros((n_cells, len(VALUE_COLUMNS)))
-    for index, column in enumerate(VALUE_COLUMNS):
-        value = np.nan_to_num(np.abs(ring[column].to_numpy(dtype=float)))
-        count[:, index] = np.bincount(cell, weights=value != 0, minlength=n_cells)
-        if rule.dominance_top_n:
-            order = np.lexsort((-value, cell))
-            start = np.searchsorted(cell[order], cell[order], side="left")
-            top = (np.arange(len(order)) - start) < rule.dominance_top_n
-            sorted_cell, sorted_value = cell[order], value[order]
-            top_sum = np.bincount(sorted_cell[top], weights=sorted_value[top], minlength=n_cells)
-            total = np.bincount(cell, weights=value, minlength=n_cells)
-            share[:, index] = np.divide(top_sum, total, out=np.zeros(n_cells), where=total > 0)
+def _contributors(cell, value, ring, order, n_cells: int, rule: DisclosureConfig):
+    """Per cell of one column: establishments with a non-zero value, and the top-n share (0–1).
+
+    ``value`` (absolute, per member row) counts where ``ring`` is true; ``order`` sorts the
+    rows by cell, largest value first (``None`` without a dominance rule).
+    """
+    count = np.bincount(cell[ring], weights=value[ring] != 0, minlength=n_cells)
+    share = np.zeros(n_cells)
+    if order is not None:
+        kept = order[ring[order]]
+        sorted_cell, sorted_value = cell[kept], value[kept]
+        start = np.searchsorted(sorted_cell, sorted_cell, side="left")
+        top = (np.arange(len(kept)) - start) < rule.dominance_top_n
+        top_sum = np.bincount(sorted_cell[top], weights=sorted_value[top], minlength=n_cells)
+        total = np.bincount(cell[ring], weights=value[ring], minlength=n_cells)
+        np.divide(top_sum, total, out=share, where=total > 0)
     return count, share
 
 
