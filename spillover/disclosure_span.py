@@ -433,12 +433,13 @@ class _Block:
         self.matrix = matrix  # kept sparse: a block lives through the rounds
         self.atoms = atoms
         dense = matrix.toarray()
-        scaled = dense / np.linalg.norm(dense, axis=1, keepdims=True)
+        self._norms = np.linalg.norm(dense, axis=1)
+        u, s, vt = np.linalg.svd(dense / self._norms[:, None], full_matrices=False)
         del dense
-        _, s, vt = np.linalg.svd(scaled, full_matrices=False)
         rank = int((s > 1e-9 * s[0]).sum())
         self.basis = vt[:rank].T  # atoms × rank, orthonormal columns
-        self._pinv = None
+        self._left, self._singular = u[:, :rank], s[:rank]
+        self._solver = None
         self._big: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def residual(self, vector: np.ndarray) -> float:
@@ -447,15 +448,21 @@ class _Block:
         return float(np.linalg.norm(rest) / np.linalg.norm(vector))
 
     def derivation(self, vector: np.ndarray) -> np.ndarray:
-        """Indices of the rows combined (least-norm solution) to give ``vector``."""
-        if self._pinv is None:
-            self._pinv = np.linalg.pinv(self.matrix.toarray().T, rcond=1e-9)
-        y = self._pinv @ vector
+        """Indices of the rows combined (least-norm solution) to give ``vector``.
+
+        With the rows M = D·U·S·Vᵀ (D their norms, the SVD of the scaled rows), the least-norm
+        y of Mᵀy = v lies in the range of D·U: y = D·U·(UᵀD²U)⁻¹·S⁻¹·Vᵀv, without a second
+        decomposition of the block.
+        """
+        if self._solver is None:
+            left = self._norms[:, None] * self._left
+            self._solver = left @ np.linalg.solve(left.T @ left, np.diag(1 / self._singular))
+        y = self._solver @ (self.basis.T @ vector)
         return np.flatnonzero(np.abs(y) > TOLERANCE * max(np.abs(y).max(), 1e-300))
 
     def forget_derivations(self) -> None:
-        """Drop the pseudo-inverse (as large as the block) until a derivation needs it again."""
-        self._pinv = None
+        """Drop the solver (rows × rank) until a derivation needs it again."""
+        self._solver = None
 
     def _big_svd(self, big: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """SVD of the basis rows of the ``big`` atoms (boolean per atom), with all of V; kept."""
