@@ -447,17 +447,20 @@ class _Block:
         rest = vector - self.basis @ (self.basis.T @ vector)
         return float(np.linalg.norm(rest) / np.linalg.norm(vector))
 
-    def derivation(self, vector: np.ndarray) -> np.ndarray:
-        """Indices of the rows combined (least-norm solution) to give ``vector``.
+    def row_weights(self, vector: np.ndarray) -> np.ndarray:
+        """The least-norm weights y of the rows with Mᵀy = ``vector`` (in the row space).
 
-        With the rows M = D·U·S·Vᵀ (D their norms, the SVD of the scaled rows), the least-norm
-        y of Mᵀy = v lies in the range of D·U: y = D·U·(UᵀD²U)⁻¹·S⁻¹·Vᵀv, without a second
-        decomposition of the block.
+        With the rows M = D·U·S·Vᵀ (D their norms, the SVD of the scaled rows), y lies in the
+        range of D·U: y = D·U·(UᵀD²U)⁻¹·S⁻¹·Vᵀv, without a second decomposition of the block.
         """
         if self._solver is None:
             left = self._norms[:, None] * self._left
             self._solver = left @ np.linalg.solve(left.T @ left, np.diag(1 / self._singular))
-        y = self._solver @ (self.basis.T @ vector)
+        return self._solver @ (self.basis.T @ vector)
+
+    def derivation(self, vector: np.ndarray) -> np.ndarray:
+        """Indices of the rows combined (least-norm solution) to give ``vector``."""
+        y = self.row_weights(vector)
         return np.flatnonzero(np.abs(y) > TOLERANCE * max(np.abs(y).max(), 1e-300))
 
     def forget_derivations(self) -> None:

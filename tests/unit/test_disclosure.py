@@ -557,3 +557,21 @@ def test_margins_do_not_join_the_blocks():
     years = [{cells.at[label[1], "year"] for label in rows} for rows in blocks]
     assert all(len(y) == 1 for y in years)  # every block lies in one year
     assert set().union(*years) == {2015, 2016}
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_block_row_weights_are_the_least_norm_solution(seed):
+    """The derivation's row weights equal the pseudo-inverse's, rows of any length or rank."""
+    import scipy.sparse as sp
+
+    from spillover.disclosure_span import _Block
+
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 2, size=(6, 9)) * rng.choice([1.0, 0.37, 12.5], size=(6, 9))
+    dependent = rng.normal(size=(4, 6)) @ base  # rank ≤ 6 among 10 rows
+    rows = np.vstack([base, dependent]) * rng.choice([0.01, 1.0, 300.0], size=(10, 1))
+    rows = rows[np.abs(rows).sum(axis=1) > 0]
+    block = _Block(sp.csr_matrix(rows), np.arange(9))
+    vector = rows.T @ rng.normal(size=len(rows))
+    expected = np.linalg.pinv(rows.T, rcond=1e-9) @ vector
+    np.testing.assert_allclose(block.row_weights(vector), expected, rtol=1e-7, atol=1e-9)
