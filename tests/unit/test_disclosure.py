@@ -114,6 +114,25 @@ def test_dominance_applies_to_each_column_on_its_own():
     assert row(only_shipments, 5.0)["exports"] == ""
 
 
+@pytest.mark.parametrize(
+    "inner, ring, outer",
+    [
+        ([1000.0] * 4, [10.0] * 4, ""),  # a balanced ring around heavy inner plants
+        ([100.0] * 4, [1000.0, 1.0, 1.0, 1.0], "nested"),  # the ring is dominated, not the cell
+    ],
+)
+def test_dominance_of_the_ring_decides_the_outer_radius(inner, ring, outer):
+    plants = world(
+        centre("C"),
+        *(plant(f"I{i}", 1 + i, exports=value) for i, value in enumerate(inner)),
+        *(plant(f"R{i}", 6 + i, exports=value) for i, value in enumerate(ring)),
+    )
+    rule = {"dominance_top_n": 2, "dominance_share": 0.8, "dominance_columns": ["exports"]}
+    out = reasons(plants, **rule)
+    assert row(out, 5.0)["exports"] == ""
+    assert row(out, 10.0)["exports"] == outer
+
+
 def test_imputed_exports_of_two_plants_are_suppressed():
     plants = world(
         centre("C"),
