@@ -307,14 +307,19 @@ def test_neighbourhood_numbers_are_a_keyed_permutation():
     assert neighbourhood_numbers(ids, b"key two") != numbers
 
 
-def test_public_table_hides_values_and_identifiers(tmp_path):
+def _demo_config(tmp_path):
+    """The demo's config with radii 5 and 10 km and no model specs."""
     from spillover.config import parse_config
     from spillover.demo.world import WorldParams, demo_config
 
-    config = parse_config(
+    return parse_config(
         {**demo_config(WorldParams()), "neighbourhoods": {"radii_km": [5.0, 10.0]}, "models": []},
         base_dir=tmp_path,
     )
+
+
+def test_public_table_hides_values_and_identifiers(tmp_path):
+    config = _demo_config(tmp_path)
     plants = world(
         centre("C2"),
         centre("C1", 50.0),
@@ -351,13 +356,7 @@ def test_public_table_hides_values_and_identifiers(tmp_path):
 
 
 def test_a_kept_suppression_serves_only_the_same_inputs_and_rule(tmp_path):
-    from spillover.config import parse_config
-    from spillover.demo.world import WorldParams, demo_config
-
-    config = parse_config(
-        {**demo_config(WorldParams()), "neighbourhoods": {"radii_km": [5.0, 10.0]}, "models": []},
-        base_dir=tmp_path,
-    )
+    config = _demo_config(tmp_path)
     plants = world(
         centre("C1"),
         plant("A", 3, exports=10.0),
