@@ -254,12 +254,12 @@ class _RingStats:
         self.count = {lower: np.zeros(shape, dtype=np.int64) for lower in lowers}
         self.share = {lower: np.zeros(shape) for lower in lowers}
         cell = members["cell"].to_numpy()
+        rings = {lower: inner > lower for lower in lowers}
         for index, column in enumerate(VALUE_COLUMNS):
             value = np.nan_to_num(np.abs(members[column].to_numpy(dtype=float)))
             # by cell, largest first: a ring's rows keep this order (the sort is stable)
             order = np.lexsort((-value, cell)) if rule.dominance_top_n else None
-            for lower in lowers:
-                ring = inner > lower
+            for lower, ring in rings.items():
                 count, share = _contributors(cell, value, ring, order, len(cells), rule)
                 self.count[lower][:, index], self.share[lower][:, index] = count, share
 
@@ -321,7 +321,8 @@ def _contributors(cell, value, ring, order, n_cells: int, rule: DisclosureConfig
     ``value`` (absolute, per member row) counts where ``ring`` is true; ``order`` sorts the
     rows by cell, largest value first (``None`` without a dominance rule).
     """
-    count = np.bincount(cell[ring], weights=value[ring] != 0, minlength=n_cells)
+    ring_cell, ring_value = cell[ring], value[ring]
+    count = np.bincount(ring_cell, weights=ring_value != 0, minlength=n_cells)
     share = np.zeros(n_cells)
     if order is not None:
         kept = order[ring[order]]
@@ -329,7 +330,7 @@ def _contributors(cell, value, ring, order, n_cells: int, rule: DisclosureConfig
         start = np.searchsorted(sorted_cell, sorted_cell, side="left")
         top = (np.arange(len(kept)) - start) < rule.dominance_top_n
         top_sum = np.bincount(sorted_cell[top], weights=sorted_value[top], minlength=n_cells)
-        total = np.bincount(cell[ring], weights=value[ring], minlength=n_cells)
+        total = np.bincount(ring_cell, weights=ring_value, minlength=n_cells)
         np.divide(top_sum, total, out=share, where=total > 0)
     return count, share
 
