@@ -12,8 +12,6 @@ pair on one atom each) are tested for all candidates at once.
 
 from __future__ import annotations
 
-from itertools import combinations
-
 import numpy as np
 
 from spillover.errors import SpilloverError
@@ -53,9 +51,11 @@ def minimal_vectors(
         return []
     search = _Search(projector, live, owners)
     found = search.singles()
-    frontier = search.pairs(found) if minimum > 2 else []
-    for _size in range(3, minimum):
-        frontier = search.grow(frontier, found)
+    if minimum > 2:
+        failed = search.pairs(found)
+        frontier = [frozenset(pair) for pair in failed.tolist()] if minimum > 3 else []
+        for _size in range(3, minimum):
+            frontier = search.grow(frontier, found)
     return [search.vector(group) for group in found]
 
 
@@ -69,7 +69,11 @@ class _Search:
         for atom in live:
             self.by_owners.setdefault(frozenset(owners[atom].tolist()), []).append(int(atom))
         self.owners = owners
-        self.sole_owner = np.array([o[0] if len(o) == 1 else -1 for o in owners], dtype=np.int64)
+        self.owner_count = np.array([len(o) for o in owners], dtype=np.int64)
+        self.owner_start = np.concatenate([[0], np.cumsum(self.owner_count)])
+        self.owner_codes = np.concatenate([np.zeros(0, np.int64), *owners]).astype(np.int64)
+        first = self.owner_codes[np.minimum(self.owner_start[:-1], len(self.owner_codes) - 1)]
+        self.sole_owner = np.where(self.owner_count == 1, first, -1)
         self.tried = 0
 
     def atoms_within(self, group: frozenset) -> list[int]:
@@ -81,23 +85,71 @@ class _Search:
 
     def carry(self, groups: list[frozenset]) -> list[bool]:
         """Whether the atoms owned within each group carry a vector of the subspace."""
-        self.tried += len(groups)
+        self._count(len(groups))
+        within = [self.atoms_within(group) for group in groups]
+        sizes = np.array([len(atoms) for atoms in within], dtype=np.int64)
+        flat = np.array([a for atoms in within for a in atoms], dtype=np.int64)
+        return self._top_eigenvalue_is_one(flat, sizes).tolist()
+
+    def carry_pairs(self, pairs: np.ndarray) -> np.ndarray:
+        """:meth:`carry` of the pairs of establishments ``pairs`` (rows ``a < b``), batched.
+
+        A pair's atoms are those of ``a`` alone, of ``b`` alone and of exactly ``{a, b}``.
+        """
+        self._count(len(pairs))
+        live_owners = self.owner_count[self.live]
+        one = self.live[live_owners == 1]
+        one_owner = self.sole_owner[one]
+        by_one = np.argsort(one_owner, kind="stable")
+        one, one_owner = one[by_one], one_owner[by_one]
+        two = self.live[live_owners == 2]
+        start = self.owner_start[two]
+        width = int(max(self.owner_codes.max(initial=0), pairs.max(initial=0))) + 1
+        low = np.minimum(self.owner_codes[start], self.owner_codes[start + 1])
+        two_key = low * width + np.maximum(self.owner_codes[start], self.owner_codes[start + 1])
+        by_two = np.argsort(two_key, kind="stable")
+        two, two_key = two[by_two], two_key[by_two]
+        a_at = np.searchsorted(one_owner, pairs[:, 0], "left")
+        n_a = np.searchsorted(one_owner, pairs[:, 0], "right") - a_at
+        b_at = np.searchsorted(one_owner, pairs[:, 1], "left")
+        n_b = np.searchsorted(one_owner, pairs[:, 1], "right") - b_at
+        key = pairs[:, 0] * width + pairs[:, 1]
+        ab_at = np.searchsorted(two_key, key, "left")
+        n_ab = np.searchsorted(two_key, key, "right") - ab_at
+        sizes = n_a + n_b + n_ab
+        pair_of = np.repeat(np.arange(len(pairs)), sizes)
+        k = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        flat = np.empty(len(k), dtype=np.int64)
+        # a pair's atoms in turn: those of a alone, of b alone, of exactly {a, b}
+        in_a = k < n_a[pair_of]
+        in_b = ~in_a & (k < (n_a + n_b)[pair_of])
+        in_ab = ~in_a & ~in_b
+        flat[in_a] = one[a_at[pair_of[in_a]] + k[in_a]]
+        flat[in_b] = one[b_at[pair_of[in_b]] + k[in_b] - n_a[pair_of[in_b]]]
+        at = ab_at[pair_of[in_ab]] + k[in_ab] - (n_a + n_b)[pair_of[in_ab]]
+        flat[in_ab] = two[at]
+        return self._top_eigenvalue_is_one(flat, sizes)
+
+    def _count(self, n_groups: int) -> None:
+        """Count the sets tried; past :data:`MAX_CANDIDATES` the search fails closed."""
+        self.tried += n_groups
         if self.tried > MAX_CANDIDATES:
             raise SearchLimitError(
                 f"more than {MAX_CANDIDATES:,} sets of establishments to try: the search for "
                 "derivable values of few establishments gives up (nothing is certified)"
             )
-        within = [self.atoms_within(group) for group in groups]
-        result = np.zeros(len(groups), dtype=bool)
-        by_size: dict[int, list[int]] = {}
-        for number, atoms in enumerate(within):
-            by_size.setdefault(len(atoms), []).append(number)
-        for size, numbers in by_size.items():
-            if size:
-                atoms = np.array([within[n] for n in numbers], dtype=np.int64)
-                blocks = self.h[atoms[:, :, None], atoms[:, None, :]]
-                result[numbers] = np.linalg.eigvalsh(blocks)[:, -1] >= 1 - TOLERANCE
-        return result.tolist()
+
+    def _top_eigenvalue_is_one(self, flat: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+        """Whether H on each group's atoms has the eigenvalue 1 (``sizes[i]`` atoms in ``flat``)."""
+        result = np.zeros(len(sizes), dtype=bool)
+        ends = np.cumsum(sizes)
+        for size in np.unique(sizes[sizes > 0]):
+            numbers = np.flatnonzero(sizes == size)
+            at = (ends[numbers] - size)[:, None] + np.arange(size)
+            atoms = flat[at]
+            blocks = self.h[atoms[:, :, None], atoms[:, None, :]]
+            result[numbers] = np.linalg.eigvalsh(blocks)[:, -1] >= 1 - TOLERANCE
+        return result
 
     def vector(self, group: frozenset) -> np.ndarray:
         """The unit vector of the subspace on the atoms owned within ``group``."""
@@ -116,24 +168,28 @@ class _Search:
         """Pairs of establishments ``(a, b)``, ``a < b``, sharing an atom or an entry of H."""
         sub = np.abs(self.h[np.ix_(self.live, self.live)]) > TOLERANCE
         i, j = np.nonzero(np.triu(sub, k=1))
-        first, second = self.live[i], self.live[j]
-        alone = (self.sole_owner[first] >= 0) & (self.sole_owner[second] >= 0)
-        edges = [np.stack([self.sole_owner[first[alone]], self.sole_owner[second[alone]]], 1)]
-        for x, y in zip(first[~alone], second[~alone], strict=True):
-            edges.append(np.array([(e, f) for e in self.owners[x] for f in self.owners[y]]))
-        for key in self.by_owners:
-            if len(key) > 1:
-                edges.append(np.array(list(combinations(sorted(key), 2))))
-        edges = np.vstack([e.reshape(-1, 2) for e in edges]).astype(np.int64)
-        edges = np.sort(edges[edges[:, 0] != edges[:, 1]], axis=1)
-        return np.unique(edges, axis=0)
+        shared = self.live[self.owner_count[self.live] > 1]
+        first = np.concatenate([self.live[i], shared])  # an atom's own owners are linked
+        second = np.concatenate([self.live[j], shared])
+        count_first, count_second = self.owner_count[first], self.owner_count[second]
+        sizes = count_first * count_second
+        pair_of = np.repeat(np.arange(len(first)), sizes)
+        k = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        e = self.owner_codes[self.owner_start[first[pair_of]] + k // count_second[pair_of]]
+        f = self.owner_codes[self.owner_start[second[pair_of]] + k % count_second[pair_of]]
+        low, high = np.minimum(e, f), np.maximum(e, f)
+        width = int(high.max(initial=0)) + 1
+        key = np.unique((low * width + high)[low != high])
+        return np.stack([key // width, key % width], axis=1)
 
-    def pairs(self, found: list[frozenset]) -> list[frozenset]:
+    def pairs(self, found: list[frozenset]) -> np.ndarray:
         """Add the minimal pairs to ``found``; return the linked pairs without a vector."""
         singles = np.array([next(iter(group)) for group in found], dtype=np.int64)
         links = self.links()
         links = links[~np.isin(links, singles).any(axis=1)]
-        return self._try([frozenset(pair) for pair in links.tolist()], found)
+        carries = self.carry_pairs(links)
+        found += [frozenset(pair) for pair in links[carries].tolist()]
+        return links[~carries]
 
     def grow(self, frontier: list[frozenset], found: list[frozenset]) -> list[frozenset]:
         """Try every linked one-larger set of ``frontier``; return those without a vector."""
