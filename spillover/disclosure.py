@@ -126,9 +126,10 @@ def public_release(
     rule = config.disclosure
 
     def search(_inputs: dict) -> dict[str, pd.DataFrame]:
-        members = cell_members(plants, config.neighbourhoods)
         margins = decomposition_margins(panels, plants, config.specs, config.neighbourhoods)
-        reasons, rounds = suppression_reasons(cells, members, margins, rule)
+        reasons, rounds = suppression_reasons(  # the member table is freed once read
+            cells, cell_members(plants, config.neighbourhoods), margins, rule
+        )
         return {
             "reasons": reasons,
             "margins": pd.DataFrame({"name": [m.name for m in margins]}, dtype="str"),
@@ -212,6 +213,7 @@ def suppression_reasons(
     stats = _RingStats(cells, members, rule)
     reasons = stats.primary()
     model = LinearRelease(cells, members, margins)
+    del members  # the statistics and the model keep what they need (the table is ~2 GB)
     rounds = 0
     while True:
         stats.nested(reasons)
@@ -248,7 +250,7 @@ class _RingStats:
         self.rule = rule
         self.cells = cells
         self.radii = sorted(cells["radius_km"].unique())
-        inner = _inner_radius(members)
+        inner = _inner_radius(cells, members)
         lowers = [0.0, *self.radii[:-1]]
         shape = (len(cells), len(VALUE_COLUMNS))
         self.count = {lower: np.zeros(shape, dtype=np.int64) for lower in lowers}
@@ -306,13 +308,24 @@ class _RingStats:
             lower[rows] = np.where(reasons[cells] == "", radius, low)
 
 
-def _inner_radius(members: pd.DataFrame) -> np.ndarray:
-    """Per member row: the smallest radius (km) at which it is a member of that centre-year."""
-    key = np.zeros(len(members), dtype=np.int64)
-    for column in ("year", "centre_id", "establishment_id"):
-        codes, uniques = pd.factorize(members[column])
-        key = key * len(uniques) + codes
-    return members["radius_km"].groupby(key).transform("min").to_numpy()
+def _inner_radius(cells: pd.DataFrame, members: pd.DataFrame) -> np.ndarray:
+    """Per member row: the smallest radius (km) at which it is a member of that centre-year.
+
+    ``members`` are numbered (:func:`numbered_members`): ``cell`` is a position in ``cells``.
+    """
+    centre_year = cells.groupby(["year", "centre_id"], sort=False).ngroup().to_numpy()
+    establishment, ids = pd.factorize(members["establishment_id"])
+    key = centre_year[members["cell"].to_numpy()].astype(np.int64) * max(len(ids), 1)
+    key += establishment
+    order = np.argsort(key)
+    sorted_key = key[order]
+    first = np.ones(len(key), dtype=bool)  # the first row of its centre-year-establishment
+    first[1:] = sorted_key[1:] != sorted_key[:-1]
+    radius = members["radius_km"].to_numpy(dtype=float)[order]
+    smallest = np.minimum.reduceat(radius, np.flatnonzero(first)) if len(key) else radius
+    inner = np.empty(len(key))
+    inner[order] = smallest[np.cumsum(first) - 1]
+    return inner
 
 
 def _contributors(cell, value, ring, order, n_cells: int, rule: DisclosureConfig):
@@ -327,8 +340,11 @@ def _contributors(cell, value, ring, order, n_cells: int, rule: DisclosureConfig
     if order is not None:
         kept = order[ring[order]]
         sorted_cell, sorted_value = cell[kept], value[kept]
-        start = np.searchsorted(sorted_cell, sorted_cell, side="left")
-        top = (np.arange(len(kept)) - start) < rule.dominance_top_n
+        position = np.arange(len(kept))
+        first = np.ones(len(kept), dtype=bool)  # the first (largest) row of its cell
+        first[1:] = sorted_cell[1:] != sorted_cell[:-1]
+        start = np.maximum.accumulate(np.where(first, position, 0))
+        top = (position - start) < rule.dominance_top_n
         top_sum = np.bincount(sorted_cell[top], weights=sorted_value[top], minlength=n_cells)
         total = np.bincount(ring_cell, weights=ring_value, minlength=n_cells)
         np.divide(top_sum, total, out=share, where=total > 0)

@@ -114,6 +114,22 @@ def test_dominance_applies_to_each_column_on_its_own():
     assert row(only_shipments, 5.0)["exports"] == ""
 
 
+def test_dominance_is_judged_cell_by_cell():
+    """Each year's cell has its own top establishments (not the table's first rows)."""
+    exports = {2015: [1000.0, 1.0, 1.0, 1.0], 2016: [10.0] * 4, 2017: [1.0, 1.0, 1.0, 1000.0]}
+    plants = world(
+        *(centre("C", year=year) for year in exports),
+        *(
+            plant(f"P{i}", 1 + i, year=year, exports=value)
+            for year, values in exports.items()
+            for i, value in enumerate(values)
+        ),
+    )
+    out = reasons(plants, radii=(5.0,), dominance_top_n=2, dominance_share=0.8)
+    found = {year: row(out, 5.0, year=year)["exports"] for year in exports}
+    assert found == {2015: "dominance", 2016: "", 2017: "dominance"}
+
+
 @pytest.mark.parametrize(
     "inner, ring, outer",
     [
