@@ -168,18 +168,19 @@ def cell_members(plants: pd.DataFrame, settings: NeighbourhoodConfig) -> pd.Data
     centre_rows, point_rows, distance = neighbour_pair_rows(
         centres, points, max(settings.radii_km), exclude="excluded", by="year"
     )
-    parts = []
-    for radius in settings.radii_km:
-        inside = distance <= radius + BOUNDARY_TOLERANCE_KM
-        at_centre, at_point = centre_rows[inside], point_rows[inside]
-        part = {
-            "radius_km": np.full(len(at_point), radius),
-            "year": points["year"].take(at_point).reset_index(drop=True),
-            "centre_id": centres["centre_id"].take(at_centre).reset_index(drop=True),
-            "establishment_id": points["point_id"].take(at_point).reset_index(drop=True),
-        }
-        for column in VALUE_COLUMNS:
-            part[column] = points[column].to_numpy(dtype="float64", na_value=np.nan)[at_point]
-        part["export_method"] = plants["export_method"].take(at_point).reset_index(drop=True)
-        parts.append(pd.DataFrame(part))
-    return pd.concat(parts, ignore_index=True)
+    # radius by radius (each the pairs within it), every column taken once for all radii
+    inside = [np.flatnonzero(distance <= r + BOUNDARY_TOLERANCE_KM) for r in settings.radii_km]
+    radius = np.repeat(np.asarray(settings.radii_km, dtype=float), [len(i) for i in inside])
+    pairs = np.concatenate(inside) if inside else np.zeros(0, dtype=np.intp)
+    at_centre, at_point = centre_rows[pairs], point_rows[pairs]
+    del inside, pairs, centre_rows, point_rows, distance
+    members = {
+        "radius_km": radius,
+        "year": points["year"].take(at_point).reset_index(drop=True),
+        "centre_id": centres["centre_id"].take(at_centre).reset_index(drop=True),
+        "establishment_id": points["point_id"].take(at_point).reset_index(drop=True),
+    }
+    for column in VALUE_COLUMNS:
+        members[column] = points[column].to_numpy(dtype="float64", na_value=np.nan)[at_point]
+    members["export_method"] = plants["export_method"].take(at_point).reset_index(drop=True)
+    return pd.DataFrame(members)
