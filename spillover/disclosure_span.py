@@ -56,6 +56,8 @@ KINDS = ("employees", "shipments", "exports")
 #: Most atoms of fewer than the minimum establishments that margins may couple into one
 #: exact search (a dense projector of this side); beyond it the release is refused.
 MAX_COUPLED_ATOMS = 6_000
+#: Terms hashed at a time when atoms are formed (bounds the temporary arrays, ~40 MB each).
+TERM_CHUNK = 5_000_000
 
 
 class DisclosureError(SpilloverError, RuntimeError):
@@ -117,15 +119,16 @@ def _value_arrays(frame: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndar
     kind = np.full(len(frame), KINDS.index(column) if column in KINDS else 2, dtype=np.int8)
     coef = np.ones(len(frame))
     if column in ("exports", "exports_imputed"):
-        method = np.asarray(frame["export_method"], dtype=object)
+        method = frame["export_method"]  # compared as strings, not turned into Python objects
         shipments = frame["shipments"].to_numpy(dtype=float, na_value=np.nan)
-        ratio = method == INDUSTRY_RATIO
+        ratio = (method == INDUSTRY_RATIO).to_numpy(dtype=bool, na_value=False)
         with np.errstate(divide="ignore", invalid="ignore"):
             rho = np.round(frame["exports"].to_numpy(dtype=float, na_value=np.nan) / shipments, 12)
         kind = np.where(ratio, KINDS.index("shipments"), KINDS.index("exports")).astype(np.int8)
         coef = np.where(ratio, rho, 1.0)
         if column == "exports_imputed":
-            value = np.where(method == DIRECT_SHARE, 0.0, value)
+            direct = (method == DIRECT_SHARE).to_numpy(dtype=bool, na_value=False)
+            value = np.where(direct, 0.0, value)
     keep = np.isfinite(value) & (value != 0) & np.isfinite(coef) & (coef != 0)
     return keep, kind, coef
 
@@ -139,11 +142,18 @@ def _mix(values: np.ndarray) -> np.ndarray:
 
 
 def _atoms(row: np.ndarray, var: np.ndarray, coef: np.ndarray, n_var: int) -> np.ndarray:
-    """Atom id of every variable: variables in the same rows with the same coefficients."""
+    """Atom id of every variable: variables in the same rows with the same coefficients.
+
+    The signature of a variable is a sum (mod 2⁶⁴) over its terms, so it is taken in chunks of
+    terms (the national release has ~6·10⁷) without changing it.
+    """
+    signature = np.zeros(n_var, dtype=np.uint64)
     with np.errstate(over="ignore"):
-        term = _mix(row.astype(np.uint64) * np.uint64(0x100000001B3) ^ _mix(coef.view(np.uint64)))
-        signature = np.zeros(n_var, dtype=np.uint64)
-        np.add.at(signature, var, term)
+        for start in range(0, len(var), TERM_CHUNK):
+            part = slice(start, start + TERM_CHUNK)
+            mixed = _mix(coef[part].view(np.uint64))
+            term = _mix(row[part].astype(np.uint64) * np.uint64(0x100000001B3) ^ mixed)
+            np.add.at(signature, var[part], term)
     return pd.factorize(signature)[0]
 
 
@@ -168,6 +178,7 @@ class LinearRelease:
         self.plant_margins = [m for m in margins if not m.over_cells]
         rows, year, term_owner, kind, coef, ids = self._terms(members)
         owner, first_seen = pd.factorize(term_owner)
+        owner = owner.astype(np.int32)
         self.establishments = pd.Index(ids[first_seen])
         del term_owner
         n_est = max(len(self.establishments), 1)
@@ -175,7 +186,7 @@ class LinearRelease:
             (year.astype(np.int64) * n_est + owner) * len(KINDS) + kind.astype(np.int64)
         )
         del year, kind
-        atom = _atoms(rows, var, coef, len(keys))[var]
+        atom = _atoms(rows, var, coef, len(keys)).astype(np.int32)[var]
         del var
         self.n_atoms = int(atom.max()) + 1 if len(atom) else 0
         _, first = np.unique(rows.astype(np.int64) * max(self.n_atoms, 1) + atom, return_index=True)
@@ -261,12 +272,16 @@ class LinearRelease:
         active, labels = active[keep], [labels[i] for i in np.flatnonzero(keep)]
         margin = np.array([label[0] == "margin" for label in labels], dtype=bool)
         local, local_labels = active[~margin], [labels[i] for i in np.flatnonzero(~margin)]
+        in_margin = np.zeros(self.n_atoms, dtype=bool)
+        in_margin[active[margin].indices] = True
         blocks, smalls = [], []
         previous, self._blocks = self._blocks, {}
         for rows, atoms in _blocks(local):
             block, small = self._block(
                 previous, local, [local_labels[i] for i in rows], rows, atoms, min_establishments
             )
+            if not in_margin[atoms].any():
+                block.forget_big_parts()  # only blocks a margin touches use them again
             blocks.append((block, [local_labels[i] for i in rows]))
             smalls.append(small)
         span = _Span(
@@ -466,6 +481,10 @@ class _Block:
     def forget_derivations(self) -> None:
         """Drop the solver (rows × rank) until a derivation needs it again."""
         self._solver = None
+
+    def forget_big_parts(self) -> None:
+        """Drop the kept decompositions of the big atoms' rows (recomputed when asked again)."""
+        self._big.clear()
 
     def _big_svd(self, big: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """SVD of the basis rows of the ``big`` atoms (boolean per atom), with all of V; kept."""

@@ -568,6 +568,20 @@ def test_the_random_worlds_have_recoveries_and_small_values():
     assert all(recovered and carried for recovered, _, carried in outcomes)
 
 
+def test_atoms_do_not_depend_on_the_chunk_of_terms_hashed(monkeypatch):
+    """Atoms (hashed chunk by chunk at national scale) are the same for any chunk size."""
+    from spillover import disclosure_span
+    from spillover.disclosure_span import LinearRelease
+
+    cells, members, margins, _ = _random_release(5)
+    whole = LinearRelease(cells, members, margins)
+    monkeypatch.setattr(disclosure_span, "TERM_CHUNK", 7)
+    chunked = LinearRelease(cells, members, margins)
+    assert whole.n_atoms == chunked.n_atoms > 10
+    assert (whole.matrix != chunked.matrix).nnz == 0
+    assert np.array_equal(whole.owner_atom, chunked.owner_atom)
+
+
 def test_margins_do_not_join_the_blocks():
     """A margin over every cell of two years stays out of the blocks (it would join them)."""
     from spillover.disclosure_span import LinearRelease
