@@ -341,24 +341,35 @@ class LinearRelease:
         return [labels[i] for i in filled], matrix[filled]
 
     def _prune(self, active: sp.csr_matrix, targets: sp.csr_matrix, minimum: int) -> np.ndarray:
-        """Rows that can enter a derivation (see the module docstring); others are dropped."""
-        keep = np.ones(active.shape[0], dtype=bool)
+        """Rows that can enter a derivation (see the module docstring); others are dropped.
+
+        The kept rows of every atom are counted once and updated as rows drop; an atom in
+        exactly one kept row finds it as the sum of its kept rows' numbers.
+        """
+        n_rows = active.shape[0]
+        keep = np.ones(n_rows, dtype=bool)
         in_target = np.diff((targets != 0).tocsc().indptr) > 0
         n_owners = len(self.establishments) + 1
+        filled = active.data != 0
+        entry_atom = active.indices[filled]
+        entry_row = np.repeat(np.arange(n_rows), np.diff(active.indptr))[filled]
+        count = np.bincount(entry_atom, minlength=self.n_atoms)
+        row_sum = np.bincount(entry_atom, weights=entry_row, minlength=self.n_atoms)  # exact
         while True:
-            incidence = (active[keep] != 0).tocsc()
-            private = (np.diff(incidence.indptr) == 1) & ~in_target
-            row_of_atom = np.full(self.n_atoms, -1, dtype=np.int64)
-            atoms = np.flatnonzero(private)
-            row_of_atom[atoms] = incidence.indices[incidence.indptr[atoms]]
-            owner_row = row_of_atom[self.owner_atom]
+            private = (count == 1) & ~in_target
+            owner_row = np.where(private, row_sum, -1).astype(np.int64)[self.owner_atom]
             mask = owner_row >= 0
             pairs = pd.unique(owner_row[mask] * n_owners + self.owner_code[mask])
-            private_count = np.bincount(pairs // n_owners, minlength=incidence.shape[0])
-            drop = private_count >= minimum
+            drop = np.bincount(pairs // n_owners, minlength=n_rows) >= minimum
             if not drop.any():
                 return keep
-            keep[np.flatnonzero(keep)[drop]] = False
+            keep[drop] = False
+            gone = drop[entry_row]
+            count -= np.bincount(entry_atom[gone], minlength=self.n_atoms)
+            row_sum -= np.bincount(
+                entry_atom[gone], weights=entry_row[gone], minlength=self.n_atoms
+            )
+            entry_atom, entry_row = entry_atom[~gone], entry_row[~gone]
 
     def _suppressed(self, span: _Span, target_matrix: sp.csr_matrix, targets) -> list[Finding]:
         """Suppressed values that lie in the row space of the released rows."""
