@@ -178,24 +178,30 @@ class LinearRelease:
         self.plant_margins = [m for m in margins if not m.over_cells]
         rows, year, term_owner, kind, coef, ids = self._terms(members)
         owner, first_seen = pd.factorize(term_owner)
-        owner = owner.astype(np.int32)
         self.establishments = pd.Index(ids[first_seen])
         del term_owner
         n_est = max(len(self.establishments), 1)
         var, keys = pd.factorize(
             (year.astype(np.int64) * n_est + owner) * len(KINDS) + kind.astype(np.int64)
         )
-        del year, kind
-        atom = _atoms(rows, var, coef, len(keys)).astype(np.int32)[var]
-        del var
+        var = var.astype(np.int32)
+        del year, kind, owner
+        atom_of_var = _atoms(rows, var, coef, len(keys)).astype(np.int32)
+        atom = atom_of_var[var]
         self.n_atoms = int(atom.max()) + 1 if len(atom) else 0
-        _, first = np.unique(rows.astype(np.int64) * max(self.n_atoms, 1) + atom, return_index=True)
+        # an atom's variables are in the same rows with the same coefficients: the terms of
+        # one of them (the first) are the atom's entries, each (row, atom) once
+        first_var = np.empty(self.n_atoms, dtype=np.int32)
+        first_var[atom_of_var[::-1]] = np.arange(len(keys), dtype=np.int32)[::-1]
+        entry = var == first_var[atom]
+        del var
         shape = (self.n_cells * len(self.columns) + len(self.plant_margins), self.n_atoms)
-        self.matrix = sp.csr_matrix((coef[first], (rows[first], atom[first])), shape=shape)
-        del rows, coef, first
-        pairs = np.sort(pd.unique(atom.astype(np.int64) * len(self.establishments) + owner))
-        self.owner_atom = pairs // len(self.establishments)
-        self.owner_code = pairs % len(self.establishments)
+        self.matrix = sp.csr_matrix((coef[entry], (rows[entry], atom[entry])), shape=shape)
+        del rows, coef, entry, atom
+        owner_of_var = (keys // len(KINDS)) % n_est
+        pairs = np.unique(atom_of_var.astype(np.int64) * n_est + owner_of_var)
+        self.owner_atom = pairs // n_est
+        self.owner_code = pairs % n_est
         self.atom_size = np.bincount(self.owner_atom, minlength=self.n_atoms)
         self.owner_start = np.concatenate([[0], np.cumsum(self.atom_size)])
         keys = ["radius_km", "year", "centre_id"]

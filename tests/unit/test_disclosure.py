@@ -568,6 +568,22 @@ def test_the_random_worlds_have_recoveries_and_small_values():
     assert all(recovered and carried for recovered, _, carried in outcomes)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_each_atom_enters_a_row_with_its_variables_coefficient(seed):
+    """Σ over atoms of entry × establishments equals Σ of the row's coefficients (all x = 1)."""
+    from spillover.disclosure_span import LinearRelease, value_terms
+
+    cells, members, margins, _ = _random_release(seed)
+    model = LinearRelease(cells, members, margins)
+    through_atoms = model.matrix @ model.atom_size.astype(float)
+    for cell in range(len(cells)):
+        for index, column in enumerate(VALUE_COLUMNS):
+            terms = value_terms(members[members["cell"] == cell], column)
+            row = cell * len(VALUE_COLUMNS) + index
+            assert through_atoms[row] == pytest.approx(terms["coef"].sum(), rel=1e-12)
+    assert (model.atom_size > 1).sum() >= 5  # atoms of several establishments are tested
+
+
 def test_atoms_do_not_depend_on_the_chunk_of_terms_hashed(monkeypatch):
     """Atoms (hashed chunk by chunk at national scale) are the same for any chunk size."""
     from spillover import disclosure_span
