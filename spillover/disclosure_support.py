@@ -117,8 +117,7 @@ class _Search:
         ab_at = np.searchsorted(two_key, key, "left")
         n_ab = np.searchsorted(two_key, key, "right") - ab_at
         sizes = n_a + n_b + n_ab
-        pair_of = np.repeat(np.arange(len(pairs)), sizes)
-        k = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        pair_of, k = _laid_end_to_end(sizes)
         flat = np.empty(len(k), dtype=np.int64)
         # a pair's atoms in turn: those of a alone, of b alone, of exactly {a, b}
         in_a = k < n_a[pair_of]
@@ -173,8 +172,7 @@ class _Search:
         second = np.concatenate([self.live[j], shared])
         count_first, count_second = self.owner_count[first], self.owner_count[second]
         sizes = count_first * count_second
-        pair_of = np.repeat(np.arange(len(first)), sizes)
-        k = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        pair_of, k = _laid_end_to_end(sizes)
         e = self.owner_codes[self.owner_start[first[pair_of]] + k // count_second[pair_of]]
         f = self.owner_codes[self.owner_start[second[pair_of]] + k % count_second[pair_of]]
         low, high = np.minimum(e, f), np.maximum(e, f)
@@ -207,3 +205,9 @@ class _Search:
         for group, carries in zip(groups, self.carry(groups), strict=True):
             (found if carries else failed).append(group)
         return failed
+
+
+def _laid_end_to_end(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Groups of ``sizes`` items laid end to end: each item's group and place in it."""
+    group = np.repeat(np.arange(len(sizes)), sizes)
+    return group, np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
