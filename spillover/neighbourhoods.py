@@ -171,7 +171,7 @@ def cell_members(plants: pd.DataFrame, settings: NeighbourhoodConfig) -> pd.Data
     # radius by radius (each the pairs within it), every column taken once for all radii
     inside = [np.flatnonzero(distance <= r + BOUNDARY_TOLERANCE_KM) for r in settings.radii_km]
     radius = np.repeat(np.asarray(settings.radii_km, dtype=float), [len(i) for i in inside])
-    pairs = np.concatenate(inside) if inside else np.zeros(0, dtype=np.intp)
+    pairs = np.concatenate(inside)  # radii_km is never empty (config)
     at_centre, at_point = centre_rows[pairs], point_rows[pairs]
     del inside, pairs, centre_rows, point_rows, distance
     members = {
