@@ -247,19 +247,26 @@ def _candidates(items: _Items, *, whole: bool):
     return np.repeat(owners, lengths), _ranges(starts, lengths)
 
 
-def sweep_sums(index: RowIndex, q_lat, q_lon, radius_km: float):
+def sweep_sums(index: RowIndex, q_lat, q_lon, radius_km: float, *, memberships: bool = False):
     """Count and sum the data within ``radius_km`` of each query.
+
+    With ``memberships``, also count for each data point the queries it is within
+    ``radius_km`` of, from the same ranges: +1 over each query's sure range (a difference
+    array over the sorted data) and +1 for each strip point found inside.
 
     Returns
     -------
     counts : numpy.ndarray of int64, shape (n_queries,)
     sums : numpy.ndarray of float64, shape (n_queries, k)
+    members : numpy.ndarray of int64, shape (n_data,), in data order; ``None`` unless asked
     """
     nq, k = q_lat.size, index.values.shape[1]
+    n_data = index.order.size
     counts = np.zeros(nq, dtype=np.int64)
     sums = np.zeros((nq, k))
+    steps = np.zeros(n_data + 1) if memberships else None  # difference array, sorted order
     if nq == 0 or index.n_rows == 0:
-        return counts, sums
+        return counts, sums, _members(index, steps)
     order = _spatial_order(q_lat, q_lon, radius_km)
     for part in _query_chunks(index, nq, radius_km):
         sel = order[part]
@@ -271,6 +278,7 @@ def sweep_sums(index: RowIndex, q_lat, q_lon, radius_km: float):
         part_sums = np.zeros((n_part, k))
         for c in range(k):
             part_sums[:, c] = np.bincount(items.owner, weights=sure[:, c], minlength=n_part)
+        edges, signs = [items.s0, items.s1], [1.0, -1.0]
         q, j = _candidates(items, whole=False)
         for sl in _slices(q.size, _CANDIDATES_PER_CHUNK):
             qq, jj = q[sl], j[sl]
@@ -282,9 +290,23 @@ def sweep_sums(index: RowIndex, q_lat, q_lon, radius_km: float):
             part_counts += np.bincount(qq, minlength=n_part)
             for c in range(k):
                 part_sums[:, c] += np.bincount(qq, weights=index.values[jj, c], minlength=n_part)
+            if memberships:
+                edges += [jj, jj + 1]
         counts[sel] = np.rint(part_counts).astype(np.int64)
         sums[sel] = part_sums
-    return counts, sums
+        if memberships:
+            weights = np.repeat(np.resize(signs, len(edges)), [e.size for e in edges])
+            steps += np.bincount(np.concatenate(edges), weights=weights, minlength=n_data + 1)
+    return counts, sums, _members(index, steps)
+
+
+def _members(index: RowIndex, steps: np.ndarray | None) -> np.ndarray | None:
+    """Per data point (data order): the running total of the sorted difference array."""
+    if steps is None:
+        return None
+    members = np.empty(index.order.size, dtype=np.int64)
+    members[index.order] = np.rint(np.cumsum(steps[:-1])).astype(np.int64)
+    return members
 
 
 def sweep_pairs(index: RowIndex, q_lat, q_lon, radius_km: float) -> Iterator[tuple]:
@@ -356,9 +378,15 @@ class Search:
         height = choose_row_height(self.data, self.q_lat, self.q_lon, radius_km)
         return build_index(self.data, row_height_rad=height)
 
-    def sums(self, radius_km: float):
-        """Count and sum the data within ``radius_km``, the query's own point excluded."""
-        counts, sums = sweep_sums(self.index(radius_km), self.q_lat, self.q_lon, radius_km)
+    def sums(self, radius_km: float, *, memberships: bool = False):
+        """Count and sum the data within ``radius_km``, the query's own point excluded.
+
+        Returns ``counts, sums`` per query and, with ``memberships``, a third array: per data
+        point, the number of queries it is within ``radius_km`` of (its own query excluded).
+        """
+        counts, sums, members = sweep_sums(
+            self.index(radius_km), self.q_lat, self.q_lon, radius_km, memberships=memberships
+        )
         q = np.flatnonzero(self.self_match >= 0)
         s = self.self_match[q]
         d = _haversine_rad(
@@ -374,7 +402,10 @@ class Search:
         counts[q] -= 1
         sums[q] -= self.data.values[s]
         sums[counts == 0] = 0.0  # no rounding residue where nothing is left
-        return counts, sums
+        if members is None:
+            return counts, sums
+        members[s] -= 1  # ids are unique: each point is the own point of one query at most
+        return counts, sums, members
 
     def pairs(self, radius_km: float) -> Iterator[tuple]:
         """Chunks of ``(query_index, data_index, distance_km)``, the query's own point excluded."""

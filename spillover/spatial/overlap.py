@@ -54,16 +54,11 @@ def overlap_diagnostics(
     for group in F.groups(centres, points, by):
         point_rows = group.point_rows[keep[group.point_rows]]
         search = F.search(
-            centres,
-            group.centre_rows,
-            points,
-            point_rows,
-            np.zeros((group.centre_rows.size, 0)),
-            reverse=True,
+            centres, group.centre_rows, points, point_rows, np.zeros((point_rows.size, 0))
         )
         label = {by: group.key} if by else {}
         for radius in radii:
-            memberships, _ = search.sums(radius)
+            _, _, memberships = search.sums(radius, memberships=True)
             rows.append(
                 {
                     **label,
