@@ -16,11 +16,8 @@ from spillover.config import NeighbourhoodConfig
 from spillover.options import DIRECT_SHARE, VALUE_COLUMN_NAMES
 from spillover.partitions import TableCache, in_order, per_year, radius_major
 from spillover.plants import centre_plants, with_membership
-from spillover.spatial import (
-    BOUNDARY_TOLERANCE_KM,
-    neighbourhood_sums,
-    overlap_diagnostics,
-)
+from spillover.spatial import BOUNDARY_TOLERANCE_KM, neighbourhood_sums
+from spillover.spatial.overlap import sums_and_overlap
 from spillover.spatial.sums import neighbour_pair_rows
 
 #: Neighbourhood sums computed for every centre (million yen; employees in persons).
@@ -59,20 +56,32 @@ def neighbourhood_table(plants: pd.DataFrame, settings: NeighbourhoodConfig) -> 
         exclude="excluded",
         by="year",
     )
-    leading = ["radius_km", "year", "centre_id", "n_neighbours"]
-    return table[leading + [c for c in table.columns if c not in leading]]
+    return _keys_first(table)
 
 
-def overlap_table(plants: pd.DataFrame, settings: NeighbourhoodConfig) -> pd.DataFrame:
-    """Per year and radius: neighbours shared between centres and repeat-counted exports."""
-    return overlap_diagnostics(
+def table_and_overlap(
+    plants: pd.DataFrame, settings: NeighbourhoodConfig
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`neighbourhood_table` and its overlap diagnostics, one search per year and radius.
+
+    The second has, per year and radius, the neighbours shared between centres and the
+    repeat-counted exports and shipments (:func:`spillover.spatial.overlap_diagnostics`).
+    """
+    table, overlap = sums_and_overlap(
         _centres(plants),
         _points(plants, settings),
         list(settings.radii_km),
+        VALUE_COLUMNS,
         ["exports", "shipments"],
         exclude="excluded",
         by="year",
     )
+    return _keys_first(table), overlap
+
+
+def _keys_first(table: pd.DataFrame) -> pd.DataFrame:
+    leading = ["radius_km", "year", "centre_id", "n_neighbours"]
+    return table[leading + [c for c in table.columns if c not in leading]]
 
 
 #: Plant columns the stage's tables depend on (hashed per year by the year cache).
@@ -128,8 +137,7 @@ def neighbourhood_tables(
 
 def _year_tables(frames: dict[str, pd.DataFrame], settings) -> dict[str, pd.DataFrame]:
     """One year's neighbourhood table, overlap and membership-rule tables."""
-    out = {"table": neighbourhood_table(frames[""], settings)}
-    out["overlap"] = overlap_table(frames[""], settings)
+    out = dict(zip(("table", "overlap"), table_and_overlap(frames[""], settings), strict=True))
     for rule, frame in frames.items():
         if rule:
             out[f"membership/{rule}"] = neighbourhood_table(frame, settings)

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from spillover.spatial import _frames as F
+from spillover.spatial.sums import searched_sums
 
 
 def overlap_diagnostics(
@@ -44,34 +45,42 @@ def overlap_diagnostics(
           ``share_v_excess`` = 1 − ``v_distinct`` / ``v_counted`` (the share that is repeat
           counting).
     """
-    radii = F.as_radii(radius_km)
-    F.check_frame(centres, name="centres", id_column="centre_id", by=by)
-    F.check_frame(points, name="points", id_column="point_id", by=by)
-    value_columns = F.check_values(points, value_columns, name="points")
-    keep = F.exclusion_mask(points, exclude)
-    values = F.value_matrix(points, value_columns)[:, : len(value_columns)]
-    rows = []
-    for group in F.groups(centres, points, by):
-        point_rows = group.point_rows[keep[group.point_rows]]
-        search = F.search(
-            centres, group.centre_rows, points, point_rows, np.zeros((point_rows.size, 0))
-        )
-        label = {by: group.key} if by else {}
-        for radius in radii:
-            _, _, memberships = search.sums(radius, memberships=True)
-            rows.append(
-                {
-                    **label,
-                    "radius_km": radius,
-                    **_summary(
-                        memberships,
-                        values[point_rows],
-                        value_columns,
-                        n_centres=group.centre_rows.size,
-                    ),
-                }
-            )
-    return pd.DataFrame(rows)
+    return sums_and_overlap(centres, points, radius_km, [], value_columns, exclude=exclude, by=by)[
+        1
+    ]
+
+
+def sums_and_overlap(
+    centres: pd.DataFrame,
+    points: pd.DataFrame,
+    radius_km: float | Sequence[float],
+    sum_columns: Sequence[str],
+    overlap_columns: Sequence[str],
+    *,
+    exclude: str | None = None,
+    by: str | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Neighbourhood sums and overlap diagnostics from one search per group and radius.
+
+    Returns :func:`~spillover.spatial.neighbourhood_sums` of ``sum_columns`` and
+    :func:`overlap_diagnostics` of ``overlap_columns`` (other arguments as there).
+    """
+    table, found = searched_sums(
+        centres, points, radius_km, sum_columns, exclude=exclude, by=by, memberships=True
+    )
+    overlap_columns = F.check_values(points, overlap_columns, name="points")
+    values = F.value_matrix(points, overlap_columns)[:, : len(overlap_columns)]
+    rows = [
+        {
+            **({by: group.key} if by else {}),
+            "radius_km": radius,
+            **_summary(
+                members, values[point_rows], overlap_columns, n_centres=group.centre_rows.size
+            ),
+        }
+        for group, radius, point_rows, members in found
+    ]
+    return table, pd.DataFrame(rows)
 
 
 def _summary(m, values, value_columns, *, n_centres):

@@ -135,6 +135,25 @@ def neighbourhood_sums(
     itself still counts in ``n_neighbours``. Sums of integer or boolean columns are int64,
     others float64.
     """
+    return searched_sums(centres, points, radius_km, value_columns, exclude=exclude, by=by)[0]
+
+
+def searched_sums(
+    centres: pd.DataFrame,
+    points: pd.DataFrame,
+    radius_km: float | Sequence[float],
+    value_columns: Sequence[str],
+    *,
+    exclude: str | None = None,
+    by: str | None = None,
+    memberships: bool = False,
+) -> tuple[pd.DataFrame, list[tuple]]:
+    """:func:`neighbourhood_sums` and, from the same searches, each point's memberships.
+
+    With ``memberships``, the list has one ``(group, radius, point_rows, members)`` per ``by``
+    group and radius: ``members[i]`` is the number of the group's centres within the radius
+    of point ``point_rows[i]`` (excluded points left out); else it is empty.
+    """
     radii = F.as_radii(radius_km)
     F.check_frame(centres, name="centres", id_column="centre_id", by=by)
     F.check_frame(points, name="points", id_column="point_id", by=by)
@@ -143,13 +162,17 @@ def neighbourhood_sums(
     values = F.value_matrix(points, value_columns)
     counts = np.zeros((len(radii), len(centres)), dtype=np.int64)
     sums = np.zeros((len(radii), len(centres), values.shape[1]))
+    found = []
     for group in F.groups(centres, points, by):
         point_rows = group.point_rows[keep[group.point_rows]]
         search = F.search(centres, group.centre_rows, points, point_rows, values[point_rows])
         for i, radius in enumerate(radii):
-            counts[i, group.centre_rows], sums[i, group.centre_rows] = search.sums(radius)
+            out = search.sums(radius, memberships=memberships)
+            counts[i, group.centre_rows], sums[i, group.centre_rows] = out[:2]
+            if memberships:
+                found.append((group, radius, point_rows, out[2]))
     labels = [{"radius_km": r} for r in radii]
-    return _result(centres, points, labels, counts, sums, value_columns, by=by)
+    return _result(centres, points, labels, counts, sums, value_columns, by=by), found
 
 
 def ring_sums(
