@@ -119,7 +119,8 @@ def build_index(data: Data, *, row_height_rad: float) -> RowIndex:
     order = np.argsort(keys, kind="stable")
     values = data.values[order]
     prefix = np.zeros((n + 1, values.shape[1]), dtype=np.longdouble)
-    np.cumsum(values, axis=0, dtype=np.longdouble, out=prefix[1:])
+    for column in range(values.shape[1]):  # column by column: 5x faster than axis=0, same sums
+        np.cumsum(values[:, column], dtype=np.longdouble, out=prefix[1:, column])
     lat = data.lat[order]
     return RowIndex(
         edges=edges,
@@ -264,9 +265,10 @@ def sweep_sums(index: RowIndex, q_lat, q_lon, radius_km: float, *, memberships: 
     n_data = index.order.size
     counts = np.zeros(nq, dtype=np.int64)
     sums = np.zeros((nq, k))
-    steps = np.zeros(n_data + 1) if memberships else None  # difference array, sorted order
+    steps = np.zeros(n_data + 1, dtype=np.int64) if memberships else None  # sorted order
+    pending: list[tuple[np.ndarray, np.ndarray]] = []  # (+1 positions, −1 positions)
     if nq == 0 or index.n_rows == 0:
-        return counts, sums, _members(index, steps)
+        return counts, sums, (None if steps is None else steps[:-1])
     order = _spatial_order(q_lat, q_lon, radius_km)
     for part in _query_chunks(index, nq, radius_km):
         sel = order[part]
@@ -278,7 +280,8 @@ def sweep_sums(index: RowIndex, q_lat, q_lon, radius_km: float, *, memberships: 
         part_sums = np.zeros((n_part, k))
         for c in range(k):
             part_sums[:, c] = np.bincount(items.owner, weights=sure[:, c], minlength=n_part)
-        edges, signs = [items.s0, items.s1], [1.0, -1.0]
+        if memberships:
+            pending.append((items.s0, items.s1))
         q, j = _candidates(items, whole=False)
         for sl in _slices(q.size, _CANDIDATES_PER_CHUNK):
             qq, jj = q[sl], j[sl]
@@ -288,25 +291,29 @@ def sweep_sums(index: RowIndex, q_lat, q_lon, radius_km: float, *, memberships: 
             inside = d <= radius_km + BOUNDARY_TOLERANCE_KM
             qq, jj = qq[inside], jj[inside]
             part_counts += np.bincount(qq, minlength=n_part)
+            found = index.values[jj]  # one gather of whole rows, not one per column
             for c in range(k):
-                part_sums[:, c] += np.bincount(qq, weights=index.values[jj, c], minlength=n_part)
+                part_sums[:, c] += np.bincount(qq, weights=found[:, c], minlength=n_part)
             if memberships:
-                edges += [jj, jj + 1]
+                pending.append((jj, jj + 1))
         counts[sel] = np.rint(part_counts).astype(np.int64)
         sums[sel] = part_sums
-        if memberships:
-            weights = np.repeat(np.resize(signs, len(edges)), [e.size for e in edges])
-            steps += np.bincount(np.concatenate(edges), weights=weights, minlength=n_data + 1)
-    return counts, sums, _members(index, steps)
+        if memberships and sum(up.size for up, _ in pending) >= n_data:
+            steps += _steps(pending, n_data)  # a bincount per ~n_data positions, not per chunk
+            pending = []
+    if not memberships:
+        return counts, sums, None
+    steps += _steps(pending, n_data)
+    members = np.empty(n_data, dtype=np.int64)
+    members[index.order] = np.cumsum(steps[:-1])
+    return counts, sums, members
 
 
-def _members(index: RowIndex, steps: np.ndarray | None) -> np.ndarray | None:
-    """Per data point (data order): the running total of the sorted difference array."""
-    if steps is None:
-        return None
-    members = np.empty(index.order.size, dtype=np.int64)
-    members[index.order] = np.rint(np.cumsum(steps[:-1])).astype(np.int64)
-    return members
+def _steps(pending: list[tuple[np.ndarray, np.ndarray]], n: int) -> np.ndarray:
+    """Difference array (length ``n + 1``) of the ranges [start, end) in ``pending``."""
+    up = np.concatenate([np.zeros(0, dtype=np.int64), *(u for u, _ in pending)])
+    down = np.concatenate([np.zeros(0, dtype=np.int64), *(d for _, d in pending)])
+    return np.bincount(up, minlength=n + 1) - np.bincount(down, minlength=n + 1)
 
 
 def sweep_pairs(index: RowIndex, q_lat, q_lon, radius_km: float) -> Iterator[tuple]:

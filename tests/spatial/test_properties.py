@@ -112,3 +112,24 @@ def test_by_year_equals_separate_calls(seed):
         np.testing.assert_array_equal(got["employees"], alone["employees"])
         np.testing.assert_array_equal(got["centre_id"], alone["centre_id"])
     assert both.columns[:3].tolist() == ["year", "centre_id", "radius_km"]
+
+
+def test_a_huge_value_elsewhere_does_not_swallow_a_small_sum():
+    """Sure ranges are differences of prefix sums: they must carry more than float64's 53 bits.
+
+    A point worth 1e17 sorts before a neighbourhood of 1.0s (south of it, in an earlier latitude
+    row). With float64 prefix sums each difference after it would lose the 1s (ulp 16).
+    """
+    n = 40
+    points = pd.DataFrame(
+        {
+            "point_id": np.arange(n + 1),
+            "lat": np.r_[30.0, 35.0 + np.linspace(-0.01, 0.01, n)],
+            "lon": np.r_[135.0, 135.0 + np.linspace(-0.01, 0.01, n)],
+            "value": np.r_[1e17, np.ones(n)],
+        }
+    )
+    centres = pd.DataFrame({"centre_id": [-1], "lat": [35.0], "lon": [135.0]})
+    out = neighbourhood_sums(centres, points, [5.0, 20.0], ["value"])
+    assert out["n_neighbours"].tolist() == [n, n]
+    assert out["value"].tolist() == [float(n), float(n)]
