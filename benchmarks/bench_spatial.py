@@ -189,11 +189,42 @@ def _call(kind, centres, points, radius):
     if kind == "overlap":
         out = overlap_diagnostics(centres, points, radius, ["exports"], exclude="large_firm")
         return out, {"share_exports_in_shared": round(float(out["share_exports_in_shared"][0]), 3)}
+    if kind == "stage":
+        table, overlap, _ = _neighbourhoods_stage(centres, points, radius)
+        return table, {"cells": len(table), "memberships": int(overlap["n_memberships"].sum())}
     raise ValueError(f"unknown benchmark kind {kind!r}")
 
 
+def _neighbourhoods_stage(centres, points, radii):
+    """The neighbourhoods stage's domain call on the world as one year of classified plants.
+
+    Sums for every radius, the overlap diagnostics and the cell order of the whole-panel
+    table (:func:`spillover.neighbourhoods.neighbourhood_tables`, no cache).
+    """
+    from spillover.config import NeighbourhoodConfig
+    from spillover.neighbourhoods import neighbourhood_tables
+
+    plants = pd.DataFrame(
+        {
+            "year": np.int64(2016),
+            "establishment_id": points["point_id"].map("E{:07d}".format),
+            "lat": points["lat"],
+            "lon": points["lon"],
+            "is_centre": points["point_id"].isin(centres["centre_id"]),
+            "large_firm": points["large_firm"],
+            "employees": points["employees"],
+            "shipments": points["shipments"],
+            "exports": points["exports"].fillna(0.0),
+            "export_method": "direct_share",
+        }
+    )
+    settings = NeighbourhoodConfig(radii_km=list(radii))
+    return neighbourhood_tables(plants, settings)
+
+
 def _task(task: dict) -> dict:
-    import spillover.spatial  # noqa: F401  (import time is not measured)
+    import spillover.neighbourhoods  # noqa: F401  (import time is not measured)
+    import spillover.spatial  # noqa: F401
 
     centres, points = make_world(task["n_points"], task["n_centres"])
     if task.get("centre_sample"):
@@ -262,6 +293,8 @@ def main(argv=None) -> None:
             # the baseline on every 50k centre would need tens of GB; time a 2,000-centre slice
             {**census, "kind": "geopandas", "radius_km": 5.0, "centre_sample": 2_000},
             {**census, "kind": "sums", "radius_km": 5.0, "centre_sample": 2_000},
+            # issue 15: the neighbourhoods stage, 4 radii to 20 km, < 20 s and < 4 GB
+            {**census, "kind": "stage", "radius_km": [1.0, 5.0, 10.0, 20.0]},
         ]
     results = [_run(t) for t in tasks]
     print(
