@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from spillover import __version__
 from spillover.cache_folders import prune_entries, write_entry
@@ -83,11 +84,43 @@ def _code_digest(modules: tuple[str, ...]) -> str:
 
 
 def _frame_digest(frame: pd.DataFrame) -> str:
-    """SHA-256 of a frame's columns, dtypes and values (row order included, index not)."""
+    """SHA-256 of a frame's columns, dtypes and values (row order included, index not).
+
+    Text columns are hashed as their UTF-8 bytes, lengths and missing values through Arrow
+    (pandas hashes unique strings one by one: 1.8 s for 2 million ids); the others as
+    :func:`pandas.util.hash_pandas_object` row hashes.
+    """
     digest = hashlib.sha256(json.dumps([list(map(str, frame.columns))]).encode())
     digest.update(json.dumps([str(t) for t in frame.dtypes]).encode())
-    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    texts = {name: _text_parts(frame[name]) for name in frame.columns}
+    texts = {name: parts for name, parts in texts.items() if parts is not None}
+    others = frame.drop(columns=list(texts))
+    if len(others.columns):
+        digest.update(pd.util.hash_pandas_object(others, index=False).to_numpy().tobytes())
+    for name, parts in texts.items():
+        digest.update(f"\0{name}".encode())
+        for part in parts:
+            digest.update(part)
     return digest.hexdigest()
+
+
+def _text_parts(column: pd.Series) -> tuple | None:
+    """A text column as (missing mask, byte lengths, UTF-8 bytes); ``None`` if not all text."""
+    if not pd.api.types.is_string_dtype(column.dtype) or isinstance(
+        column.dtype, pd.CategoricalDtype
+    ):
+        return None
+    try:
+        array = pa.array(column, type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # e.g. an object column of numbers
+        return None
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[
+        array.offset : array.offset + len(array) + 1
+    ]
+    data = array.buffers()[2]
+    text = b"" if data is None else memoryview(data)[offsets[0] : offsets[-1]]
+    missing = array.is_null().to_numpy(zero_copy_only=False)
+    return missing.tobytes(), np.diff(offsets).tobytes(), text
 
 
 class TableCache:

@@ -51,6 +51,41 @@ def test_changed_values_settings_or_year_compute_again(tmp_path, settings, value
     assert len(calls) == 2
 
 
+@pytest.mark.parametrize(
+    "first, second, dtype",
+    [
+        (["A", "BC"], ["AB", "C"], "str"),  # the same bytes cut elsewhere
+        (["A", ""], ["A", None], "str"),  # missing, not empty
+        (["A", "B"], ["A", "B "], "str"),
+        (["A", "B"], ["A", "B"], "object"),  # another dtype
+        (["A", "B"], ["A", "Ｂ"], "str"),  # full-width
+    ],
+)
+def test_text_that_differs_in_any_way_computes_again(tmp_path, first, second, dtype):
+    calls = []
+    for ids, kind in ((first, "str"), (second, dtype)):
+        frame = pd.DataFrame({"year": 2015, "establishment_id": pd.Series(ids, dtype=kind)})
+        TableCache(tmp_path, "exposure", {}).tables(2015, {"plants": frame}, _count_rows(calls))
+    assert len(calls) == 2
+
+
+def test_the_same_text_in_a_slice_is_loaded(tmp_path):
+    whole = pd.DataFrame({"year": 2015, "establishment_id": pd.Series(["Z", "A", ""], dtype="str")})
+    fresh = pd.DataFrame({"year": 2015, "establishment_id": pd.Series(["A", ""], dtype="str")})
+    calls = []
+    for frame in (whole.iloc[1:], fresh):
+        TableCache(tmp_path, "exposure", {}).tables(2015, {"plants": frame}, _count_rows(calls))
+    assert len(calls) == 1
+
+
+def _count_rows(calls: list):
+    def compute(inputs):
+        calls.append(1)
+        return {"table": pd.DataFrame({"rows": [len(inputs["plants"])]})}
+
+    return compute
+
+
 def test_without_a_folder_nothing_is_kept(tmp_path):
     calls = []
     for _ in range(2):
