@@ -114,6 +114,8 @@ def _text_parts(column: pd.Series) -> tuple | None:
         array = pa.array(column, type=pa.large_string(), from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # e.g. an object column of numbers
         return None
+    if isinstance(array, pa.ChunkedArray):  # a column read from Parquet, or concatenated
+        array = array.combine_chunks()
     offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[
         array.offset : array.offset + len(array) + 1
     ]

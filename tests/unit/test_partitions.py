@@ -69,12 +69,18 @@ def test_text_that_differs_in_any_way_computes_again(tmp_path, first, second, dt
     assert len(calls) == 2
 
 
-def test_the_same_text_in_a_slice_is_loaded(tmp_path):
-    whole = pd.DataFrame({"year": 2015, "establishment_id": pd.Series(["Z", "A", ""], dtype="str")})
-    fresh = pd.DataFrame({"year": 2015, "establishment_id": pd.Series(["A", ""], dtype="str")})
+def test_the_same_text_in_a_slice_or_in_chunks_is_loaded(tmp_path):
+    def plants(ids: pd.Series) -> pd.DataFrame:
+        return pd.DataFrame({"year": 2015, "establishment_id": ids.reset_index(drop=True)})
+
+    whole = pd.Series(["Z", "A", "", "B"], dtype="str")
+    chunks = pd.concat([whole.iloc[1:3], whole.iloc[3:]])  # two Arrow chunks
     calls = []
-    for frame in (whole.iloc[1:], fresh):
+    for frame in (plants(whole.iloc[1:]), plants(pd.Series(["A", "", "B"], dtype="str"))):
         TableCache(tmp_path, "exposure", {}).tables(2015, {"plants": frame}, _count_rows(calls))
+    TableCache(tmp_path, "exposure", {}).tables(
+        2015, {"plants": plants(chunks)}, _count_rows(calls)
+    )
     assert len(calls) == 1
 
 
