@@ -13,6 +13,7 @@ year effects is estimated once per establishment, without double counting.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -90,19 +91,11 @@ def plant_exposure(
         search = F.search(
             centres, group.centre_rows, points, point_rows, values[group.centre_rows], reverse=True
         )
-        for i, radius in enumerate(radii):
-            if kernel == "uniform":
-                counts, sums = search.sums(radius)
-                weights = counts.astype(float)
-            else:
-
-                def weight(d, bandwidth=bandwidth_km or radius):
-                    return kernel_weights(d, kernel=kernel, bandwidth_km=bandwidth)
-
-                counts, weights, sums = search.weighted_sums(radius, weight, n_weighted=1)
+        found = F.each_radius(partial(_exposure, search, kernel, bandwidth_km), radii)
+        for i, (counts, weights, sums, nearest_km) in enumerate(found):
             n_centres[i, point_rows], weight_sum[i, point_rows] = counts, weights
             exposure[i, point_rows], n_missing[i, point_rows] = sums[:, 0], sums[:, 1]
-            nearest[i, point_rows] = search.nearest_km(radius)
+            nearest[i, point_rows] = nearest_km
     rows = np.flatnonzero(keep)
     repeated = points.take(np.tile(rows, len(radii))).reset_index(drop=True)
     keys = ([by] if by else []) + ["point_id"]
@@ -117,6 +110,20 @@ def plant_exposure(
         }
     )
     return pd.concat([repeated[keys], computed, repeated.drop(columns=keys)], axis=1)
+
+
+def _exposure(search, kernel: str, bandwidth_km: float | None, radius: float) -> tuple:
+    """Plants within ``radius``, Σ w, Σ w · value and missing values, nearest plant (km)."""
+    if kernel == "uniform":
+        counts, sums = search.sums(radius)
+        weights = counts.astype(float)
+    else:
+
+        def weight(d, bandwidth=bandwidth_km or radius):
+            return kernel_weights(d, kernel=kernel, bandwidth_km=bandwidth)
+
+        counts, weights, sums = search.weighted_sums(radius, weight, n_weighted=1)
+    return counts, weights, sums, search.nearest_km(radius)
 
 
 def _checked_inputs(centres, points, radius_km, value_column, kernel, bandwidth_km, by):

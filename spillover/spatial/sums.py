@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from functools import partial
 
 import numpy as np
@@ -12,12 +10,6 @@ import pandas as pd
 
 from spillover.spatial import _frames as F
 from spillover.spatial.kernels import kernel_weights
-
-#: Threads searching radii at once: the cores this process may use, at most 4 (each holds an
-#: index of the points, ≈ 300 bytes per point with five value columns).
-_WORKERS = min(
-    len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 4
-)
 
 
 def neighbour_pairs(
@@ -175,28 +167,13 @@ def searched_sums(
     for group in F.groups(centres, points, by):
         point_rows = group.point_rows[keep[group.point_rows]]
         search = F.search(centres, group.centre_rows, points, point_rows, values[point_rows])
-        outs = _each_radius(partial(search.sums, memberships=memberships), radii)
+        outs = F.each_radius(partial(search.sums, memberships=memberships), radii)
         for i, (radius, out) in enumerate(zip(radii, outs, strict=True)):
             counts[i, group.centre_rows], sums[i, group.centre_rows] = out[:2]
             if memberships:
                 found.append((group, radius, point_rows, out[2]))
     labels = [{"radius_km": r} for r in radii]
     return _result(centres, points, labels, counts, sums, value_columns, by=by), found
-
-
-def _each_radius(search: Callable, radii: tuple[float, ...]) -> list:
-    """``search(radius)`` for every radius, on up to ``_WORKERS`` threads; results in order.
-
-    Each radius is searched on its own index, so the results do not depend on the threads;
-    NumPy releases the GIL in most of the sweep (1.3-1.4x on 2 cores at census scale). The
-    largest radii (the slowest) start first.
-    """
-    workers = min(len(radii), _WORKERS)
-    if workers <= 1:
-        return [search(radius) for radius in radii]
-    with ThreadPoolExecutor(workers, thread_name_prefix="spatial") as pool:
-        futures = {r: pool.submit(search, r) for r in sorted(radii, reverse=True)}
-        return [futures[radius].result() for radius in radii]
 
 
 def ring_sums(
