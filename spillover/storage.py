@@ -112,7 +112,7 @@ def write_dataset(
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
     if geometry is not None:
-        frame = with_geometry(frame, geometry)
+        frame, bounds = with_geometry(frame, geometry)
     if schema is None:
         table = pa.Table.from_pandas(frame, preserve_index=False)
     else:
@@ -123,14 +123,16 @@ def write_dataset(
     if partition_cols and len(frame):
         found = frame.groupby(partition_cols, sort=True, dropna=False).indices
         groups = {key if isinstance(key, tuple) else (key,): rows for key, rows in found.items()}
+        table = table.take(np.concatenate(list(groups.values())))  # partitions end to end
+    start = 0
     for key, rows in groups.items():
         folder = directory.joinpath(*map(_folder, partition_cols or (), key))
         folder.mkdir(parents=True, exist_ok=True)
-        part = table.take(rows)
+        part = table.slice(start, len(rows))
+        start += len(rows)
         if geometry is not None:
-            part = part.replace_schema_metadata(
-                {**part.schema.metadata, b"geo": geo_metadata(part["geometry"], geometry)}
-            )
+            geo = geo_metadata(part["geometry"], geometry, bounds=_total_bounds(bounds[rows]))
+            part = part.replace_schema_metadata({**part.schema.metadata, b"geo": geo})
         pq.write_table(part, folder / "part-0.parquet")
 
 
@@ -296,11 +298,12 @@ def geodesic_circles(
     return polygons
 
 
-def with_geometry(frame: pd.DataFrame, kind: Geometry) -> pd.DataFrame:
-    """``frame`` with a ``geometry`` column of WKB (lon/lat degrees).
+def with_geometry(frame: pd.DataFrame, kind: Geometry) -> tuple[pd.DataFrame, np.ndarray]:
+    """``frame`` with a ``geometry`` column of WKB (lon/lat degrees), and each row's bounds.
 
     ``point``: the point at ``lon, lat``; ``circle``: :func:`geodesic_circles` of
-    ``radius_km`` around it. Rows without coordinates get a null geometry.
+    ``radius_km`` around it. Rows without coordinates get a null geometry (NaN bounds). The
+    bounds are ``xmin, ymin, xmax, ymax`` per row (degrees), as :func:`shapely.bounds`.
     """
     import shapely
 
@@ -312,25 +315,38 @@ def with_geometry(frame: pd.DataFrame, kind: Geometry) -> pd.DataFrame:
         shapes[valid] = shapely.points(lon[valid], lat[valid])
     else:
         shapes = geodesic_circles(lat, lon, frame["radius_km"].to_numpy(dtype=float))
-    return frame.assign(geometry=shapely.to_wkb(shapes))
+    return frame.assign(geometry=shapely.to_wkb(shapes)), shapely.bounds(shapes)
 
 
-def geo_metadata(column: pa.ChunkedArray, kind: Geometry) -> bytes:
+def _total_bounds(bounds: np.ndarray) -> np.ndarray:
+    """``xmin, ymin, xmax, ymax`` over rows' bounds, null geometries left out (NaN if none)."""
+    found = bounds[~np.isnan(bounds[:, 0])]
+    if not len(found):
+        return np.full(4, np.nan)
+    return np.r_[found[:, :2].min(axis=0), found[:, 2:].max(axis=0)]
+
+
+def geo_metadata(
+    column: pa.ChunkedArray, kind: Geometry, *, bounds: np.ndarray | None = None
+) -> bytes:
     """GeoParquet 1.1 ``geo`` metadata of one file's WKB ``geometry`` column.
 
-    No ``crs``: GeoParquet's default, OGC:CRS84 (WGS84 lon/lat), which JGD2011 coordinates
-    match within a metre. A PROJJSON CRS would make DuckDB print it in every column type.
+    ``bounds`` (``xmin, ymin, xmax, ymax``) when the writer knows them; else the geometries
+    are decoded. No ``crs``: GeoParquet's default, OGC:CRS84 (WGS84 lon/lat), which JGD2011
+    coordinates match within a metre. A PROJJSON CRS would make DuckDB print it in every
+    column type.
     """
     import shapely
 
-    shapes = shapely.from_wkb(column.to_numpy(zero_copy_only=False))
+    if bounds is None:
+        shapes = shapely.from_wkb(column.to_numpy(zero_copy_only=False))
+        bounds = shapely.total_bounds(shapes) if len(shapes) else np.full(4, np.nan)
     described: dict = {
         "encoding": "WKB",
         "geometry_types": ["Point"] if kind == "point" else ["Polygon"],
     }
     if kind == "circle":
         described["orientation"] = "counterclockwise"
-    bounds = shapely.total_bounds(shapes) if len(shapes) else np.full(4, np.nan)
     if np.isfinite(bounds).all():
         described["bbox"] = [float(b) for b in bounds]
     geo = {"version": "1.1.0", "primary_column": "geometry", "columns": {"geometry": described}}

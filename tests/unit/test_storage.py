@@ -1,7 +1,11 @@
 import json
 
 import duckdb
+import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import shapely
 
 from spillover.storage import output_root_lock, publish, read_dataset, version_dir, write_dataset
 
@@ -43,3 +47,30 @@ def test_a_crash_before_publish_leaves_the_old_version(tmp_path):
         write_dataset(pd.DataFrame({"year": [2015], "value": [-1.0]}), unfinished / "things")
         # no publish(): the run died here
     assert read_dataset(tmp_path / "things")["value"].min() == 1.0
+
+
+@pytest.mark.parametrize("kind", ["point", "circle"])
+def test_each_part_carries_the_bbox_of_its_own_geometries(tmp_path, kind):
+    """GeoParquet ``bbox`` per file: the bounds of that file's decoded geometries (nulls out)."""
+    rng = np.random.default_rng(7)
+    n = 60
+    frame = pd.DataFrame(
+        {
+            "year": rng.choice([2015, 2016, 2017], n),
+            "lat": rng.uniform(33, 36, n),
+            "lon": rng.uniform(130, 140, n),
+            "radius_km": 5.0,
+        }
+    )
+    frame.loc[frame["year"] == 2017, ["lat", "lon"]] = np.nan  # a part of null geometries
+    frame.loc[3, ["lat", "lon"]] = np.nan
+    write_dataset(frame, tmp_path / "d", partition_cols=["year"], geometry=kind)
+    for path in sorted((tmp_path / "d").rglob("*.parquet")):
+        table = pq.read_table(path)
+        described = json.loads(table.schema.metadata[b"geo"])["columns"]["geometry"]
+        shapes = shapely.from_wkb(table["geometry"].to_numpy(zero_copy_only=False))
+        shapes = shapes[~shapely.is_missing(shapes)]
+        if len(shapes):
+            assert described["bbox"] == list(shapely.total_bounds(shapes))
+        else:
+            assert "bbox" not in described
