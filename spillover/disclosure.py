@@ -256,13 +256,17 @@ class _RingStats:
         self.count = {lower: np.zeros(shape, dtype=np.int64) for lower in lowers}
         self.share = {lower: np.zeros(shape) for lower in lowers}
         cell = members["cell"].to_numpy()
+        # rows grouped by cell, in their order within it (the sums add up in the same order)
+        by_cell = None if (np.diff(cell) >= 0).all() else np.argsort(cell, kind="stable")
+        if by_cell is not None:
+            cell, inner = cell[by_cell], inner[by_cell]
         rings = {lower: inner > lower for lower in lowers}
         for index, column in enumerate(VALUE_COLUMNS):
             value = np.nan_to_num(np.abs(members[column].to_numpy(dtype=float)))
-            # by cell, largest first: a ring's rows keep this order (the sort is stable)
-            order = np.lexsort((-value, cell)) if rule.dominance_top_n else None
+            if by_cell is not None:
+                value = value[by_cell]
             for lower, ring in rings.items():
-                count, share = _contributors(cell, value, ring, order, len(cells), rule)
+                count, share = _contributors(cell, value, ring, len(cells), rule)
                 self.count[lower][:, index], self.share[lower][:, index] = count, share
 
     def failing(self, lower: float, cells: np.ndarray) -> np.ndarray:
@@ -328,27 +332,45 @@ def _inner_radius(cells: pd.DataFrame, members: pd.DataFrame) -> np.ndarray:
     return inner
 
 
-def _contributors(cell, value, ring, order, n_cells: int, rule: DisclosureConfig):
+def _contributors(cell, value, ring, n_cells: int, rule: DisclosureConfig):
     """Per cell of one column: establishments with a non-zero value, and the top-n share (0–1).
 
-    ``value`` (absolute, per member row) counts where ``ring`` is true; ``order`` sorts the
-    rows by cell, largest value first (``None`` without a dominance rule).
+    ``value`` (absolute, per member row, rows grouped by ``cell``) counts where ``ring`` is
+    true; the share is that of the ``dominance_top_n`` largest (0 without a dominance rule).
     """
     ring_cell, ring_value = cell[ring], value[ring]
     count = np.bincount(ring_cell, weights=ring_value != 0, minlength=n_cells)
     share = np.zeros(n_cells)
-    if order is not None:
-        kept = order[ring[order]]
-        sorted_cell, sorted_value = cell[kept], value[kept]
-        position = np.arange(len(kept))
-        first = np.ones(len(kept), dtype=bool)  # the first (largest) row of its cell
-        first[1:] = sorted_cell[1:] != sorted_cell[:-1]
-        start = np.maximum.accumulate(np.where(first, position, 0))
-        top = (position - start) < rule.dominance_top_n
-        top_sum = np.bincount(sorted_cell[top], weights=sorted_value[top], minlength=n_cells)
+    if rule.dominance_top_n and len(ring_cell):
+        top_sum = np.zeros(n_cells)
+        cells, sums = _top_sums(ring_cell, ring_value, rule.dominance_top_n)
+        top_sum[cells] = sums
         total = np.bincount(ring_cell, weights=ring_value, minlength=n_cells)
         np.divide(top_sum, total, out=share, where=total > 0)
     return count, share
+
+
+def _top_sums(cell: np.ndarray, value: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The cells (grouped rows, at least one each) and the sum of each one's n largest values.
+
+    Added largest first from 0.0 (as a sum over the rows sorted by value would add them), by
+    taking each cell's maximum n times, one occurrence at a time: no sort of the rows.
+    """
+    first = np.ones(len(cell), dtype=bool)
+    first[1:] = cell[1:] != cell[:-1]
+    starts = np.flatnonzero(first)
+    group = np.cumsum(first) - 1
+    left = value.astype(float, copy=True)
+    sums = np.zeros(len(starts))
+    for _ in range(n):
+        largest = np.maximum.reduceat(left, starts)
+        found = largest > -np.inf  # a cell of fewer than n rows has none left
+        sums[found] += largest[found]
+        at = np.flatnonzero(left == largest[group])
+        once = np.ones(len(at), dtype=bool)  # the first row holding it, per cell
+        once[1:] = group[at[1:]] != group[at[:-1]]
+        left[at[once]] = -np.inf
+    return cell[starts], sums
 
 
 def _secondary(findings: list[Finding], model: LinearRelease, stats: _RingStats, reasons):

@@ -13,6 +13,7 @@ from disclosure_world import KM, centre, plant, world
 
 from spillover.config import ConfigError, DisclosureConfig, ModelSpec, NeighbourhoodConfig
 from spillover.disclosure import (
+    _top_sums,
     decomposition_margins,
     disclosure_cache,
     neighbourhood_numbers,
@@ -112,6 +113,25 @@ def test_dominance_applies_to_each_column_on_its_own():
         dominance_columns=["shipments"],
     )
     assert row(only_shipments, 5.0)["exports"] == ""
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_top_sums_add_each_cells_largest_values_largest_first(n):
+    """Brute force: per cell, Σ of its n largest values added largest first from 0.0.
+
+    With ties, cells of fewer than n rows, and sums whose last bits depend on the order.
+    """
+    rng = np.random.default_rng(n)
+    sizes = rng.integers(1, 6, 300)
+    cell = np.repeat(np.arange(300) * 2, sizes)  # every other cell has no row
+    value = rng.choice([0.0, 1.0, 2.5, 0.1, 0.2, 0.30000000000000004, 1e15], cell.size)
+    cells, sums = _top_sums(cell, value, n)
+    assert cells.tolist() == sorted(set(cell.tolist()))
+    for c, total in zip(cells, sums, strict=True):
+        expected = 0.0
+        for v in sorted(value[cell == c], reverse=True)[:n]:
+            expected += v
+        assert total == expected
 
 
 def test_dominance_is_judged_cell_by_cell():
