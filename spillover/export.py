@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from spillover.datasets import ACCESS_JA, DATASETS, UNITS, Dataset, dataset
 from spillover.errors import SpilloverError
-from spillover.storage import geo_metadata
+from spillover.storage import geo_metadata, wkb_bounds
 
 Format = Literal["csv", "xlsx", "parquet"]
 FORMATS: tuple[Format, ...] = ("csv", "xlsx", "parquet")
@@ -179,7 +179,7 @@ def export_dataset(
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "parquet":
         if entry.geometry:  # the bounding box of all rows, not of the first file's
-            geo = geo_metadata(table["geometry"], entry.geometry)
+            geo = geo_metadata(wkb_bounds(table["geometry"]), entry.geometry)
             table = table.replace_schema_metadata({**table.schema.metadata, b"geo": geo})
         pq.write_table(table, path)
     elif fmt == "csv":

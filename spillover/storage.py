@@ -131,7 +131,7 @@ def write_dataset(
         part = table.slice(start, len(rows))
         start += len(rows)
         if geometry is not None:
-            geo = geo_metadata(part["geometry"], geometry, bounds=_total_bounds(bounds[rows]))
+            geo = geo_metadata(_total_bounds(bounds[rows]), geometry)
             part = part.replace_schema_metadata({**part.schema.metadata, b"geo": geo})
         pq.write_table(part, folder / "part-0.parquet")
 
@@ -326,21 +326,22 @@ def _total_bounds(bounds: np.ndarray) -> np.ndarray:
     return np.r_[found[:, :2].min(axis=0), found[:, 2:].max(axis=0)]
 
 
-def geo_metadata(
-    column: pa.ChunkedArray, kind: Geometry, *, bounds: np.ndarray | None = None
-) -> bytes:
-    """GeoParquet 1.1 ``geo`` metadata of one file's WKB ``geometry`` column.
-
-    ``bounds`` (``xmin, ymin, xmax, ymax``) when the writer knows them; else the geometries
-    are decoded. No ``crs``: GeoParquet's default, OGC:CRS84 (WGS84 lon/lat), which JGD2011
-    coordinates match within a metre. A PROJJSON CRS would make DuckDB print it in every
-    column type.
-    """
+def wkb_bounds(column: pa.ChunkedArray) -> np.ndarray:
+    """``xmin, ymin, xmax, ymax`` (degrees) of a WKB column's geometries (NaN if none)."""
     import shapely
 
-    if bounds is None:
-        shapes = shapely.from_wkb(column.to_numpy(zero_copy_only=False))
-        bounds = shapely.total_bounds(shapes) if len(shapes) else np.full(4, np.nan)
+    shapes = shapely.from_wkb(column.to_numpy(zero_copy_only=False))
+    return shapely.total_bounds(shapes) if len(shapes) else np.full(4, np.nan)
+
+
+def geo_metadata(bounds: np.ndarray, kind: Geometry) -> bytes:
+    """GeoParquet 1.1 ``geo`` metadata of one file's WKB ``geometry`` column.
+
+    ``bounds`` (``xmin, ymin, xmax, ymax``) are its geometries'; the ``bbox`` is left out
+    when there are none. No ``crs``: GeoParquet's default, OGC:CRS84 (WGS84 lon/lat), which
+    JGD2011 coordinates match within a metre. A PROJJSON CRS would make DuckDB print it in
+    every column type.
+    """
     described: dict = {
         "encoding": "WKB",
         "geometry_types": ["Point"] if kind == "point" else ["Polygon"],

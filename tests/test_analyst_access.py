@@ -202,7 +202,10 @@ def test_export_csv_and_parquet_round_trip(demo_run, tmp_path):
     single = export_dataset(
         root, "neighbourhoods", "parquet", tmp_path / "n.parquet", confidential=True
     ).path
-    assert len(gpd.read_parquet(single)) == len(read_output(root, "neighbourhoods"))
+    circles = gpd.read_parquet(single)
+    assert len(circles) == len(read_output(root, "neighbourhoods"))
+    geo = json.loads(pq.read_schema(single).metadata[b"geo"])  # the bbox of every row's circle
+    assert geo["columns"]["geometry"]["bbox"] == list(circles.total_bounds)
 
 
 def test_export_refuses_with_clear_messages(demo_run, tmp_path):
