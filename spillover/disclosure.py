@@ -322,14 +322,19 @@ def _inner_radius(cells: pd.DataFrame, members: pd.DataFrame) -> np.ndarray:
     key = centre_year[members["cell"].to_numpy()].astype(np.int64) * max(len(ids), 1)
     key += establishment
     order = np.argsort(key)
-    sorted_key = key[order]
-    first = np.ones(len(key), dtype=bool)  # the first row of its centre-year-establishment
-    first[1:] = sorted_key[1:] != sorted_key[:-1]
+    first = _run_starts(key[order])  # the first row of its centre-year-establishment
     radius = members["radius_km"].to_numpy(dtype=float)[order]
     smallest = np.minimum.reduceat(radius, np.flatnonzero(first)) if len(key) else radius
     inner = np.empty(len(key))
     inner[order] = smallest[np.cumsum(first) - 1]
     return inner
+
+
+def _run_starts(keys: np.ndarray) -> np.ndarray:
+    """Whether each row starts a run of equal ``keys`` (rows grouped by key)."""
+    first = np.ones(len(keys), dtype=bool)
+    first[1:] = keys[1:] != keys[:-1]
+    return first
 
 
 def _contributors(cell, value, ring, n_cells: int, rule: DisclosureConfig):
@@ -356,8 +361,7 @@ def _top_sums(cell: np.ndarray, value: np.ndarray, n: int) -> tuple[np.ndarray, 
     Added largest first from 0.0 (as a sum over the rows sorted by value would add them), by
     taking each cell's maximum n times, one occurrence at a time: no sort of the rows.
     """
-    first = np.ones(len(cell), dtype=bool)
-    first[1:] = cell[1:] != cell[:-1]
+    first = _run_starts(cell)
     starts = np.flatnonzero(first)
     group = np.cumsum(first) - 1
     left = value.astype(float, copy=True)
@@ -367,9 +371,7 @@ def _top_sums(cell: np.ndarray, value: np.ndarray, n: int) -> tuple[np.ndarray, 
         found = largest > -np.inf  # a cell of fewer than n rows has none left
         sums[found] += largest[found]
         at = np.flatnonzero(left == largest[group])
-        once = np.ones(len(at), dtype=bool)  # the first row holding it, per cell
-        once[1:] = group[at[1:]] != group[at[:-1]]
-        left[at[once]] = -np.inf
+        left[at[_run_starts(group[at])]] = -np.inf  # the first row holding it, per cell
     return cell[starts], sums
 
 
