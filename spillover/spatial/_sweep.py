@@ -388,8 +388,9 @@ class Search:
     def sums(self, radius_km: float, *, memberships: bool = False):
         """Count and sum the data within ``radius_km``, the query's own point excluded.
 
-        Returns ``counts, sums`` per query and, with ``memberships``, a third array: per data
-        point, the number of queries it is within ``radius_km`` of (its own query excluded).
+        Returns ``counts, sums`` per query and ``members``: with ``memberships``, per data
+        point, the number of queries it is within ``radius_km`` of (its own query excluded),
+        else ``None``.
         """
         counts, sums, members = sweep_sums(
             self.index(radius_km), self.q_lat, self.q_lon, radius_km, memberships=memberships
@@ -409,9 +410,8 @@ class Search:
         counts[q] -= 1
         sums[q] -= self.data.values[s]
         sums[counts == 0] = 0.0  # no rounding residue where nothing is left
-        if members is None:
-            return counts, sums
-        members[s] -= 1  # ids are unique: each point is the own point of one query at most
+        if members is not None:
+            members[s] -= 1  # ids are unique: each point is the own point of one query at most
         return counts, sums, members
 
     def pairs(self, radius_km: float) -> Iterator[tuple]:

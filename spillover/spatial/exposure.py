@@ -115,7 +115,7 @@ def plant_exposure(
 def _exposure(search, kernel: str, bandwidth_km: float | None, radius: float) -> tuple:
     """Plants within ``radius``, Σ w, Σ w · value and missing values, nearest plant (km)."""
     if kernel == "uniform":
-        counts, sums = search.sums(radius)
+        counts, sums, _ = search.sums(radius)
         weights = counts.astype(float)
     else:
 

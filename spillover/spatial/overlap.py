@@ -45,9 +45,10 @@ def overlap_diagnostics(
           ``share_v_excess`` = 1 − ``v_distinct`` / ``v_counted`` (the share that is repeat
           counting).
     """
-    return sums_and_overlap(centres, points, radius_km, [], value_columns, exclude=exclude, by=by)[
-        1
-    ]
+    _, overlap = sums_and_overlap(
+        centres, points, radius_km, [], value_columns, exclude=exclude, by=by
+    )
+    return overlap
 
 
 def sums_and_overlap(

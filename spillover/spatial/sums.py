@@ -168,10 +168,10 @@ def searched_sums(
         point_rows = group.point_rows[keep[group.point_rows]]
         search = F.search(centres, group.centre_rows, points, point_rows, values[point_rows])
         outs = F.each_radius(partial(search.sums, memberships=memberships), radii)
-        for i, (radius, out) in enumerate(zip(radii, outs, strict=True)):
-            counts[i, group.centre_rows], sums[i, group.centre_rows] = out[:2]
+        for i, (radius, (count, total, members)) in enumerate(zip(radii, outs, strict=True)):
+            counts[i, group.centre_rows], sums[i, group.centre_rows] = count, total
             if memberships:
-                found.append((group, radius, point_rows, out[2]))
+                found.append((group, radius, point_rows, members))
     labels = [{"radius_km": r} for r in radii]
     return _result(centres, points, labels, counts, sums, value_columns, by=by), found
 
