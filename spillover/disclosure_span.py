@@ -459,20 +459,16 @@ def _cell_weights(margin: Margin, cells: pd.MultiIndex) -> np.ndarray:
 
 
 class _Block:
-    """One connected block of released rows × atoms and its row space (SVD)."""
+    """One connected block of released rows × atoms and its row space (:func:`_row_space`)."""
 
     def __init__(self, matrix: sp.csr_matrix, atoms: np.ndarray) -> None:
         self.matrix = matrix  # kept sparse: a block lives through the rounds
         self.atoms = atoms
-        dense = matrix.toarray()
-        self._norms = np.linalg.norm(dense, axis=1)
-        u, s, vt = np.linalg.svd(dense / self._norms[:, None], full_matrices=False)
-        del dense
-        rank = int((s > 1e-9 * s[0]).sum())
-        self.basis = vt[:rank].T  # atoms × rank, orthonormal columns
-        self._left, self._singular = u[:, :rank], s[:rank]
+        self._norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+        scaled = sp.diags(1 / self._norms) @ matrix
+        self._left, self._singular, self.basis = _row_space(scaled.tocsr())
         self._solver = None
-        self._big: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._big: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def residual(self, vector: np.ndarray) -> float:
         """Relative distance of ``vector`` (over the block's atoms) from the row space."""
@@ -503,12 +499,11 @@ class _Block:
         """Drop the kept decompositions of the big atoms' rows (recomputed when asked again)."""
         self._big.clear()
 
-    def _big_svd(self, big: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """SVD of the basis rows of the ``big`` atoms (boolean per atom), with all of V; kept."""
+    def _big_split(self, big: np.ndarray) -> tuple[np.ndarray, ...]:
+        """:func:`_column_split` of the basis rows of the ``big`` atoms (boolean); kept."""
         key = big.tobytes()
         if key not in self._big:
-            rows = self.basis[big]
-            self._big[key] = np.linalg.svd(rows, full_matrices=rows.shape[0] < rows.shape[1])
+            self._big[key] = _column_split(self.basis[big])
         return self._big[key]
 
     def big_part(self, big: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -516,20 +511,14 @@ class _Block:
 
         ``big`` is a boolean per atom of the block.
         """
-        u, s, vt = self._big_svd(big)
-        keep = s > TOLERANCE
-        u = u[:, : len(s)][:, keep]
-        return u, vt[: len(s)][keep].T / s[keep] @ u.T
+        u, s, v, _ = self._big_split(big)
+        return u, v / s @ u.T
 
     def small_vectors(self, small: np.ndarray) -> np.ndarray | None:
         """Orthonormal basis (over ``small``) of the row-space vectors living on ``small``."""
         big = np.ones(len(self.atoms), dtype=bool)
         big[small] = False
-        if big.any():
-            _, s, vt = self._big_svd(big)
-            null = vt[int((s > TOLERANCE).sum()) :].T
-        else:
-            null = np.eye(self.basis.shape[1])
+        null = self._big_split(big)[3] if big.any() else np.eye(self.basis.shape[1])
         if null.shape[1] == 0:
             return None
         return self.basis[small] @ null  # orthonormal columns: these vectors vanish off `small`
@@ -538,6 +527,64 @@ class _Block:
         """Projector onto the row-space vectors that live on the ``small`` atoms (or None)."""
         z = self.small_vectors(small)
         return None if z is None else z @ z.T
+
+
+#: Gram eigenvalues at least this share of the largest are surely kept by the SVD's rule
+#: (singular values ≥ 10⁻³ of the largest: the basis Mᵀu/s is then orthonormal to ~10⁻¹⁰).
+SURELY_KEPT = 1e-6
+#: Dropped directions whose rows' combination is this short (relative to the largest singular
+#: value) are surely null by the SVD's rule (10⁻⁹ there).
+SURELY_NULL = 1e-10
+
+
+def _row_space(scaled: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Left singular vectors, singular values and right singular vectors (atoms × rank).
+
+    The rank is that of the dense SVD (singular values above 10⁻⁹ of the largest); ``scaled``
+    has unit rows. The SVD of a block of ~10³ rows × ~10⁴ atoms takes seconds, so it comes
+    from the eigenvalues of the rows' Gram matrix (a sparse product, rows × rows) whenever
+    the rank is certain: every kept value at least :data:`SURELY_KEPT` of the largest and
+    every dropped direction's combination of rows ‖Mᵀu‖ ≤ :data:`SURELY_NULL` of it
+    (Courant–Fischer: the SVD drops as many). Otherwise the dense SVD decides.
+    """
+    gram = (scaled @ scaled.T).toarray()
+    eigenvalues, vectors = np.linalg.eigh(gram)
+    eigenvalues, vectors = eigenvalues[::-1], vectors[:, ::-1]  # largest first, as the SVD
+    rank = int((eigenvalues >= SURELY_KEPT * eigenvalues[0]).sum())
+    if _norm(scaled.T @ vectors[:, rank:]) <= SURELY_NULL * np.sqrt(eigenvalues[0]):
+        singular = np.sqrt(eigenvalues[:rank])
+        left = vectors[:, :rank]
+        return left, singular, np.asarray(scaled.T @ (left / singular))
+    u, s, vt = np.linalg.svd(scaled.toarray(), full_matrices=False)
+    rank = int((s > 1e-9 * s[0]).sum())
+    return u[:, :rank], s[:rank], vt[:rank].T
+
+
+def _column_split(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The SVD of ``rows`` (some rows of an orthonormal basis) split at :data:`TOLERANCE`.
+
+    Returns ``(u, s, v, null)``: the left and right singular vectors and singular values above
+    the tolerance, and an orthonormal basis of the right singular vectors at or below it (the
+    null space). From the eigenvalues of ``rowsᵀrows`` (columns × columns) when the split is
+    certain (kept values ≥ 10⁻³, the null directions' ‖rows·v‖ ≤ a tenth of the tolerance),
+    else the dense SVD.
+    """
+    eigenvalues, vectors = np.linalg.eigh(rows.T @ rows)
+    eigenvalues, vectors = eigenvalues[::-1], vectors[:, ::-1]
+    rank = int((eigenvalues >= SURELY_KEPT).sum())
+    null = vectors[:, rank:]
+    if _norm(rows @ null) <= TOLERANCE / 10:
+        singular = np.sqrt(eigenvalues[:rank])
+        v = vectors[:, :rank]
+        return rows @ v / singular, singular, v, null
+    u, s, vt = np.linalg.svd(rows, full_matrices=rows.shape[0] < rows.shape[1])
+    keep = s > TOLERANCE
+    return u[:, : len(s)][:, keep], s[keep], vt[: len(s)][keep].T, vt[int(keep.sum()) :].T
+
+
+def _norm(matrix: np.ndarray) -> float:
+    """Frobenius norm (≥ the spectral norm; 0 for an empty matrix)."""
+    return float(np.sqrt(np.sum(np.square(matrix))))
 
 
 class _Span:

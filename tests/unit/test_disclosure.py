@@ -659,3 +659,93 @@ def test_block_row_weights_are_the_least_norm_solution(seed):
     vector = rows.T @ rng.normal(size=len(rows))
     expected = np.linalg.pinv(rows.T, rcond=1e-9) @ vector
     np.testing.assert_allclose(block.row_weights(vector), expected, rtol=1e-7, atol=1e-9)
+
+
+def _incidence_rows(rng, n_rows, n_atoms, dependent=0):
+    """0/1 rows with a public-ratio coefficient here and there, plus sums of earlier rows."""
+    rows = (rng.random((n_rows, n_atoms)) < 0.3) * rng.choice([1.0, 1.0, 0.244], (n_rows, n_atoms))
+    rows = rows[np.abs(rows).sum(axis=1) > 0]
+    sums = [rows[rng.choice(len(rows), 2, replace=False)].sum(axis=0) for _ in range(dependent)]
+    return np.vstack([rows, *sums]) if sums else rows
+
+
+def _dense_row_space(rows):
+    scaled = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    u, s, vt = np.linalg.svd(scaled, full_matrices=False)
+    rank = int((s > 1e-9 * s[0]).sum())
+    return s[:rank], vt[:rank].T
+
+
+@pytest.mark.parametrize(("seed", "dependent"), [(0, 0), (1, 3), (2, 40), (3, 1)])
+def test_row_space_is_that_of_the_dense_svd(seed, dependent):
+    """The Gram route gives the SVD's rank, singular values, projector and left vectors."""
+    import scipy.sparse as sp
+
+    from spillover.disclosure_span import _row_space
+
+    rng = np.random.default_rng(seed)
+    rows = _incidence_rows(rng, 60, 200, dependent)
+    scaled = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    left, singular, basis = _row_space(sp.csr_matrix(scaled))
+    expected_s, expected_v = _dense_row_space(rows)
+    assert len(singular) == len(expected_s) == np.linalg.matrix_rank(rows)
+    np.testing.assert_allclose(singular, expected_s, rtol=1e-10)
+    np.testing.assert_allclose(basis @ basis.T, expected_v @ expected_v.T, atol=1e-11)
+    np.testing.assert_allclose(basis.T @ basis, np.eye(len(singular)), atol=1e-11)
+    np.testing.assert_allclose(scaled, (left * singular) @ basis.T, atol=1e-11)
+
+
+def test_row_space_leaves_an_uncertain_rank_to_the_svd(monkeypatch):
+    """A direction between surely kept and surely null (here σ ≈ 1e-5·σ₀) goes to the SVD."""
+    import scipy.sparse as sp
+
+    from spillover import disclosure_span
+
+    rng = np.random.default_rng(7)
+    rows = _incidence_rows(rng, 20, 50)
+    nudge = np.zeros(rows.shape[1])
+    nudge[np.flatnonzero(rows[0] == 0)[0]] = 1e-5
+    rows = np.vstack([rows, rows[0] + nudge])  # nearly a copy of row 0
+    scaled = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    calls = []
+    svd = np.linalg.svd
+    monkeypatch.setattr(np.linalg, "svd", lambda *a, **k: calls.append(1) or svd(*a, **k))
+    _, singular, basis = disclosure_span._row_space(sp.csr_matrix(scaled))
+    assert calls  # the dense SVD decided
+    expected_s, expected_v = _dense_row_space(rows)
+    assert len(singular) == len(expected_s) == len(rows)  # the SVD keeps σ ≈ 1e-5·σ₀
+    np.testing.assert_allclose(basis @ basis.T, expected_v @ expected_v.T, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("seed", "share", "leak"), [(0, 0.2, 0), (1, 0.5, 0), (2, 0.9, 0), (3, 0.6, 1e-6)]
+)
+def test_column_split_is_that_of_the_dense_svd(monkeypatch, seed, share, leak):
+    """Rows of an orthonormal basis: the kept part and the null space match the SVD's.
+
+    With ``leak``, one basis vector lives on the left-out rows but for that share of its
+    length on the kept ones: a singular value between surely kept and surely null, which the
+    SVD decides (it keeps it).
+    """
+    from spillover.disclosure_span import TOLERANCE, _column_split
+
+    rng = np.random.default_rng(seed)
+    chosen = rng.random(120) < share
+    vectors = _incidence_rows(rng, 30, 120).T  # 120 atoms × 30
+    if leak:
+        vectors[:, 0] = np.where(chosen, leak, 1.0) * rng.random(120)
+    rows = np.linalg.qr(vectors)[0][chosen]  # fewer or more rows than columns
+    calls = []
+    svd = np.linalg.svd
+    monkeypatch.setattr(np.linalg, "svd", lambda *a, **k: calls.append(1) or svd(*a, **k))
+    u, s, v, null = _column_split(rows)
+    assert bool(calls) == bool(leak)  # the SVD decides only an uncertain split
+    _, expected_s, vt = svd(rows, full_matrices=True)
+    rank = int((expected_s > TOLERANCE).sum())
+    assert len(s) == rank and null.shape == (rows.shape[1], rows.shape[1] - rank)
+    assert rank == min(rows.shape)
+    np.testing.assert_allclose(s, expected_s[:rank], rtol=1e-10)
+    np.testing.assert_allclose(null @ null.T, vt[rank:].T @ vt[rank:], atol=1e-11)
+    np.testing.assert_allclose(rows @ null, 0.0, atol=1e-12)
+    np.testing.assert_allclose(u.T @ u, np.eye(rank), atol=1e-11)
+    np.testing.assert_allclose(u * s @ v.T, rows, atol=1e-11)
