@@ -468,12 +468,7 @@ class _Block:
         scaled = sp.diags(1 / self._norms) @ matrix
         self._left, self._singular, self.basis = _row_space(scaled.tocsr())
         self._solver = None
-        self._big: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
-
-    def residual(self, vector: np.ndarray) -> float:
-        """Relative distance of ``vector`` (over the block's atoms) from the row space."""
-        rest = vector - self.basis @ (self.basis.T @ vector)
-        return float(np.linalg.norm(rest) / np.linalg.norm(vector))
+        self._big: dict[bytes, tuple] = {}  # _column_split by set of big atoms
 
     def row_weights(self, vector: np.ndarray) -> np.ndarray:
         """The least-norm weights y of the rows with Mᵀy = ``vector`` (in the row space).
@@ -511,7 +506,10 @@ class _Block:
 
         ``big`` is a boolean per atom of the block.
         """
-        u, s, v, _ = self._big_split(big)
+        u, s, v, null = self._big_split(big)
+        if u is None:  # left out by the Gram route until asked (few blocks need it)
+            u = self.basis[big] @ v / s
+            self._big[big.tobytes()] = (u, s, v, null)
         return u, v / s @ u.T
 
     def small_vectors(self, small: np.ndarray) -> np.ndarray | None:
@@ -566,17 +564,15 @@ def _column_split(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     Returns ``(u, s, v, null)``: the left and right singular vectors and singular values above
     the tolerance, and an orthonormal basis of the right singular vectors at or below it (the
     null space). From the eigenvalues of ``rowsᵀrows`` (columns × columns) when the split is
-    certain (kept values ≥ 10⁻³, the null directions' ‖rows·v‖ ≤ a tenth of the tolerance),
-    else the dense SVD.
+    certain (kept values ≥ 10⁻³, the null directions' ‖rows·v‖ ≤ a tenth of the tolerance;
+    ``u`` is then None: ``rows·v/s``, computed when needed), else the dense SVD.
     """
     eigenvalues, vectors = np.linalg.eigh(rows.T @ rows)
     eigenvalues, vectors = eigenvalues[::-1], vectors[:, ::-1]
     rank = int((eigenvalues >= SURELY_KEPT).sum())
     null = vectors[:, rank:]
     if _norm(rows @ null) <= TOLERANCE / 10:
-        singular = np.sqrt(eigenvalues[:rank])
-        v = vectors[:, :rank]
-        return rows @ v / singular, singular, v, null
+        return None, np.sqrt(eigenvalues[:rank]), vectors[:, :rank], null
     u, s, vt = np.linalg.svd(rows, full_matrices=rows.shape[0] < rows.shape[1])
     keep = s > TOLERANCE
     return u[:, : len(s)][:, keep], s[keep], vt[: len(s)][keep].T, vt[int(keep.sum()) :].T
@@ -640,9 +636,10 @@ class _Span:
             parts_value.append(values[outside])
         for number in np.unique(owners[~outside]):
             block = self.blocks[number][0]
-            vector = np.zeros(len(block.atoms))
-            vector[np.searchsorted(block.atoms, atoms[owners == number])] = values[owners == number]
-            rest = vector - block.basis @ (block.basis.T @ vector)
+            at = np.searchsorted(block.atoms, atoms[owners == number])
+            part = values[owners == number]
+            rest = -(block.basis @ (block.basis[at].T @ part))  # the vector lives on `at`
+            rest[at] += part
             if np.linalg.norm(rest) <= TOLERANCE * np.linalg.norm(values):
                 continue
             if self.q is None or number not in self.touched:

@@ -740,6 +740,7 @@ def test_column_split_is_that_of_the_dense_svd(monkeypatch, seed, share, leak):
     monkeypatch.setattr(np.linalg, "svd", lambda *a, **k: calls.append(1) or svd(*a, **k))
     u, s, v, null = _column_split(rows)
     assert bool(calls) == bool(leak)  # the SVD decides only an uncertain split
+    u = rows @ v / s if u is None else u
     _, expected_s, vt = svd(rows, full_matrices=True)
     rank = int((expected_s > TOLERANCE).sum())
     assert len(s) == rank and null.shape == (rows.shape[1], rows.shape[1] - rank)
@@ -749,3 +750,22 @@ def test_column_split_is_that_of_the_dense_svd(monkeypatch, seed, share, leak):
     np.testing.assert_allclose(rows @ null, 0.0, atol=1e-12)
     np.testing.assert_allclose(u.T @ u, np.eye(rank), atol=1e-11)
     np.testing.assert_allclose(u * s @ v.T, rows, atol=1e-11)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_big_part_is_the_range_and_pseudo_inverse_of_the_big_atoms_rows(seed):
+    """A block's values on its big atoms: an orthonormal basis of them and the pseudo-inverse."""
+    import scipy.sparse as sp
+
+    from spillover.disclosure_span import _Block
+
+    rng = np.random.default_rng(seed)
+    rows = _incidence_rows(rng, 25, 60, dependent=4)
+    block = _Block(sp.csr_matrix(rows), np.arange(60))
+    big = rng.random(60) < 0.5
+    for _ in range(2):  # computed, then kept
+        u, pinv = block.big_part(big)
+        part = block.basis[big]
+        np.testing.assert_allclose(u.T @ u, np.eye(u.shape[1]), atol=1e-11)
+        np.testing.assert_allclose(u @ u.T @ part, part, atol=1e-11)
+        np.testing.assert_allclose(pinv, np.linalg.pinv(part, rcond=1e-9), atol=1e-9)
