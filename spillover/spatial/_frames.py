@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from spillover.spatial._sweep import Data, Search
+from spillover.threads import usable_cores
 
 MAX_RADIUS_KM = 5000.0
 """Largest accepted radius, in km (the engine's geometry holds for caps below a hemisphere)."""
@@ -19,9 +19,7 @@ _SHOW = 5
 
 #: Threads searching radii at once: the cores this process may use, at most 4 (each holds an
 #: index of the points, ≈ 300 bytes per point with five value columns).
-_WORKERS = min(
-    len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 4
-)
+_WORKERS = usable_cores(4)
 
 
 def as_radii(radius_km, *, name: str = "radius_km") -> tuple[float, ...]:
