@@ -39,16 +39,19 @@ sets of establishments that carry one.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
+from threadpoolctl import threadpool_limits
 
 from spillover.disclosure_support import TOLERANCE, minimal_vectors
 from spillover.errors import SpilloverError
 from spillover.options import DIRECT_SHARE, INDUSTRY_RATIO, VALUE_COLUMN_NAMES
+from spillover.threads import usable_cores
 
 #: Relative tolerance of the residual and eigenvalue tests (rows are scaled to unit length).
 #: Kinds of variables: exports imputed with a public ratio are ρ × shipments.
@@ -56,6 +59,8 @@ KINDS = ("employees", "shipments", "exports")
 #: Most atoms of fewer than the minimum establishments that margins may couple into one
 #: exact search (a dense projector of this side); beyond it the release is refused.
 MAX_COUPLED_ATOMS = 6_000
+#: Threads decomposing the blocks of a round (each with one BLAS thread): the usable cores.
+BLOCK_THREADS = usable_cores(4)
 #: Terms hashed at a time when atoms are formed (bounds the temporary arrays, ~40 MB each).
 TERM_CHUNK = 5_000_000
 
@@ -280,15 +285,15 @@ class LinearRelease:
         local, local_labels = active[~margin], [labels[i] for i in np.flatnonzero(~margin)]
         in_margin = np.zeros(self.n_atoms, dtype=bool)
         in_margin[active[margin].indices] = True
-        blocks, smalls = [], []
+        pieces = [(rows, atoms, [local_labels[i] for i in rows]) for rows, atoms in _blocks(local)]
         previous, self._blocks = self._blocks, {}
-        for rows, atoms in _blocks(local):
-            block, small = self._block(
-                previous, local, [local_labels[i] for i in rows], rows, atoms, min_establishments
-            )
+        blocks, smalls = [], []
+        for (_, atoms, block_labels), (block, small) in zip(
+            pieces, self._each_block(previous, local, pieces, min_establishments), strict=True
+        ):
             if not in_margin[atoms].any():
                 block.forget_big_parts()  # only blocks a margin touches use them again
-            blocks.append((block, [local_labels[i] for i in rows]))
+            blocks.append((block, block_labels))
             smalls.append(small)
         span = _Span(
             blocks,
@@ -310,19 +315,27 @@ class LinearRelease:
             block.forget_derivations()
         return found
 
-    def _block(self, previous: dict, local, labels: list, rows, atoms, minimum: int):
-        """The block of these released rows and its small findings, kept between rounds.
+    def _each_block(self, previous: dict, local, pieces: list, minimum: int) -> list:
+        """Every block of these released rows and its small findings, kept between rounds.
 
         A round of secondary suppression changes few blocks; the others (same rows, hence
-        the same matrix) are not decomposed again.
+        the same matrix) are not decomposed again. New blocks are decomposed on
+        :data:`BLOCK_THREADS` threads with one BLAS thread each (the linear algebra releases
+        the interpreter): a block's numbers do not depend on the number of cores.
         """
-        key = (minimum, *labels)
-        if key in previous:
-            self._blocks[key] = previous[key]
-        else:
+        keys = [(minimum, *labels) for _, _, labels in pieces]
+
+        def new_block(number: int) -> tuple:
+            rows, atoms, labels = pieces[number]
             block = _Block(local[rows][:, atoms], atoms)
-            self._blocks[key] = (block, self._small(block, labels, minimum))
-        return self._blocks[key]
+            return block, self._small(block, labels, minimum)
+
+        new = [number for number, key in enumerate(keys) if key not in previous]
+        with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(BLOCK_THREADS) as pool:
+            made = dict(zip(new, pool.map(new_block, new), strict=True))
+        for number, key in enumerate(keys):
+            self._blocks[key] = made[number] if number in made else previous[key]
+        return [self._blocks[key] for key in keys]
 
     def _active_rows(self, published: np.ndarray) -> tuple[list[tuple], sp.csr_matrix]:
         """The released rows: published values, margin complements and plant margins."""
@@ -775,6 +788,12 @@ def _blocks(active: sp.csr_matrix):
     )
     _, label = connected_components(graph, directed=False)
     row_label, atom_label = label[:n_rows], label[n_rows:]
-    used = np.diff(incidence.tocsc().indptr) > 0
-    for value in np.unique(row_label):
-        yield np.flatnonzero(row_label == value), np.flatnonzero((atom_label == value) & used)
+    used = np.flatnonzero(np.diff(incidence.tocsc().indptr) > 0)
+    rows = np.argsort(row_label, kind="stable")  # each block's rows in order
+    atoms = used[np.argsort(atom_label[used], kind="stable")]
+    row_starts = np.searchsorted(row_label[rows], np.unique(row_label))
+    atom_bounds = np.searchsorted(atom_label[atoms], np.unique(row_label), side="right")
+    for number, start in enumerate(row_starts):
+        end = row_starts[number + 1] if number + 1 < len(row_starts) else len(rows)
+        first = atom_bounds[number - 1] if number else 0
+        yield rows[start:end], atoms[first : atom_bounds[number]]

@@ -769,3 +769,28 @@ def test_big_part_is_the_range_and_pseudo_inverse_of_the_big_atoms_rows(seed):
         np.testing.assert_allclose(u.T @ u, np.eye(u.shape[1]), atol=1e-11)
         np.testing.assert_allclose(u @ u.T @ part, part, atol=1e-11)
         np.testing.assert_allclose(pinv, np.linalg.pinv(part, rcond=1e-9), atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_findings_do_not_depend_on_the_threads_decomposing_blocks(monkeypatch, seed):
+    """Blocks decomposed on one thread or on several (one BLAS thread each): same findings."""
+    from spillover import disclosure_span
+    from spillover.disclosure_span import LinearRelease
+
+    worlds = [_random_world(seed + 10 * year)[0].assign(year=2015 + year) for year in range(3)]
+    plants = pd.concat(worlds, ignore_index=True)
+    settings = NeighbourhoodConfig(radii_km=[2.0, 4.0])
+    cells = neighbourhood_table(plants, settings).reset_index(drop=True)
+    members = cell_members(plants, settings)
+    keys = ["radius_km", "year", "centre_id"]
+    members["cell"] = pd.MultiIndex.from_frame(cells[keys]).get_indexer(
+        pd.MultiIndex.from_frame(members[keys])
+    )
+    published = np.random.default_rng(seed).random((len(cells), len(VALUE_COLUMNS))) < 0.6
+    found = {}
+    for threads in (1, 3):
+        monkeypatch.setattr(disclosure_span, "BLOCK_THREADS", threads)
+        model = LinearRelease(cells, members, [])
+        found[threads] = model.disclosures(published, 3)
+        assert len(model._blocks) >= 6  # several blocks, decomposed concurrently
+    assert found[1] and found[1] == found[3]
