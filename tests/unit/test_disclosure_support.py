@@ -73,3 +73,12 @@ def test_the_worlds_have_single_pair_and_shared_atom_sets():
             shared += any(len(o) > 1 and set(o.tolist()) <= group for o in owners)
     assert sizes == {1, 2, 3}
     assert shared > 0
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 1000])
+def test_sorted_unique_is_numpys_unique(size):
+    from spillover.disclosure_support import sorted_unique
+
+    values = np.random.default_rng(size).integers(-5, 50, size)
+    assert np.array_equal(sorted_unique(values), np.unique(values))
+    assert sorted_unique(values).dtype == values.dtype
