@@ -250,7 +250,7 @@ class _RingStats:
         self.rule = rule
         self.cells = cells
         self.radii = sorted(cells["radius_km"].unique())
-        inner = _inner_radius(cells, members)
+        inner = members["inner_radius_km"].to_numpy()
         lowers = [0.0, *self.radii[:-1]]
         shape = (len(cells), len(VALUE_COLUMNS))
         self.count = {lower: np.zeros(shape, dtype=np.int64) for lower in lowers}
@@ -310,24 +310,6 @@ class _RingStats:
                 at, column = np.nonzero(fails)
                 reasons[cells[at], column] = "nested"
             lower[rows] = np.where(reasons[cells] == "", radius, low)
-
-
-def _inner_radius(cells: pd.DataFrame, members: pd.DataFrame) -> np.ndarray:
-    """Per member row: the smallest radius (km) at which it is a member of that centre-year.
-
-    ``members`` are numbered (:func:`numbered_members`): ``cell`` is a position in ``cells``.
-    """
-    centre_year = cells.groupby(["year", "centre_id"], sort=False).ngroup().to_numpy()
-    establishment, ids = pd.factorize(members["establishment_id"])
-    key = centre_year[members["cell"].to_numpy()].astype(np.int64) * max(len(ids), 1)
-    key += establishment
-    order = np.argsort(key)
-    first = _run_starts(key[order])  # the first row of its centre-year-establishment
-    radius = members["radius_km"].to_numpy(dtype=float)[order]
-    smallest = np.minimum.reduceat(radius, np.flatnonzero(first)) if len(key) else radius
-    inner = np.empty(len(key))
-    inner[order] = smallest[np.cumsum(first) - 1]
-    return inner
 
 
 def _run_starts(keys: np.ndarray) -> np.ndarray:

@@ -167,7 +167,8 @@ def cell_members(plants: pd.DataFrame, settings: NeighbourhoodConfig) -> pd.Data
     Returns
     -------
     pandas.DataFrame
-        ``radius_km, year, centre_id, establishment_id``, the member's own
+        ``radius_km, year, centre_id, establishment_id``, ``inner_radius_km`` (the smallest
+        radius at which it is a member of that centre-year), the member's own
         :data:`VALUE_COLUMNS` (persons, million yen; float, NaN where missing) and its
         ``export_method``.
     """
@@ -181,12 +182,15 @@ def cell_members(plants: pd.DataFrame, settings: NeighbourhoodConfig) -> pd.Data
     radius = np.repeat(np.asarray(settings.radii_km, dtype=float), [len(i) for i in inside])
     pairs = np.concatenate(inside)  # radii_km is never empty (config)
     at_centre, at_point = centre_rows[pairs], point_rows[pairs]
+    ascending = np.asarray(settings.radii_km, dtype=float)  # the config sorts them
+    inner = ascending[np.searchsorted(ascending + BOUNDARY_TOLERANCE_KM, distance[pairs])]
     del inside, pairs, centre_rows, point_rows, distance
     members = {
         "radius_km": radius,
         "year": points["year"].take(at_point).reset_index(drop=True),
         "centre_id": centres["centre_id"].take(at_centre).reset_index(drop=True),
         "establishment_id": points["point_id"].take(at_point).reset_index(drop=True),
+        "inner_radius_km": inner,
     }
     for column in VALUE_COLUMNS:
         members[column] = points[column].to_numpy(dtype="float64", na_value=np.nan)[at_point]

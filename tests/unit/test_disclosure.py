@@ -452,6 +452,8 @@ def test_cell_members_by_hand():
     members = cell_members(plants, settings)
     by_radius = members.groupby("radius_km")["establishment_id"].apply(sorted).to_dict()
     assert by_radius == {2.5: ["p1", "p2"], 5.0: ["p1", "p2", "p3"]}  # "big" is excluded
+    inner = members.groupby("establishment_id")["inner_radius_km"].agg(set).to_dict()
+    assert inner == {"p1": {2.5}, "p2": {2.5}, "p3": {5.0}}
     counts = neighbourhood_table(plants, settings).set_index("radius_km")["n_neighbours"]
     assert counts.to_dict() == {2.5: 2, 5.0: 3}
 
@@ -806,3 +808,16 @@ def test_bounded_factorize_numbers_keys_as_pandas_does(size, n):
     expected_codes, expected_uniques = pd.factorize(keys)
     assert np.array_equal(codes, expected_codes) and codes.dtype == np.int32
     assert np.array_equal(uniques, expected_uniques)
+
+
+@pytest.mark.parametrize("radii", [[2.0, 4.0], [1.0, 2.5, 4.0]])
+def test_a_members_inner_radius_is_its_smallest_radius_in_that_centre_year(radii):
+    """Brute force: the least radius at which the same establishment is in the same cell."""
+    plants = pd.concat(
+        [_random_world(seed)[0].assign(year=2015 + seed) for seed in range(2)], ignore_index=True
+    )
+    members = cell_members(plants, NeighbourhoodConfig(radii_km=radii))
+    keys = ["year", "centre_id", "establishment_id"]
+    smallest = members.groupby(keys)["radius_km"].transform("min")
+    assert members["inner_radius_km"].nunique() > 1
+    assert np.array_equal(members["inner_radius_km"].to_numpy(), smallest.to_numpy())
