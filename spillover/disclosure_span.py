@@ -507,8 +507,11 @@ class _Block:
         """The least-norm weights y of the rows with Mᵀy = ``vector`` (in the row space).
 
         With the rows M = D·U·S·Vᵀ (D their norms, the SVD of the scaled rows), y lies in the
-        range of D·U: y = D·U·(UᵀD²U)⁻¹·S⁻¹·Vᵀv, without a second decomposition of the block.
+        range of D·U: y = D·U·(UᵀD²U)⁻¹·S⁻¹·Vᵀv, without a second decomposition of the block;
+        rows of full rank (U square) have the one solution y = D⁻¹·U·S⁻¹·Vᵀv.
         """
+        if self._left.shape[0] == self._left.shape[1]:
+            return self._left @ ((self.basis.T @ vector) / self._singular) / self._norms
         if self._solver is None:
             left = self._norms[:, None] * self._left
             self._solver = left @ np.linalg.solve(left.T @ left, np.diag(1 / self._singular))

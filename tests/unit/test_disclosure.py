@@ -645,8 +645,8 @@ def test_margins_do_not_join_the_blocks():
     assert set().union(*years) == {2015, 2016}
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_block_row_weights_are_the_least_norm_solution(seed):
+@pytest.mark.parametrize(("seed", "n_dependent"), [(s, n) for s in range(5) for n in (0, 4)])
+def test_block_row_weights_are_the_least_norm_solution(seed, n_dependent):
     """The derivation's row weights equal the pseudo-inverse's, rows of any length or rank."""
     import scipy.sparse as sp
 
@@ -654,8 +654,8 @@ def test_block_row_weights_are_the_least_norm_solution(seed):
 
     rng = np.random.default_rng(seed)
     base = rng.integers(0, 2, size=(6, 9)) * rng.choice([1.0, 0.37, 12.5], size=(6, 9))
-    dependent = rng.normal(size=(4, 6)) @ base  # rank ≤ 6 among 10 rows
-    rows = np.vstack([base, dependent]) * rng.choice([0.01, 1.0, 300.0], size=(10, 1))
+    dependent = rng.normal(size=(n_dependent, 6)) @ base  # rank ≤ 6 among 6 + n rows
+    rows = np.vstack([base, dependent]) * rng.choice([0.01, 1.0, 300.0], size=(6 + n_dependent, 1))
     rows = rows[np.abs(rows).sum(axis=1) > 0]
     block = _Block(sp.csr_matrix(rows), np.arange(9))
     vector = rows.T @ rng.normal(size=len(rows))
