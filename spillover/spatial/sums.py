@@ -351,4 +351,4 @@ def _result(centres, points, labels, counts, sums, value_columns, *, by, integer
 
 
 def _concat(parts, dtype):
-    return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
+    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype=dtype)
