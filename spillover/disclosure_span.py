@@ -206,11 +206,15 @@ class LinearRelease:
         n_est = max(len(self.establishments), 1)
         first_year = int(year.min()) if len(year) else 0
         n_years = int(year.max()) - first_year + 1 if len(year) else 1
-        var, keys = _factorize_bounded(
-            ((year.astype(np.int64) - first_year) * n_est + owner) * len(KINDS) + kind,
-            n_years * n_est * len(KINDS),
-        )
+        key = year.astype(np.int64)  # ((year - first) · n_est + owner) · kinds + kind, in place
+        key -= first_year
+        key *= n_est
+        key += owner
+        key *= len(KINDS)
+        key += kind
         del year, kind, owner
+        var, keys = _factorize_bounded(key, n_years * n_est * len(KINDS))
+        del key
         atom_of_var = _atoms(rows, var, coef, len(keys)).astype(np.int32)
         atom = atom_of_var[var]
         self.n_atoms = int(atom.max()) + 1 if len(atom) else 0
