@@ -185,14 +185,24 @@ def cell_members(plants: pd.DataFrame, settings: NeighbourhoodConfig) -> pd.Data
     ascending = np.asarray(settings.radii_km, dtype=float)  # the config sorts them
     inner = ascending[np.searchsorted(ascending + BOUNDARY_TOLERANCE_KM, distance[pairs])]
     del inside, pairs, centre_rows, point_rows, distance
-    members = {
+    # the value columns filled in place in one block (column-major): no stacking copy
+    values = np.empty((len(at_point), len(VALUE_COLUMNS)), order="F")
+    for index, column in enumerate(VALUE_COLUMNS):
+        np.take(
+            points[column].to_numpy(dtype="float64", na_value=np.nan),
+            at_point,
+            out=values[:, index],
+        )
+    members = pd.DataFrame(values, columns=VALUE_COLUMNS, copy=False)
+    del values
+    keys = {
         "radius_km": radius,
         "year": points["year"].take(at_point).reset_index(drop=True),
         "centre_id": centres["centre_id"].take(at_centre).reset_index(drop=True),
         "establishment_id": points["point_id"].take(at_point).reset_index(drop=True),
         "inner_radius_km": inner,
     }
-    for column in VALUE_COLUMNS:
-        members[column] = points[column].to_numpy(dtype="float64", na_value=np.nan)[at_point]
+    for position, (name, column) in enumerate(keys.items()):
+        members.insert(position, name, column)
     members["export_method"] = plants["export_method"].take(at_point).reset_index(drop=True)
-    return pd.DataFrame(members)
+    return members
