@@ -620,13 +620,12 @@ def test_atoms_do_not_depend_on_the_chunk_of_terms_hashed(monkeypatch):
     assert np.array_equal(whole.owner_atom, chunked.owner_atom)
 
 
-def test_margins_do_not_join_the_blocks():
-    """A margin over every cell of two years stays out of the blocks (it would join them)."""
-    from spillover.disclosure_span import LinearRelease
-
-    first, rng = _random_world(3)
-    second, _ = _random_world(4)
-    plants = pd.concat([first.assign(year=2015), second.assign(year=2016)], ignore_index=True)
+def _yearly_release(worlds):
+    """Cells and numbered members of random worlds taken as the years from 2015 on."""
+    plants = pd.concat(
+        [plants.assign(year=2015 + number) for number, plants in enumerate(worlds)],
+        ignore_index=True,
+    )
     settings = NeighbourhoodConfig(radii_km=[2.0, 4.0])
     cells = neighbourhood_table(plants, settings).reset_index(drop=True)
     members = cell_members(plants, settings)
@@ -634,6 +633,17 @@ def test_margins_do_not_join_the_blocks():
     members["cell"] = pd.MultiIndex.from_frame(cells[keys]).get_indexer(
         pd.MultiIndex.from_frame(members[keys])
     )
+    return cells, members
+
+
+def test_margins_do_not_join_the_blocks():
+    """A margin over every cell of two years stays out of the blocks (it would join them)."""
+    from spillover.disclosure_span import LinearRelease
+
+    first, rng = _random_world(3)
+    second, _ = _random_world(4)
+    cells, members = _yearly_release([first, second])
+    keys = ["radius_km", "year", "centre_id"]
     margin = Margin("m/exports", "exports", cells[keys].assign(weight=1.0))
     published = rng.random((len(cells), len(VALUE_COLUMNS))) < 0.6
     model = LinearRelease(cells, members, [margin])
@@ -779,15 +789,7 @@ def test_findings_do_not_depend_on_the_threads_decomposing_blocks(monkeypatch, s
     from spillover import disclosure_span
     from spillover.disclosure_span import LinearRelease
 
-    worlds = [_random_world(seed + 10 * year)[0].assign(year=2015 + year) for year in range(3)]
-    plants = pd.concat(worlds, ignore_index=True)
-    settings = NeighbourhoodConfig(radii_km=[2.0, 4.0])
-    cells = neighbourhood_table(plants, settings).reset_index(drop=True)
-    members = cell_members(plants, settings)
-    keys = ["radius_km", "year", "centre_id"]
-    members["cell"] = pd.MultiIndex.from_frame(cells[keys]).get_indexer(
-        pd.MultiIndex.from_frame(members[keys])
-    )
+    cells, members = _yearly_release([_random_world(seed + 10 * y)[0] for y in range(3)])
     published = np.random.default_rng(seed).random((len(cells), len(VALUE_COLUMNS))) < 0.6
     found = {}
     for threads in (1, 3):
