@@ -818,8 +818,9 @@ def _blocks(active: sp.csr_matrix):
     used = np.flatnonzero(np.diff(incidence.tocsc().indptr) > 0)
     rows = np.argsort(row_label, kind="stable")  # each block's rows in order
     atoms = used[np.argsort(atom_label[used], kind="stable")]
-    row_starts = np.searchsorted(row_label[rows], np.unique(row_label))
-    atom_bounds = np.searchsorted(atom_label[atoms], np.unique(row_label), side="right")
+    labels = sorted_unique(row_label)
+    row_starts = np.searchsorted(row_label[rows], labels)
+    atom_bounds = np.searchsorted(atom_label[atoms], labels, side="right")
     for number, start in enumerate(row_starts):
         end = row_starts[number + 1] if number + 1 < len(row_starts) else len(rows)
         first = atom_bounds[number - 1] if number else 0
