@@ -430,7 +430,7 @@ def _drop_duplicate_keys(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame,
     repeated = frame.duplicated(key, keep="first")
     if not repeated.any():
         return frame, quarantine.empty()
-    first = frame.loc[~repeated].set_index(key)[["source_file", "source_line"]]
+    first = frame.loc[~repeated, [*key, "source_file", "source_line"]].set_index(key)
     dups = frame.loc[repeated]
     origin = first.loc[pd.MultiIndex.from_frame(dups[key]) if len(key) > 1 else dups[key[0]]]
     quarantined = quarantine.mapped_rows(
