@@ -123,7 +123,9 @@ def write_dataset(
     if partition_cols and len(frame):
         found = frame.groupby(partition_cols, sort=True, dropna=False).indices
         groups = {key if isinstance(key, tuple) else (key,): rows for key, rows in found.items()}
-        table = table.take(np.concatenate(list(groups.values())))  # partitions end to end
+        order = np.concatenate(list(groups.values()))
+        if (np.diff(order) != 1).any():  # partitions end to end (a sorted frame already is)
+            table = table.take(order)
     start = 0
     for key, rows in groups.items():
         folder = directory.joinpath(*map(_folder, partition_cols or (), key))

@@ -74,3 +74,21 @@ def test_each_part_carries_the_bbox_of_its_own_geometries(tmp_path, kind):
             assert described["bbox"] == list(shapely.total_bounds(shapes))
         else:
             assert "bbox" not in described
+
+
+@pytest.mark.parametrize("order", ["sorted", "reversed", "interleaved"])
+def test_each_partition_holds_its_rows_in_the_frames_order(tmp_path, order):
+    """Partitions get their own rows, in frame order, whether or not the frame is grouped."""
+    frame = pd.DataFrame(
+        {
+            "radius_km": [5.0, 5.0, 5.0, 10.0, 10.0, 10.0],
+            "year": [2015, 2015, 2016, 2015, 2016, 2016],
+            "value": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        }
+    )
+    rows = {"sorted": [0, 1, 2, 3, 4, 5], "reversed": [5, 4, 3, 2, 1, 0]}
+    frame = frame.iloc[rows.get(order, [0, 3, 2, 4, 1, 5])].reset_index(drop=True)
+    write_dataset(frame, tmp_path / "d", partition_cols=["radius_km", "year"])
+    for (radius, year), expected in frame.groupby(["radius_km", "year"]):
+        part = pd.read_parquet(tmp_path / "d" / f"radius_km_{radius:g}" / f"year_{year}")
+        assert part["value"].tolist() == expected["value"].tolist()
