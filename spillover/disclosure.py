@@ -44,6 +44,7 @@ import pandas as pd
 
 from spillover.config import Config, DisclosureConfig, NeighbourhoodConfig
 from spillover.disclosure_span import DisclosureError, Finding, LinearRelease, Margin
+from spillover.disclosure_support import run_starts
 from spillover.estimate import ENTITY, decomposition_pairs
 from spillover.estimate.sample import DERIVATIVES
 from spillover.neighbourhoods import VALUE_COLUMNS, cell_members
@@ -312,13 +313,6 @@ class _RingStats:
             lower[rows] = np.where(reasons[cells] == "", radius, low)
 
 
-def _run_starts(keys: np.ndarray) -> np.ndarray:
-    """Whether each row starts a run of equal ``keys`` (rows grouped by key)."""
-    first = np.ones(len(keys), dtype=bool)
-    first[1:] = keys[1:] != keys[:-1]
-    return first
-
-
 def _contributors(cell, value, ring, n_cells: int, rule: DisclosureConfig):
     """Per cell of one column: establishments with a non-zero value, and the top-n share (0–1).
 
@@ -343,7 +337,7 @@ def _top_sums(cell: np.ndarray, value: np.ndarray, n: int) -> tuple[np.ndarray, 
     Added largest first from 0.0 (as a sum over the rows sorted by value would add them), by
     taking each cell's maximum n times, one occurrence at a time: no sort of the rows.
     """
-    first = _run_starts(cell)
+    first = run_starts(cell)
     starts = np.flatnonzero(first)
     group = np.cumsum(first) - 1
     left = value.astype(float, copy=True)
@@ -353,7 +347,7 @@ def _top_sums(cell: np.ndarray, value: np.ndarray, n: int) -> tuple[np.ndarray, 
         found = largest > -np.inf  # a cell of fewer than n rows has none left
         sums[found] += largest[found]
         at = np.flatnonzero(left == largest[group])
-        left[at[_run_starts(group[at])]] = -np.inf  # the first row holding it, per cell
+        left[at[run_starts(group[at])]] = -np.inf  # the first row holding it, per cell
     return cell[starts], sums
 
 

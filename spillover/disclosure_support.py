@@ -219,6 +219,11 @@ def sorted_unique(values: np.ndarray) -> np.ndarray:
     NumPy 2.4's ``np.unique`` hashes: ~17× slower on 4·10⁶ int64 (4.2 s vs 0.25 s here).
     """
     ordered = np.sort(values)
-    if ordered.size == 0:
-        return ordered
-    return ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])]
+    return ordered[run_starts(ordered)]
+
+
+def run_starts(keys: np.ndarray) -> np.ndarray:
+    """Whether each row starts a run of equal ``keys`` (rows grouped by key)."""
+    first = np.ones(len(keys), dtype=bool)
+    first[1:] = keys[1:] != keys[:-1]
+    return first
