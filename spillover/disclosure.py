@@ -232,9 +232,7 @@ def suppression_reasons(
 
 def numbered_members(cells: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
     """``members`` with the position of its cell in ``cells`` (checked against the counts)."""
-    index = pd.MultiIndex.from_frame(cells[CELL_KEYS].astype({"year": "int64"}))
-    keys = pd.MultiIndex.from_frame(members[CELL_KEYS].astype({"year": "int64"}))
-    cell = index.get_indexer(keys)
+    cell = _cell_positions(cells, members)
     counts = np.bincount(cell[cell >= 0], minlength=len(cells))
     if (cell < 0).any() or (counts != cells["n_neighbours"].to_numpy()).any():
         raise DisclosureError(
@@ -242,6 +240,37 @@ def numbered_members(cells: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame
             "neighbourhoods stage before publishing"
         )
     return members.assign(cell=cell).reset_index(drop=True)
+
+
+def _cell_positions(cells: pd.DataFrame, members: pd.DataFrame) -> np.ndarray:
+    """Row of ``cells`` holding each member's ``radius_km, year, centre_id`` (-1: none).
+
+    Each key is numbered among the cells' values (categorical ids through their categories:
+    no hashing of the ~10^7 member rows), and the three numbers index a dense table.
+    """
+    own, numbers, sizes = [], [], []
+    for column in CELL_KEYS:
+        values = pd.Index(cells[column].drop_duplicates().sort_values())
+        own.append(_positions_in(values, cells[column]))
+        numbers.append(_positions_in(values, members[column]))
+        sizes.append(len(values))
+    table = np.full(int(np.prod(sizes)) + 1, -1, dtype=np.int64)  # the last entry: unknown
+    table[np.ravel_multi_index(own, sizes)] = np.arange(len(cells))
+    found = np.logical_and.reduce([n >= 0 for n in numbers])
+    flat = np.full(len(members), len(table) - 1, dtype=np.int64)
+    flat[found] = np.ravel_multi_index([n[found] for n in numbers], sizes)
+    return table[flat]
+
+
+def _positions_in(values: pd.Index, column: pd.Series) -> np.ndarray:
+    """Position in ``values`` of each entry of ``column`` (-1 where absent)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        lookup = np.append(values.get_indexer(column.cat.categories), -1)
+        return lookup[column.cat.codes.to_numpy()]  # code -1 (NaN) takes the last: -1
+    if values.is_monotonic_increasing and len(values) < 64 and column.dtype.kind in "iuf":
+        at = np.minimum(np.searchsorted(values.to_numpy(), column.to_numpy()), len(values) - 1)
+        return np.where(values.to_numpy()[at] == column.to_numpy(), at, -1)
+    return values.get_indexer(column)
 
 
 class _RingStats:
