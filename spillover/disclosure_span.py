@@ -156,6 +156,14 @@ def _factorize_bounded(keys: np.ndarray, size: int) -> tuple[np.ndarray, np.ndar
     return code[keys], uniques
 
 
+def _codes(ids: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """int32 codes of ``ids`` and the ids they index (a categorical's own codes: no hashing)."""
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        return ids.cat.codes.to_numpy().astype(np.int32), pd.Index(ids.cat.categories)
+    codes, uniques = pd.factorize(ids)
+    return codes.astype(np.int32), pd.Index(uniques)
+
+
 def _mix(values: np.ndarray) -> np.ndarray:
     """splitmix64 finaliser: a well-spread 64-bit hash of each uint64."""
     z = values + np.uint64(0x9E3779B97F4A7C15)
@@ -237,6 +245,9 @@ class LinearRelease:
         index = pd.MultiIndex.from_frame(cells[keys].astype({"year": "int64"}))
         self.cell_weights = [_cell_weights(m, index) for m in self.cell_margins]
         self._blocks: dict[tuple, tuple[_Block, list[Finding]]] = {}
+        # suppressed values found underivable, and from which released values (see _suppressed)
+        self._underivable: set[int] = set()
+        self._released = np.ones((self.n_cells, len(self.columns)), dtype=bool)
 
     def _terms(self, members: pd.DataFrame) -> tuple:
         """Every released row's variables as arrays, in order (cells by column, then margins).
@@ -244,8 +255,7 @@ class LinearRelease:
         Returns ``(row, year, establishment code, kind, coef, ids)``; codes index ``ids``.
         Terms with a zero coefficient are left out.
         """
-        codes, ids = pd.factorize(members["establishment_id"])
-        codes, ids = codes.astype(np.int32), pd.Index(ids)
+        codes, ids = _codes(members["establishment_id"])
         cell = members["cell"].to_numpy(dtype=np.int32)
         year = members["year"].to_numpy(dtype=np.int16)
         parts = []
@@ -298,6 +308,9 @@ class LinearRelease:
         -------
         list of Finding
         """
+        if (published & ~self._released).any():  # more released: the row space may grow
+            self._underivable.clear()
+        self._released = published.copy()
         labels, active = self._active_rows(published)
         flat = published.reshape(-1)
         has_terms = np.diff(self.matrix.indptr[: flat.size + 1]) > 0
@@ -415,12 +428,21 @@ class LinearRelease:
             entry_atom, entry_row = entry_atom[~gone], entry_row[~gone]
 
     def _suppressed(self, span: _Span, target_matrix: sp.csr_matrix, targets) -> list[Finding]:
-        """Suppressed values that lie in the row space of the released rows."""
+        """Suppressed values that lie in the row space of the released rows.
+
+        Released values only ever get fewer between calls (secondary suppression), so the row
+        space only shrinks (a margin's total stays released): a value found underivable is not
+        tested again until a call releases more.
+        """
         found = []
         for t, row in enumerate(targets):
+            if row in self._underivable:
+                continue
             target = target_matrix[t]
             used = span.derivation(target.indices, target.data)
-            if used is not None:
+            if used is None:
+                self._underivable.add(int(row))
+            else:
                 cell, column = divmod(int(row), len(self.columns))
                 found.append(
                     Finding(

@@ -20,7 +20,7 @@ from spillover.disclosure import (
     public_release,
     suppression_reasons,
 )
-from spillover.disclosure_span import Margin
+from spillover.disclosure_span import DisclosureError, Margin
 from spillover.neighbourhoods import VALUE_COLUMNS, cell_members, neighbourhood_table
 
 
@@ -800,6 +800,26 @@ def test_findings_do_not_depend_on_the_threads_decomposing_blocks(monkeypatch, s
     assert found[1] and found[1] == found[3]
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_a_model_kept_between_rounds_finds_what_a_new_one_finds(seed):
+    """Fewer values released call after call, then more again: the same findings as anew."""
+    from spillover.disclosure_span import LinearRelease
+
+    cells, members = _yearly_release([_random_world(seed + 10 * y)[0] for y in range(2)])
+    keys = ["radius_km", "year", "centre_id"]
+    margin = Margin("m/exports", "exports", cells[keys].assign(weight=1.0))
+    rng = np.random.default_rng(seed)
+    published = rng.random((len(cells), len(VALUE_COLUMNS))) < 0.9
+    fewer = published & (rng.random(published.shape) < 0.8)
+    kept = LinearRelease(cells, members, [margin])
+    suppressed = 0
+    for mask in (published, fewer, fewer & (rng.random(published.shape) < 0.7), published):
+        found = kept.disclosures(mask, 3)
+        assert found == LinearRelease(cells, members, [margin]).disclosures(mask, 3)
+        suppressed += sum(f.kind == "suppressed" for f in found)
+    assert suppressed  # the case derives suppressed values
+
+
 @pytest.mark.parametrize(("size", "n"), [(10, 0), (10, 1), (50, 1000), (10**7, 30)])
 def test_bounded_factorize_numbers_keys_as_pandas_does(size, n):
     """Codes by first appearance and the keys in that order (table or hash route)."""
@@ -810,6 +830,40 @@ def test_bounded_factorize_numbers_keys_as_pandas_does(size, n):
     expected_codes, expected_uniques = pd.factorize(keys)
     assert np.array_equal(codes, expected_codes) and codes.dtype == np.int32
     assert np.array_equal(uniques, expected_uniques)
+
+
+@pytest.mark.parametrize("as_text", [False, True])
+def test_members_are_numbered_by_their_cell_as_a_multiindex_would(as_text):
+    """Categorical or plain-text ids: each member gets its cell's row; a stranger is refused."""
+    from spillover.disclosure import _cell_positions, numbered_members
+
+    plants = pd.concat(
+        [_random_world(seed)[0].assign(year=2015 + seed) for seed in range(3)], ignore_index=True
+    )
+    settings = NeighbourhoodConfig(radii_km=[1.0, 2.0, 4.0])
+    cells = neighbourhood_table(plants, settings).sample(frac=1.0, random_state=1)
+    cells = cells.reset_index(drop=True)
+    members = cell_members(plants, settings)
+    assert isinstance(members["centre_id"].dtype, pd.CategoricalDtype)
+    if as_text:
+        members = members.astype({"centre_id": "str", "establishment_id": "str"})
+    keys = ["radius_km", "year", "centre_id"]
+    expected = pd.MultiIndex.from_frame(cells[keys].astype({"year": "int64"})).get_indexer(
+        pd.MultiIndex.from_frame(members[keys].astype({"year": "int64", "centre_id": "str"}))
+    )
+    numbered = numbered_members(cells, members)
+    assert set(expected) == set(np.flatnonzero(cells["n_neighbours"] > 0))
+    assert np.array_equal(numbered["cell"].to_numpy(), expected)
+    # cells without a year, a centre and a radius: their members are found nowhere (-1)
+    fewer = cells[(cells["year"] != 2016) & (cells["centre_id"] != "C1") & (cells["radius_km"] > 1)]
+    fewer = fewer.reset_index(drop=True)
+    expected = pd.MultiIndex.from_frame(fewer[keys].astype({"year": "int64"})).get_indexer(
+        pd.MultiIndex.from_frame(members[keys].astype({"year": "int64", "centre_id": "str"}))
+    )
+    assert (expected < 0).any() and (expected >= 0).any()
+    assert np.array_equal(_cell_positions(fewer, members), expected)
+    with pytest.raises(DisclosureError, match="n_neighbours"):
+        numbered_members(fewer, members)
 
 
 @pytest.mark.parametrize("radii", [[2.0, 4.0], [1.0, 2.5, 4.0]])
