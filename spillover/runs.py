@@ -54,12 +54,12 @@ class Run:
     config: Config
     progress: bool = False
 
-    def table(self, name: str) -> pd.DataFrame:
-        """Read an intermediate table written by an earlier stage."""
+    def table(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
+        """Read an intermediate table written by an earlier stage (only ``columns``, if given)."""
         path = self.workdir / "tables" / f"{name}.parquet"
         if not path.exists():
             raise PipelineError(f"{path} is missing: run the stage that writes {name!r} first")
-        return pd.read_parquet(path)
+        return pd.read_parquet(path, columns=columns)
 
     def optional_table(self, name: str) -> pd.DataFrame | None:
         """The table of an optional source (``None`` when the config lists no source)."""

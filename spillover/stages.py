@@ -208,7 +208,7 @@ def exports_stage(run: Run) -> StageResult:
 )
 def neighbourhoods_stage(run: Run) -> StageResult:
     """Sum the qualifying establishments around every centre, per year and radius."""
-    plants = run.table("plants")
+    plants = run.table("plants", neighbourhoods.INPUT_COLUMNS)
     cache = _year_cache(run, "neighbourhoods")
     table, overlap, by_membership = neighbourhoods.neighbourhood_tables(
         plants, run.config.neighbourhoods, run.config.memberships, cache
@@ -311,7 +311,8 @@ def disclose_stage(run: Run) -> StageResult:
     cells = run.table("neighbourhoods")
     panels = {"neighbourhood": run.table("panel"), "plant": run.table("plant_panel")}
     cache = disclosure.disclosure_cache(run.config.cache_path("disclosure"), run.config)
-    release = disclosure.public_release(cells, run.table("plants"), panels, run.config, cache=cache)
+    plants = run.table("plants", neighbourhoods.INPUT_COLUMNS)  # all that the rule reads
+    release = disclosure.public_release(cells, plants, panels, run.config, cache=cache)
     cache.prune()
     return StageResult(
         rows_in=len(cells),
