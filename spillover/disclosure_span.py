@@ -402,15 +402,18 @@ class LinearRelease:
         The kept rows of every atom are counted once and updated as rows drop; an atom in
         exactly one kept row finds it as the sum of its kept rows' numbers.
         """
+        if (active.data == 0).any():  # a zero coefficient is no entry
+            active = active.copy()
+            active.eliminate_zeros()
         n_rows = active.shape[0]
         keep = np.ones(n_rows, dtype=bool)
         in_target = np.diff((targets != 0).tocsc().indptr) > 0
         n_owners = len(self.establishments) + 1
-        filled = active.data != 0
-        entry_atom = active.indices[filled]
-        entry_row = np.repeat(np.arange(n_rows), np.diff(active.indptr))[filled]
-        count = np.bincount(entry_atom, minlength=self.n_atoms)
-        row_sum = np.bincount(entry_atom, weights=entry_row, minlength=self.n_atoms)  # exact
+        length = np.diff(active.indptr)
+        count = np.bincount(active.indices, minlength=self.n_atoms)
+        row_sum = np.bincount(  # exact: integers far below 2⁵³
+            active.indices, weights=np.repeat(np.arange(n_rows), length), minlength=self.n_atoms
+        )
         while True:
             private = (count == 1) & ~in_target
             owner_row = np.where(private, row_sum, -1).astype(np.int64)[self.owner_atom]
@@ -419,13 +422,13 @@ class LinearRelease:
             drop = np.bincount(pairs // n_owners, minlength=n_rows) >= minimum
             if not drop.any():
                 return keep
-            keep[drop] = False
-            gone = drop[entry_row]
-            count -= np.bincount(entry_atom[gone], minlength=self.n_atoms)
+            keep[drop] = False  # a private atom's row is kept: each row drops once
+            rows = np.flatnonzero(drop)
+            gone = active.indices[_row_entries(active.indptr, rows)]
+            count -= np.bincount(gone, minlength=self.n_atoms)
             row_sum -= np.bincount(
-                entry_atom[gone], weights=entry_row[gone], minlength=self.n_atoms
+                gone, weights=np.repeat(rows, length[rows]), minlength=self.n_atoms
             )
-            entry_atom, entry_row = entry_atom[~gone], entry_row[~gone]
 
     def _suppressed(self, span: _Span, target_matrix: sp.csr_matrix, targets) -> list[Finding]:
         """Suppressed values that lie in the row space of the released rows.
@@ -504,6 +507,13 @@ class LinearRelease:
                 )
             )
         return found
+
+
+def _row_entries(indptr: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Positions (in a CSR matrix's ``indices``/``data``) of the entries of ``rows``, in order."""
+    length = indptr[rows + 1] - indptr[rows]
+    ends = np.cumsum(length)
+    return np.arange(ends[-1] if len(ends) else 0) + np.repeat(indptr[rows] - ends + length, length)
 
 
 def _cell_weights(margin: Margin, cells: pd.MultiIndex) -> np.ndarray:

@@ -820,6 +820,82 @@ def test_a_model_kept_between_rounds_finds_what_a_new_one_finds(seed):
     assert suppressed  # the case derives suppressed values
 
 
+def _pruned_by_brute_force(model, active, targets, minimum):
+    """Keep mask: drop rows while some row's private atoms belong to ``minimum`` or more owners.
+
+    An atom is private to a kept row when no other kept row and no target holds it.
+    """
+    dense = active.toarray() != 0
+    in_target = (targets.toarray() != 0).any(axis=0)
+    keep = np.ones(len(dense), dtype=bool)
+    while True:
+        rows_of_atom = dense[keep].sum(axis=0)
+        drop = np.zeros_like(keep)
+        for row in np.flatnonzero(keep):
+            private = np.flatnonzero(dense[row] & (rows_of_atom == 1) & ~in_target)
+            owners = set().union(*[set(model.owners([a]).tolist()) for a in private])
+            drop[row] = len(owners) >= minimum
+        if not drop.any():
+            return keep
+        keep &= ~drop
+
+
+def _owned_atoms(rng, n_atoms, n_establishments):
+    """A LinearRelease shell whose atoms belong to 1–3 random establishments each."""
+    from spillover.disclosure_span import LinearRelease
+
+    model = object.__new__(LinearRelease)
+    owners = [
+        np.sort(rng.choice(n_establishments, rng.integers(1, 4), replace=False))
+        for _ in range(n_atoms)
+    ]
+    model.n_atoms = n_atoms
+    model.establishments = pd.Index(np.arange(n_establishments))
+    model.owner_atom = np.repeat(np.arange(n_atoms), [len(o) for o in owners])
+    model.owner_code = np.concatenate(owners)
+    model.owner_start = np.concatenate([[0], np.cumsum([len(o) for o in owners])])
+    return model
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_pruned_rows_are_those_of_the_brute_force(seed):
+    """Rows that cannot enter a derivation, dropped until none is left (random rows)."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(seed)
+    model = _owned_atoms(rng, 60, 40)
+    dense = (rng.random((30, 60)) < 0.06) * rng.choice([1.0, 0.25, 0.0], size=(30, 60))
+    active = sp.csr_matrix(dense)
+    active.data[rng.random(active.nnz) < 0.05] = 0.0  # explicit zeros are no entries
+    targets = sp.csr_matrix((rng.random((3, 60)) < 0.05).astype(float))
+    minimum = int(rng.integers(2, 5))
+    keep = model._prune(active, targets, minimum)
+    assert np.array_equal(keep, _pruned_by_brute_force(model, active, targets, minimum))
+
+
+def test_pruning_cascades():
+    """Row 0 alone holds atom 0 (3 establishments): dropped; then atom 1 is row 1's alone."""
+    import scipy.sparse as sp
+
+    model = _owned_atoms(np.random.default_rng(0), 3, 9)
+    model.owner_atom, model.owner_code = np.repeat([0, 1, 2], 3), np.arange(9)
+    model.owner_start = np.array([0, 3, 6, 9])
+    active = sp.csr_matrix(np.array([[1.0, 1.0, 0.0], [0.0, 1.0, 1.0], [0.0, 0.0, 1.0]]))
+    targets = sp.csr_matrix(np.array([[0.0, 0.0, 1.0]]))
+    assert model._prune(active, targets, 3).tolist() == [False, False, True]
+    assert model._prune(active, targets, 4).tolist() == [True, True, True]
+
+
+def test_row_entries_by_hand():
+    from spillover.disclosure_span import _row_entries
+
+    indptr = np.array([0, 2, 2, 5, 6])
+    assert _row_entries(indptr, np.array([0, 2, 3])).tolist() == [0, 1, 2, 3, 4, 5]
+    assert _row_entries(indptr, np.array([1, 3])).tolist() == [5]
+    assert _row_entries(indptr, np.array([2])).tolist() == [2, 3, 4]
+    assert _row_entries(indptr, np.array([], dtype=int)).tolist() == []
+
+
 @pytest.mark.parametrize(("size", "n"), [(10, 0), (10, 1), (50, 1000), (10**7, 30)])
 def test_bounded_factorize_numbers_keys_as_pandas_does(size, n):
     """Codes by first appearance and the keys in that order (table or hash route)."""
