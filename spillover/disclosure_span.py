@@ -573,16 +573,18 @@ class _Block:
             self._big[key] = _column_split(self.basis[big])
         return self._big[key]
 
-    def big_part(self, big: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Orthonormal basis of the row space's values on the ``big`` atoms, and its pseudo-inverse.
+    def big_part(self, big: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The SVD ``u, s, v`` of the basis rows of the ``big`` atoms (boolean per atom).
 
-        ``big`` is a boolean per atom of the block.
+        ``u`` is an orthonormal basis of the row space's values on the big atoms; their
+        pseudo-inverse is ``v / s @ u.T`` (applied as ``v @ ((u.T @ x) / s)``: a block of
+        ~10³ × 10⁴ is not formed).
         """
         u, s, v, null = self._big_split(big)
         if u is None:  # left out by the Gram route until asked (few blocks need it)
             u = self.basis[big] @ v / s
             self._big[big.tobytes()] = (u, s, v, null)
-        return u, v / s @ u.T
+        return u, s, v
 
     def small_vectors(self, small: np.ndarray) -> np.ndarray | None:
         """Orthonormal basis (over ``small``) of the row-space vectors living on ``small``."""
@@ -777,14 +779,14 @@ class _Span:
             return None
         big = ~small[self.support]
         stacked = [self.g[big & (self.block_of_atom[self.support] < 0)]]
-        pinv = {}
+        split = {}
         for b in self.touched:
             block = self.blocks[b][0]
             at = np.searchsorted(self.support, block.atoms)
             rows = at[big[at]]
             if rows.size == 0:
                 continue
-            u, pinv[b] = block.big_part(big[at])
+            split[b] = u, _, _ = block.big_part(big[at])
             stacked.append(self.g[rows] - u @ (u.T @ self.g[rows]))
         null = _null_space(np.vstack(stacked), 1e-9)
         if null.shape[1] == 0:
@@ -793,8 +795,9 @@ class _Span:
         for b in self.touched:
             block = self.blocks[b][0]
             at = np.searchsorted(self.support, block.atoms)
-            if b in pinv:
-                y = pinv[b] @ (self.g[at][big[at]] @ null)
+            if b in split:
+                u, s, v = split[b]
+                y = v @ ((u.T @ (self.g[at][big[at]] @ null)) / s[:, None])  # pseudo-inverse
                 vectors[at] -= block.basis @ y
         vectors[big] = 0.0
         local = [vectors]

@@ -578,9 +578,13 @@ def _compare_with_brute_force(seed) -> tuple[int, int, int]:
     return len(suppressed), len(hidden), len(carried)
 
 
-@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("seed", range(32))
 def test_linear_span_engine_agrees_with_brute_force(seed):
-    """Atoms, pruning, blocks and the set search against dense algebra over variables."""
+    """Atoms, pruning, blocks and the set search against dense algebra over variables.
+
+    32 worlds: fewer miss cases (a wrong pseudo-inverse of the margins' coupled vectors on a
+    block's big atoms shows in 1 world of 40).
+    """
     recovered, hidden, _ = _compare_with_brute_force(seed)
     assert hidden > recovered  # some suppressed values stay hidden in every world
 
@@ -776,11 +780,11 @@ def test_big_part_is_the_range_and_pseudo_inverse_of_the_big_atoms_rows(seed):
     block = _Block(sp.csr_matrix(rows), np.arange(60))
     big = rng.random(60) < 0.5
     for _ in range(2):  # computed, then kept
-        u, pinv = block.big_part(big)
+        u, s, v = block.big_part(big)
         part = block.basis[big]
         np.testing.assert_allclose(u.T @ u, np.eye(u.shape[1]), atol=1e-11)
         np.testing.assert_allclose(u @ u.T @ part, part, atol=1e-11)
-        np.testing.assert_allclose(pinv, np.linalg.pinv(part, rcond=1e-9), atol=1e-9)
+        np.testing.assert_allclose(v / s @ u.T, np.linalg.pinv(part, rcond=1e-9), atol=1e-9)
 
 
 @pytest.mark.parametrize("seed", range(3))
