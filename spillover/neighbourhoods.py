@@ -182,30 +182,27 @@ def cell_members(plants: pd.DataFrame, settings: NeighbourhoodConfig) -> pd.Data
     radius = np.repeat(np.asarray(settings.radii_km, dtype=float), [len(i) for i in inside])
     pairs = np.concatenate(inside)  # radii_km is never empty (config)
     at_centre, at_point = centre_rows[pairs], point_rows[pairs]
-    ascending = np.asarray(settings.radii_km, dtype=float)  # the config sorts them
-    inner = ascending[np.searchsorted(ascending + BOUNDARY_TOLERANCE_KM, distance[pairs])]
+    inner = _inner_radius(distance[pairs], settings.radii_km)
     del inside, pairs, centre_rows, point_rows, distance
-    # the value columns filled in place in one block (column-major): no stacking copy
-    values = np.empty((len(at_point), len(VALUE_COLUMNS)), order="F")
-    for index, column in enumerate(VALUE_COLUMNS):
-        np.take(
-            points[column].to_numpy(dtype="float64", na_value=np.nan),
-            at_point,
-            out=values[:, index],
-        )
-    members = pd.DataFrame(values, columns=VALUE_COLUMNS, copy=False)
-    del values
-    keys = {
+    columns = {
         "radius_km": radius,
-        "year": points["year"].take(at_point).reset_index(drop=True),
+        "year": points["year"].to_numpy(dtype=np.int64)[at_point],
         "centre_id": _categorical(centres["centre_id"], at_centre),
         "establishment_id": _categorical(points["point_id"], at_point),
         "inner_radius_km": inner,
     }
-    for position, (name, column) in enumerate(keys.items()):
-        members.insert(position, name, column)
-    members["export_method"] = _categorical(plants["export_method"], at_point)
-    return members
+    for column in VALUE_COLUMNS:
+        columns[column] = points[column].to_numpy(dtype="float64", na_value=np.nan)[at_point]
+    columns["export_method"] = _categorical(plants["export_method"], at_point)
+    return pd.DataFrame(columns, copy=False)  # the arrays become its columns: no copy
+
+
+def _inner_radius(distance: np.ndarray, radii_km) -> np.ndarray:
+    """The smallest of the (sorted) radii that each distance (km) is within."""
+    inner = np.full(len(distance), radii_km[-1], dtype=float)
+    for radius in radii_km[-2::-1]:  # outer to inner: the smallest one holding it wins
+        inner[distance <= radius + BOUNDARY_TOLERANCE_KM] = radius
+    return inner
 
 
 def _categorical(values: pd.Series, rows: np.ndarray) -> pd.Categorical:
