@@ -180,8 +180,8 @@ def search(
     c_lon = centres["lon"].to_numpy(dtype=float)[centre_rows]
     p_lat = points["lat"].to_numpy(dtype=float)[point_rows]
     p_lon = points["lon"].to_numpy(dtype=float)[point_rows]
-    c_ids = pd.Index(centres["centre_id"].to_numpy()[centre_rows])
-    p_ids = pd.Index(points["point_id"].to_numpy()[point_rows])
+    c_ids = pd.Index(centres["centre_id"].take(centre_rows))  # the group's ids, in their dtype
+    p_ids = pd.Index(points["point_id"].take(point_rows))
     if reverse:
         return Search(
             q_lat=np.radians(p_lat),
