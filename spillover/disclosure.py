@@ -290,7 +290,7 @@ class _RingStats:
         by_cell = None if (np.diff(cell) >= 0).all() else np.argsort(cell, kind="stable")
         if by_cell is not None:
             cell, inner = cell[by_cell], inner[by_cell]
-        rings = {lower: inner > lower for lower in lowers}
+        rings = {lower: inner > lower if lower else None for lower in lowers}  # None: whole
         for index, column in enumerate(VALUE_COLUMNS):
             value = np.nan_to_num(np.abs(members[column].to_numpy(dtype=float)))
             if by_cell is not None:
@@ -346,9 +346,10 @@ def _contributors(cell, value, ring, n_cells: int, rule: DisclosureConfig):
     """Per cell of one column: establishments with a non-zero value, and the top-n share (0–1).
 
     ``value`` (absolute, per member row, rows grouped by ``cell``) counts where ``ring`` is
-    true; the share is that of the ``dominance_top_n`` largest (0 without a dominance rule).
+    true (``None``: every row); the share is that of the ``dominance_top_n`` largest (0
+    without a dominance rule).
     """
-    ring_cell, ring_value = cell[ring], value[ring]
+    ring_cell, ring_value = (cell, value) if ring is None else (cell[ring], value[ring])
     count = np.bincount(ring_cell, weights=ring_value != 0, minlength=n_cells)
     share = np.zeros(n_cells)
     if rule.dominance_top_n and len(ring_cell):
