@@ -123,15 +123,16 @@ def write_dataset(
     if partition_cols and len(frame):
         found = frame.groupby(partition_cols, sort=True, dropna=False).indices
         groups = {key if isinstance(key, tuple) else (key,): rows for key, rows in found.items()}
-        order = np.concatenate(list(groups.values()))
-        if (np.diff(order) != 1).any():  # partitions end to end (a sorted frame already is)
-            table = table.take(order)
-    start = 0
-    for key, rows in groups.items():
+    # where a partition starts in the table: its own rows when each is one run of rows (the
+    # stages write years and radii in blocks, in any order), else they are taken end to end
+    starts = [int(rows[0]) if len(rows) else 0 for rows in groups.values()]
+    if any(len(rows) and rows[-1] - rows[0] + 1 != len(rows) for rows in groups.values()):
+        table = table.take(np.concatenate(list(groups.values())))
+        starts = np.cumsum([0, *map(len, groups.values())])[:-1].tolist()
+    for (key, rows), start in zip(groups.items(), starts, strict=True):
         folder = directory.joinpath(*map(_folder, partition_cols or (), key))
         folder.mkdir(parents=True, exist_ok=True)
         part = table.slice(start, len(rows))
-        start += len(rows)
         if geometry is not None:
             geo = geo_metadata(_total_bounds(bounds[rows]), geometry)
             part = part.replace_schema_metadata({**part.schema.metadata, b"geo": geo})
