@@ -368,6 +368,8 @@ class LinearRelease:
             return block, self._small(block, labels, minimum)
 
         new = [number for number, key in enumerate(keys) if key not in previous]
+        # the largest first, so that no thread is left alone with one at the end of the round
+        new.sort(key=lambda number: -len(pieces[number][0]) * len(pieces[number][1]))
         with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(BLOCK_THREADS) as pool:
             made = dict(zip(new, pool.map(new_block, new), strict=True))
         for number, key in enumerate(keys):
