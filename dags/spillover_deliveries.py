@@ -14,7 +14,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
-from spillover_airflow import DEFAULT_ARGS, RAW, TIMEZONE, config_path, fail_fast
+from spillover_airflow import (
+    DEFAULT_ARGS,
+    NEVER_PAST_TICK,
+    RAW,
+    TIMEZONE,
+    config_path,
+    fail_fast,
+)
 
 
 @task
@@ -44,7 +51,7 @@ def watch(table: str, params=None, dag_run=None, outlet_events=None) -> dict:
 
 
 @dag(
-    schedule=CronTriggerTimetable("0 7 * * *", timezone=TIMEZONE),
+    schedule=CronTriggerTimetable("0 7 * * *", timezone=TIMEZONE, run_immediately=NEVER_PAST_TICK),
     catchup=False,
     max_active_runs=1,
     dagrun_timeout=timedelta(hours=1),

@@ -27,6 +27,7 @@ from airflow.sdk import AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, Par
 from spillover_airflow import (
     DEFAULT_ARGS,
     ESTIMATES,
+    NEVER_PAST_TICK,
     RAW,
     TIMEZONE,
     config_path,
@@ -112,7 +113,9 @@ def publish(workdir: str, outlet_events=None) -> str:
 
 @dag(
     schedule=AssetOrTimeSchedule(
-        timetable=CronTriggerTimetable("0 6 1 4 *", timezone=TIMEZONE),
+        timetable=CronTriggerTimetable(
+            "0 6 1 4 *", timezone=TIMEZONE, run_immediately=NEVER_PAST_TICK
+        ),
         assets=AssetAny(*RAW.values()),
     ),
     catchup=False,

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -68,8 +69,8 @@ def test_dag_settings(dag):
     assert isinstance(timetable, AssetOrTimeSchedule)
     assert timetable.timetable.expression == "0 6 1 4 *"
     assert str(timetable.timetable.timezone) == "Asia/Tokyo"
-    # unpausing starts nothing: run_immediately=False only applies without a start_date
-    assert timetable.timetable.run_immediately is False and dag.start_date is None
+    # unpausing runs no past tick (test_unpausing_never_runs_a_tick_already_past)
+    assert timetable.timetable.run_immediately == timedelta(0) and dag.start_date is None
     raw = {asset.uri for asset in timetable.asset_condition.objects}
     assert "spillover://raw/establishments" in raw and len(raw) == 8
     assert dag.catchup is False
@@ -81,6 +82,32 @@ def test_dag_settings(dag):
         assert task.retries == (0 if task.task_id == "start_run" else 2)
     assert [asset.uri for asset in dag.get_task("publish").outlets] == ["spillover://estimates/"]
     assert type(dag.get_task("estimate")).__name__ == "DecoratedMappedOperator"
+
+
+@pytest.mark.parametrize("dag_id", ["spillover_yearly", "spillover_deliveries"])
+def test_unpausing_never_runs_a_tick_already_past(dagbag, dag_id, monkeypatch):
+    """Unpaused a minute or two hours after its tick, a DAG without runs waits for the next one.
+
+    (Airflow's default would run the past tick within a tenth of the period: 2.4 h for the
+    daily watch, 36 days for the yearly build.)
+    """
+    from airflow.serialization.decoders import decode_timetable
+    from airflow.serialization.encoders import encode_timetable
+    from airflow.timetables import trigger
+    from airflow.timetables.base import TimeRestriction
+
+    # the timetable as the scheduler gets it: serialized with the DAG
+    timetable = decode_timetable(encode_timetable(dagbag.dags[dag_id].timetable))
+    cron = getattr(timetable, "timetable", timetable)  # the yearly build's cron part
+    tick = {"spillover_yearly": "2026-03-31T21:00", "spillover_deliveries": "2026-12-06T22:00"}
+    for after in (timedelta(minutes=1), timedelta(hours=2)):
+        now = datetime.fromisoformat(tick[dag_id]).replace(tzinfo=UTC) + after
+        monkeypatch.setattr(trigger, "utcnow", lambda now=now: now)
+        info = cron.next_dagrun_info(
+            last_automated_data_interval=None,
+            restriction=TimeRestriction(earliest=None, latest=None, catchup=False),
+        )
+        assert info.run_after > now, (dag_id, after, info.run_after)
 
 
 def test_raw_assets_cover_every_source_table():
