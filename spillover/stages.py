@@ -237,7 +237,7 @@ def neighbourhoods_stage(run: Run) -> StageResult:
 @stage("exposure", config=("neighbourhoods", "memberships"), reads=("plants", "global_firms"))
 def exposure_stage(run: Run) -> StageResult:
     """Plant-level exposure of every non-excluded establishment to global-firm plants nearby."""
-    plants = run.table("plants")
+    plants = run.table("plants", exposure.INPUT_COLUMNS)
     cache = _year_cache(run, "exposure")
     table, by_membership = exposure.exposure_tables(
         plants,
