@@ -313,12 +313,43 @@ def with_geometry(frame: pd.DataFrame, kind: Geometry) -> tuple[pd.DataFrame, np
     lat = frame["lat"].to_numpy(dtype=float, na_value=np.nan)
     lon = frame["lon"].to_numpy(dtype=float, na_value=np.nan)
     if kind == "point":
-        shapes = np.full(len(frame), None, dtype=object)
-        valid = np.isfinite(lat) & np.isfinite(lon)
-        shapes[valid] = shapely.points(lon[valid], lat[valid])
-    else:
-        shapes = geodesic_circles(lat, lon, frame["radius_km"].to_numpy(dtype=float))
+        wkb, bounds = point_wkb(lon, lat)
+        return frame.assign(geometry=pd.arrays.ArrowExtensionArray(wkb)), bounds
+    shapes = geodesic_circles(lat, lon, frame["radius_km"].to_numpy(dtype=float))
     return frame.assign(geometry=shapely.to_wkb(shapes)), shapely.bounds(shapes)
+
+
+#: One little-endian WKB point: byte order 1, geometry type 1, x, y (21 bytes).
+_WKB_POINT = np.dtype([("order", "u1"), ("type", "<u4"), ("x", "<f8"), ("y", "<f8")])
+
+
+def point_wkb(lon: np.ndarray, lat: np.ndarray) -> tuple[pa.BinaryArray, np.ndarray]:
+    """WKB points at ``lon, lat`` (degrees; null where either is missing) and their bounds.
+
+    The bytes are :func:`shapely.to_wkb`'s for 2-D points on this (little-endian) machine,
+    written straight into one Arrow buffer: no Python object per point (1.4·10⁶ plants: 0.1 s
+    instead of 2.8 s through shapely). Bounds are ``lon, lat, lon, lat`` (NaN when null).
+    """
+    valid = np.isfinite(lat) & np.isfinite(lon)
+    points = np.empty(int(valid.sum()), dtype=_WKB_POINT)
+    points["order"], points["type"] = 1, 1
+    points["x"], points["y"] = lon[valid], lat[valid]
+    offsets = np.zeros(len(lon) + 1, dtype=np.int64)
+    np.cumsum(np.where(valid, _WKB_POINT.itemsize, 0), out=offsets[1:])
+    nulls = int(len(lon) - valid.sum())
+    wkb = pa.Array.from_buffers(
+        pa.large_binary(),
+        len(lon),
+        [
+            pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None,
+            pa.py_buffer(offsets),
+            pa.py_buffer(points.view(np.uint8)),
+        ],
+        null_count=nulls,
+    ).cast(pa.binary())
+    where = np.where(valid, 1.0, np.nan)
+    bounds = np.column_stack([lon * where, lat * where, lon * where, lat * where])
+    return wkb, bounds
 
 
 def _total_bounds(bounds: np.ndarray) -> np.ndarray:
@@ -357,10 +388,14 @@ def geo_metadata(bounds: np.ndarray, kind: Geometry) -> bytes:
     return json.dumps(geo).encode()
 
 
-def read_dataset(directory: Path) -> pd.DataFrame:
-    """Read a dataset written by :func:`write_dataset` (partition columns restored)."""
+def read_dataset(directory: Path, *, year: int | None = None) -> pd.DataFrame:
+    """Read a dataset written by :func:`write_dataset` (partition columns restored).
+
+    ``year``: only that year's rows (a dataset partitioned by year reads one folder).
+    """
     partitioning = ds.HivePartitioning.discover(infer_dictionary=False)
-    table = pq.read_table(directory, partitioning=partitioning)
+    filters = None if year is None else [("year", "=", year)]
+    table = pq.read_table(directory, partitioning=partitioning, filters=filters)
     written = {
         c["name"]: c["numpy_type"] for c in (table.schema.pandas_metadata or {}).get("columns", [])
     }

@@ -16,6 +16,8 @@ from spillover.sql import SQL_DIR, connect, views_sql
 from spillover.storage import (
     DatasetSchemaError,
     geodesic_circles,
+    point_wkb,
+    with_geometry,
     write_dataset,
     write_datasets,
 )
@@ -125,3 +127,19 @@ def test_geodesic_circle_vertices_lie_at_the_radius_counterclockwise():
         np.testing.assert_allclose(distance, r, rtol=1e-9)
         assert shapely.contains_xy(circle, centre_lon, centre_lat)
     assert geodesic_circles(np.array([np.nan]), np.array([137.0]), np.array([5.0]))[0] is None
+
+
+def test_point_wkb_is_shapelys_wkb_with_nulls_and_bounds():
+    rng = np.random.default_rng(7)
+    lon, lat = rng.uniform(122, 154, 500), rng.uniform(20, 46, 500)
+    lon[[3, 40]], lat[[40, 77]] = np.nan, np.nan
+    lon[5], lat[6] = -0.0, 0.0
+    wkb, bounds = point_wkb(lon, lat)
+    shapes = np.full(500, None, dtype=object)
+    valid = np.isfinite(lon) & np.isfinite(lat)
+    shapes[valid] = shapely.points(lon[valid], lat[valid])
+    assert wkb.to_pylist() == list(shapely.to_wkb(shapes))
+    np.testing.assert_array_equal(bounds, shapely.bounds(shapes))
+    frame, _ = with_geometry(pd.DataFrame({"lon": lon, "lat": lat}), "point")
+    assert frame["geometry"].isna().sum() == 3
+    assert shapely.from_wkb(frame["geometry"].iloc[0]) == shapes[0]
