@@ -541,16 +541,19 @@ def ingest_table(
     files = _read_or_reuse(table, config, cache)
     completeness.check_row_counts(table, [file for _, file in files], config.completeness)
     frames, rejected, reports = [], [], []
-    for key, file in files:
-        if isinstance(file, RawFile):
-            good, bad, report = _map_file(file, config, file.sha256)
-            where = (table, file.source, file.year, file.path)
-            cache.store(key, MappedFile(*where, file.rows, good, bad, report))
-        else:
-            good, bad, report = file.good, file.bad, replace(file.report, from_cache=True)
-        frames.append(good)
-        rejected.append(bad)
-        reports.append(report)
+    try:
+        for key, file in files:
+            if isinstance(file, RawFile):
+                good, bad, report = _map_file(file, config, file.sha256)
+                where = (table, file.source, file.year, file.path)
+                cache.store(key, MappedFile(*where, file.rows, good, bad, report))
+            else:
+                good, bad, report = file.good, file.bad, replace(file.report, from_cache=True)
+            frames.append(good)
+            rejected.append(bad)
+            reports.append(report)
+    finally:
+        cache.flush()  # each file's entry was written while the next one was mapped
     if not frames:
         empty = empty_frame(table).assign(
             source_file=pd.Series(dtype="str"), source_line=pd.Series(dtype="int64")

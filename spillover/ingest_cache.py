@@ -11,8 +11,9 @@ new year's files. Rows loaded from the cache equal the rows mapped from the file
 byte (``tests/unit/test_ingest_cache.py``).
 
 Each entry is a folder ``<key>/`` with ``rows.parquet``, ``quarantine.parquet`` and
-``entry.json``, renamed into place whole. Entries not used for :data:`KEEP_DAYS` days are
-removed at the end of an ingest.
+``entry.json``, renamed into place whole, by a background thread while the next file is
+mapped (:meth:`IngestCache.flush` waits for them). Entries not used for :data:`KEEP_DAYS`
+days are removed at the end of an ingest.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
@@ -86,6 +88,8 @@ class IngestCache:
     def __init__(self, folder: Path | None) -> None:
         self.folder = folder
         self.used: set[str] = set()
+        self._writer: ThreadPoolExecutor | None = None
+        self._writing: list[Future] = []
 
     @staticmethod
     def key(
@@ -127,7 +131,11 @@ class IngestCache:
         return MappedFile(report.table, source, year, path, about["rows"], good, bad, report)
 
     def store(self, key: str, mapped: MappedFile) -> None:
-        """Keep ``mapped`` under ``key`` (a folder renamed into place whole)."""
+        """Keep ``mapped`` under ``key`` (a folder renamed into place whole).
+
+        The entry is written in the background (Parquet encoding releases the interpreter):
+        ``mapped``'s frames must not change afterwards. :meth:`flush` waits for it.
+        """
         if self.folder is None:
             return
         self.used.add(key)
@@ -138,8 +146,23 @@ class IngestCache:
             about = {"rows": mapped.rows, "report": asdict(mapped.report)}
             (folder / "entry.json").write_text(json.dumps(about), encoding="utf-8")
 
-        write_entry(self.folder, key, write)
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="ingest-cache")
+        self._writing.append(self._writer.submit(write_entry, self.folder, key, write))
+
+    def flush(self) -> None:
+        """Wait until every stored entry is written; raise the first write's error."""
+        writing, self._writing = self._writing, []
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
+        for future in writing:
+            future.result()
 
     def prune(self, *, keep_days: float = KEEP_DAYS) -> None:
-        """Remove entries not used by this cache and not used for ``keep_days`` days."""
+        """Remove entries not used by this cache and not used for ``keep_days`` days.
+
+        Entries still being written are waited for first.
+        """
+        self.flush()
         prune_entries(self.folder, self.used, keep_days)

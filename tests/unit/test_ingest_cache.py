@@ -108,3 +108,24 @@ def test_entries_unused_for_weeks_are_pruned(tmp_path):
     cache.used.add("used")
     cache.prune()
     assert sorted(p.name for p in folder.iterdir()) == ["recent", "used"]
+
+
+def test_entries_are_written_in_the_background_and_a_failed_write_is_raised(tmp_path):
+    from pathlib import Path
+
+    from spillover.ingest import SourceReport
+    from spillover.ingest_cache import MappedFile
+
+    good = pd.DataFrame({"establishment_id": ["a", "b"], "employees": [3.0, 4.0]})
+    report = SourceReport(**{f: None for f in SourceReport.__dataclass_fields__})
+    mapped = MappedFile("establishments", None, 2012, Path("x.csv"), 2, good, good[:0], report)
+    cache = IngestCache(tmp_path / "cache")
+    cache.store("k", mapped)
+    cache.flush()
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "cache" / "k" / "rows.parquet"), good)
+    (tmp_path / "file").write_text("not a folder")
+    broken = IngestCache(tmp_path / "file")
+    broken.store("k", mapped)  # returns at once; the error comes with flush
+    with pytest.raises(OSError):
+        broken.flush()
+    broken.flush()  # reported once
