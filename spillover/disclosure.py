@@ -36,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,10 +128,14 @@ def public_release(
     rule = config.disclosure
 
     def search(_inputs: dict) -> dict[str, pd.DataFrame]:
-        margins = decomposition_margins(panels, plants, config.specs, config.neighbourhoods)
-        reasons, rounds = suppression_reasons(  # the member table is freed once read
-            cells, cell_members(plants, config.neighbourhoods), margins, rule
-        )
+        with ThreadPoolExecutor(1, thread_name_prefix="disclose") as helper:  # the 2nd core
+            found = helper.submit(
+                decomposition_margins, panels, plants, config.specs, config.neighbourhoods
+            )
+            reasons, rounds = suppression_reasons(  # the member table is freed once read
+                cells, cell_members(plants, config.neighbourhoods), found.result(), rule
+            )
+        margins = found.result()
         return {
             "reasons": reasons,
             "margins": pd.DataFrame({"name": [m.name for m in margins]}, dtype="str"),
@@ -211,10 +216,13 @@ def suppression_reasons(
     """
     cells = cells.reset_index(drop=True)
     members = numbered_members(cells, members)
-    stats = _RingStats(cells, members, rule)
-    reasons = stats.primary()
-    model = LinearRelease(cells, members, margins)
+    # the statistics on a second thread while the model is built (both only read members)
+    with ThreadPoolExecutor(1, thread_name_prefix="disclose") as helper:
+        ring_stats = helper.submit(_RingStats, cells, members, rule)
+        model = LinearRelease(cells, members, margins)
+    stats = ring_stats.result()
     del members  # the statistics and the model keep what they need (the table is ~2 GB)
+    reasons = stats.primary()
     rounds = 0
     while True:
         stats.nested(reasons)
@@ -280,24 +288,31 @@ class _RingStats:
         self.rule = rule
         self.cells = cells
         self.radii = sorted(cells["radius_km"].unique())
-        inner = members["inner_radius_km"].to_numpy()
-        lowers = [0.0, *self.radii[:-1]]
+        self.lowers = [0.0, *self.radii[:-1]]
         shape = (len(cells), len(VALUE_COLUMNS))
-        self.count = {lower: np.zeros(shape, dtype=np.int64) for lower in lowers}
-        self.share = {lower: np.zeros(shape) for lower in lowers}
+        self.count = {lower: np.zeros(shape, dtype=np.int64) for lower in self.lowers}
+        self.share = {lower: np.zeros(shape) for lower in self.lowers}
         cell = members["cell"].to_numpy()
+        inner = members["inner_radius_km"].to_numpy()
+        values = [members[column].to_numpy(dtype=float) for column in VALUE_COLUMNS]
         # rows grouped by cell, in their order within it (the sums add up in the same order)
-        by_cell = None if (np.diff(cell) >= 0).all() else np.argsort(cell, kind="stable")
-        if by_cell is not None:
-            cell, inner = cell[by_cell], inner[by_cell]
-        rings = {lower: inner > lower if lower else None for lower in lowers}  # None: whole
-        for index, column in enumerate(VALUE_COLUMNS):
-            value = np.nan_to_num(np.abs(members[column].to_numpy(dtype=float)))
-            if by_cell is not None:
-                value = value[by_cell]
+        if not (np.diff(cell) >= 0).all():
+            by_cell = np.argsort(cell, kind="stable")
+            cell, inner, values = cell[by_cell], inner[by_cell], [v[by_cell] for v in values]
+        for rows in _cell_chunks(cell, RING_CHUNK_ROWS):  # bounded temporaries (~10² MB)
+            self._add(cell[rows], inner[rows], [value[rows] for value in values])
+
+    def _add(self, cell: np.ndarray, inner: np.ndarray, values: list[np.ndarray]) -> None:
+        """Count the member rows of whole cells ``cell[0]..cell[-1]`` (grouped by cell)."""
+        first, last = int(cell[0]), int(cell[-1]) + 1
+        local = cell - first
+        rings = {lower: inner > lower if lower else None for lower in self.lowers}  # None: all
+        for index, column_values in enumerate(values):
+            value = np.nan_to_num(np.abs(column_values))
             for lower, ring in rings.items():
-                count, share = _contributors(cell, value, ring, len(cells), rule)
-                self.count[lower][:, index], self.share[lower][:, index] = count, share
+                count, share = _contributors(local, value, ring, last - first, self.rule)
+                self.count[lower][first:last, index] = count
+                self.share[lower][first:last, index] = share
 
     def failing(self, lower: float, cells: np.ndarray) -> np.ndarray:
         """Whether each of ``cells`` (rows) × column has 1..min-1 contributors or is dominated.
@@ -340,6 +355,19 @@ class _RingStats:
                 at, column = np.nonzero(fails)
                 reasons[cells[at], column] = "nested"
             lower[rows] = np.where(reasons[cells] == "", radius, low)
+
+
+#: Member rows counted at a time by :class:`_RingStats` (whole cells; national: ~10 chunks).
+RING_CHUNK_ROWS = 2_000_000
+
+
+def _cell_chunks(cell: np.ndarray, size: int) -> list[slice]:
+    """Slices of about ``size`` rows of ``cell`` (sorted), each ending where a cell ends."""
+    if not len(cell):
+        return []
+    bounds = np.searchsorted(cell, cell[np.arange(0, len(cell), size)], side="left")
+    bounds = np.unique(np.append(bounds, len(cell)))
+    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def _contributors(cell, value, ring, n_cells: int, rule: DisclosureConfig):

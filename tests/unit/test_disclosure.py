@@ -11,8 +11,10 @@ import pandas as pd
 import pytest
 from disclosure_world import KM, centre, plant, world
 
+from spillover import disclosure
 from spillover.config import ConfigError, DisclosureConfig, ModelSpec, NeighbourhoodConfig
 from spillover.disclosure import (
+    _RingStats,
     _top_sums,
     decomposition_margins,
     disclosure_cache,
@@ -132,6 +134,41 @@ def test_top_sums_add_each_cells_largest_values_largest_first(n):
         for v in sorted(value[cell == c], reverse=True)[:n]:
             expected += v
         assert total == expected
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 10**9])
+@pytest.mark.parametrize("grouped", [True, False])
+def test_ring_statistics_are_those_of_each_cell_and_ring_by_brute_force(
+    monkeypatch, chunk, grouped
+):
+    """Contributors and top-2 shares per cell, ring and column, whatever the row chunks.
+
+    Members of 40 cells (some with none) with zeros, NaNs and negative values; rows grouped
+    by cell or shuffled; chunks of one row (a cell per chunk), a few cells, or everything.
+    """
+    rng = np.random.default_rng(chunk)
+    radii = [2.0, 5.0, 10.0]
+    cells = pd.DataFrame({"radius_km": rng.choice(radii, 40), "n_neighbours": 0})
+    sizes = rng.integers(0, 9, 40)
+    cell = np.repeat(np.arange(40), sizes)
+    inner = np.minimum(rng.choice(radii, cell.size), cells["radius_km"].to_numpy()[cell])
+    members = pd.DataFrame({"cell": cell, "inner_radius_km": inner})
+    for column in VALUE_COLUMNS:
+        members[column] = rng.choice([0.0, np.nan, -4.0, 1.0, 3.0, 50.0], cell.size)
+    if not grouped:
+        members = members.sample(frac=1.0, random_state=1).reset_index(drop=True)
+    monkeypatch.setattr(disclosure, "RING_CHUNK_ROWS", chunk)
+    rule = DisclosureConfig(dominance_top_n=2, dominance_share=0.8)
+    stats = _RingStats(cells, members, rule)
+    for lower in [0.0, 2.0, 5.0]:
+        for index, column in enumerate(VALUE_COLUMNS):
+            for c in range(40):
+                rows = members[(members["cell"] == c) & (members["inner_radius_km"] > lower)]
+                value = np.abs(rows[column].fillna(0.0).to_numpy())
+                assert stats.count[lower][c, index] == (value != 0).sum()
+                top = np.sort(value)[::-1][:2].sum()
+                share = top / value.sum() if value.sum() > 0 else 0.0
+                assert stats.share[lower][c, index] == pytest.approx(share, rel=1e-12)
 
 
 def test_dominance_is_judged_cell_by_cell():
