@@ -127,10 +127,10 @@ def _value_arrays(frame: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndar
         method = frame["export_method"]  # compared as strings, not turned into Python objects
         shipments = frame["shipments"].to_numpy(dtype=float, na_value=np.nan)
         ratio = (method == INDUSTRY_RATIO).to_numpy(dtype=bool, na_value=False)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rho = np.round(frame["exports"].to_numpy(dtype=float, na_value=np.nan) / shipments, 12)
+        exports = frame["exports"].to_numpy(dtype=float, na_value=np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):  # ρ only where it is used
+            coef[ratio] = np.round(exports[ratio] / shipments[ratio], 12)
         kind = np.where(ratio, KINDS.index("shipments"), KINDS.index("exports")).astype(np.int8)
-        coef = np.where(ratio, rho, 1.0)
         if column == "exports_imputed":
             direct = (method == DIRECT_SHARE).to_numpy(dtype=bool, na_value=False)
             value = np.where(direct, 0.0, value)

@@ -22,7 +22,7 @@ from spillover.disclosure import (
     public_release,
     suppression_reasons,
 )
-from spillover.disclosure_span import DisclosureError, Margin
+from spillover.disclosure_span import KINDS, DisclosureError, Margin, value_terms
 from spillover.neighbourhoods import VALUE_COLUMNS, cell_members, neighbourhood_table
 
 
@@ -994,3 +994,29 @@ def test_a_members_inner_radius_is_its_smallest_radius_in_that_centre_year(radii
     smallest = members.groupby(keys)["radius_km"].transform("min")
     assert members["inner_radius_km"].nunique() > 1
     assert np.array_equal(members["inner_radius_km"].to_numpy(), smallest.to_numpy())
+
+
+def test_imputed_exports_are_the_public_ratio_times_shipments_by_hand():
+    """ρ = exports ÷ shipments (public for the industry) turns imputed exports into shipments."""
+    frame = pd.DataFrame(
+        {
+            "year": 2015,
+            "establishment_id": list("ABCDE"),
+            "shipments": [100.0, 300.0, 50.0, 80.0, 7.0],
+            "exports": [10.0, 60.0, 5.0, 0.0, 1.0],
+            "export_method": [
+                "industry_ratio",
+                "industry_ratio",
+                "direct_share",
+                "industry_ratio",
+                "firm_ratio",
+            ],
+        }
+    ).assign(exports_imputed=lambda f: f["exports"])
+    exports = value_terms(frame, "exports")
+    assert exports["establishment_id"].tolist() == ["A", "B", "C", "E"]  # D exports nothing
+    assert [KINDS[k] for k in exports["kind"]] == ["shipments", "shipments", "exports", "exports"]
+    assert exports["coef"].tolist() == [0.1, 0.2, 1.0, 1.0]
+    imputed = value_terms(frame, "exports_imputed")
+    assert imputed["establishment_id"].tolist() == ["A", "B", "E"]  # C's are its own
+    assert imputed["coef"].tolist() == [0.1, 0.2, 1.0]
