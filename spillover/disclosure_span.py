@@ -276,10 +276,9 @@ class LinearRelease:
             coef = coef[keep] * weights["weight"].to_numpy(dtype=float)[keep]
             row = np.full(int(keep.sum()), first_margin + number, dtype=np.int32)
             year_of = weights["year"].to_numpy(dtype=np.int16)[keep]
-            parts.append([row, year_of, position.astype(np.int32), kind[keep], coef])
-        for part in parts:  # a weight of 0 adds nothing
-            nonzero = part[4] != 0
-            part[:] = [array[nonzero] for array in part]
+            part = [row, year_of, position.astype(np.int32), kind[keep], coef]
+            nonzero = coef != 0  # a weight of 0 adds nothing (cell terms have no 0 coefficient)
+            parts.append([array[nonzero] for array in part])
         columns = []
         for i in range(5):  # one column at a time: the parts' copy is freed as it goes
             columns.append(np.concatenate([part[i] for part in parts]))
