@@ -264,9 +264,11 @@ def _cell_positions(cells: pd.DataFrame, members: pd.DataFrame) -> np.ndarray:
         sizes.append(len(values))
     table = np.full(int(np.prod(sizes)) + 1, -1, dtype=np.int64)  # the last entry: unknown
     table[np.ravel_multi_index(own, sizes)] = np.arange(len(cells))
-    found = np.logical_and.reduce([n >= 0 for n in numbers])
-    flat = np.full(len(members), len(table) - 1, dtype=np.int64)
-    flat[found] = np.ravel_multi_index([n[found] for n in numbers], sizes)
+    flat = numbers[0].astype(np.int64)  # the row-major index, on whole arrays (no masks)
+    for number, size in zip(numbers[1:], sizes[1:], strict=True):
+        flat *= size
+        flat += number
+    flat[np.logical_or.reduce([n < 0 for n in numbers])] = len(table) - 1
     return table[flat]
 
 
