@@ -360,6 +360,8 @@ class LinearRelease:
         the interpreter): a block's numbers do not depend on the number of cores.
         """
         keys = [(minimum, *labels) for _, _, labels in pieces]
+        for key in previous.keys() - set(keys):  # freed before the new blocks are made
+            del previous[key]
 
         def new_block(number: int) -> tuple:
             rows, atoms, labels = pieces[number]
