@@ -326,9 +326,9 @@ _WKB_POINT = np.dtype([("order", "u1"), ("type", "<u4"), ("x", "<f8"), ("y", "<f
 def point_wkb(lon: np.ndarray, lat: np.ndarray) -> tuple[pa.BinaryArray, np.ndarray]:
     """WKB points at ``lon, lat`` (degrees; null where either is missing) and their bounds.
 
-    The bytes are :func:`shapely.to_wkb`'s for 2-D points on this (little-endian) machine,
-    written straight into one Arrow buffer: no Python object per point (1.4·10⁶ plants: 0.1 s
-    instead of 2.8 s through shapely). Bounds are ``lon, lat, lon, lat`` (NaN when null).
+    Little-endian WKB (:func:`shapely.to_wkb`'s bytes on a little-endian machine), written
+    straight into one Arrow buffer: no Python object per point (1.4·10⁶ plants: 0.06 s
+    instead of 1.5–1.8 s through shapely). Bounds are ``lon, lat, lon, lat`` (NaN when null).
     """
     valid = np.isfinite(lat) & np.isfinite(lon)
     points = np.empty(int(valid.sum()), dtype=_WKB_POINT)

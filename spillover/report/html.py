@@ -600,7 +600,7 @@ def _maps(folder: Path, manifest: dict, lang: str, cache: RenderCache) -> str:
     minimum = min_establishments(manifest)
     year = max(manifest["years"])
     radius = float(manifest["radii_km"][0])
-    plants = read_dataset(folder / "plants", year=year).reset_index(drop=True)
+    plants = read_dataset(folder / "plants", year=year)
     exposure = read_dataset(folder / "exposure", year=year)
     exposure = exposure[exposure["radius_km"] == radius]
     note = text("map_note", lang, year=year, radius=radius, minimum=minimum)
