@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -11,8 +12,8 @@ import pytest
 from spillover import ingest
 from spillover.config import load_config
 from spillover.demo.world import WorldParams, build_demo_world
-from spillover.ingest import ingest_all
-from spillover.ingest_cache import IngestCache
+from spillover.ingest import SourceReport, ingest_all
+from spillover.ingest_cache import IngestCache, MappedFile
 
 pytestmark = pytest.mark.slow  # builds a small demo world
 
@@ -111,11 +112,6 @@ def test_entries_unused_for_weeks_are_pruned(tmp_path):
 
 
 def test_entries_are_written_in_the_background_and_a_failed_write_is_raised(tmp_path):
-    from pathlib import Path
-
-    from spillover.ingest import SourceReport
-    from spillover.ingest_cache import MappedFile
-
     good = pd.DataFrame({"establishment_id": ["a", "b"], "employees": [3.0, 4.0]})
     report = SourceReport(**{f: None for f in SourceReport.__dataclass_fields__})
     mapped = MappedFile("establishments", None, 2012, Path("x.csv"), 2, good, good[:0], report)
