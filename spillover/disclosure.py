@@ -177,18 +177,19 @@ def public_table(cells: pd.DataFrame, reasons: pd.DataFrame, key: bytes) -> pd.D
     out = cells[["radius_km", "year", "n_neighbours"]].reset_index(drop=True)
     numbers = neighbourhood_numbers(cells["centre_id"], key)
     out.insert(2, "neighbourhood_no", cells["centre_id"].map(numbers).to_numpy())
-    status = pd.DataFrame(index=out.index)
+    status, any_primary, any_secondary = {}, np.zeros(len(out), bool), np.zeros(len(out), bool)
     for column in VALUE_COLUMNS:
         reason = reasons[column].to_numpy(dtype=object)
-        out[column] = cells[column].to_numpy(dtype=float)
-        out.loc[reason != "", column] = np.nan
-        status[column] = np.where(
-            reason == "", "", np.where(np.isin(reason, PRIMARY), "primary", "secondary")
-        )
-    kinds = status.apply(lambda row: "+".join(sorted(set(row) - {""})), axis=1)
-    out["suppression"] = kinds.astype("str")
+        primary, hidden = np.isin(reason, PRIMARY), reason != ""
+        out[column] = np.where(hidden, np.nan, cells[column].to_numpy(dtype=float))
+        status[column] = np.where(hidden, np.where(primary, "primary", "secondary"), "")
+        any_primary |= primary
+        any_secondary |= hidden & ~primary
+    both = np.where(any_secondary, "primary+secondary", "primary")  # the kinds, sorted
+    kinds = np.where(any_primary, both, np.where(any_secondary, "secondary", ""))
+    out["suppression"] = pd.Series(kinds, index=out.index, dtype="str")
     for column in VALUE_COLUMNS:
-        out[f"suppression_{column}"] = status[column].astype("str")
+        out[f"suppression_{column}"] = pd.Series(status[column], index=out.index, dtype="str")
     return out.sort_values(["radius_km", "year", "neighbourhood_no"]).reset_index(drop=True)
 
 

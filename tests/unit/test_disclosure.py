@@ -428,6 +428,40 @@ def test_public_table_hides_values_and_identifiers(tmp_path):
     assert at.loc[(10.0, c2), "exports_imputed"] == 0.0  # nobody: a published 0
 
 
+def test_public_table_names_each_cells_kinds_of_suppression():
+    """Per cell, the kinds of its values' reasons: primary (rules 1–2), secondary, or both."""
+    reasons_of = {
+        "c0": ["", "", "", ""],
+        "c1": ["primary", "", "dominance", ""],
+        "c2": ["", "overlap", "", "nested"],
+        "c3": ["dominance", "margin", "", "cross_column"],
+    }
+    cells = pd.DataFrame(
+        {
+            "radius_km": 5.0,
+            "year": 2015,
+            "centre_id": list(reasons_of),
+            "n_neighbours": 4,
+            **{column: [1.0, 2.0, 3.0, 4.0] for column in VALUE_COLUMNS},
+        }
+    )
+    reasons = cells[["radius_km", "year", "centre_id"]].assign(
+        **{c: [reasons_of[k][i] for k in reasons_of] for i, c in enumerate(VALUE_COLUMNS)}
+    )
+    table = disclosure.public_table(cells, reasons, b"key")
+    numbers = neighbourhood_numbers(cells["centre_id"], b"key")
+    by_centre = table.set_index("neighbourhood_no").loc[[numbers[k] for k in reasons_of]]
+    assert list(by_centre["suppression"]) == ["", "primary", "secondary", "primary+secondary"]
+    assert list(by_centre.loc[numbers["c3"], [f"suppression_{c}" for c in VALUE_COLUMNS]]) == [
+        "primary",
+        "secondary",
+        "",
+        "secondary",
+    ]
+    assert by_centre.loc[numbers["c3"], VALUE_COLUMNS[2]] == 4.0  # published: its own value
+    assert by_centre[VALUE_COLUMNS].isna().sum().sum() == 7  # exactly the 7 reasons hidden
+
+
 def test_a_kept_suppression_serves_only_the_same_inputs_and_rule(tmp_path):
     config = _demo_config(tmp_path)
     plants = world(
