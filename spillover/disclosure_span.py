@@ -209,7 +209,7 @@ class LinearRelease:
         self.plant_margins = [m for m in margins if not m.over_cells]
         rows, year, term_owner, kind, coef, ids = self._terms(members)
         owner, first_seen = pd.factorize(term_owner)
-        self.establishments = pd.Index(ids[first_seen])
+        self.establishments = ids[first_seen]  # a NumPy array: read one finding at a time
         del term_owner
         n_est = max(len(self.establishments), 1)
         first_year = int(year.min()) if len(year) else 0
@@ -310,18 +310,21 @@ class LinearRelease:
         if (published & ~self._released).any():  # more released: the row space may grow
             self._underivable.clear()
         self._released = published.copy()
-        labels, active = self._active_rows(published)
+        ids, margin_labels, active = self._active_rows(published)
         flat = published.reshape(-1)
         has_terms = np.diff(self.matrix.indptr[: flat.size + 1]) > 0
         targets = np.flatnonzero(~flat & has_terms)
         target_matrix = self.matrix[targets]
         keep = self._prune(active, target_matrix, min_establishments)
-        active, labels = active[keep], [labels[i] for i in np.flatnonzero(keep)]
-        margin = np.array([label[0] == "margin" for label in labels], dtype=bool)
-        local, local_labels = active[~margin], [labels[i] for i in np.flatnonzero(~margin)]
+        active, ids = active[keep], ids[keep]
+        margin = ids < 0
+        local, local_ids = active[~margin], ids[~margin]
         in_margin = np.zeros(self.n_atoms, dtype=bool)
         in_margin[active[margin].indices] = True
-        pieces = [(rows, atoms, [local_labels[i] for i in rows]) for rows, atoms in _blocks(local)]
+        pieces = [
+            (rows, atoms, _CellRows(local_ids[rows], self.columns))
+            for rows, atoms in _blocks(local)
+        ]
         previous, self._blocks = self._blocks, {}
         blocks, smalls = [], []
         for (_, atoms, block_labels), (block, small) in zip(
@@ -334,7 +337,7 @@ class LinearRelease:
         span = _Span(
             blocks,
             active[margin],
-            [labels[i] for i in np.flatnonzero(margin)],
+            [margin_labels[-1 - i] for i in ids[margin]],
             self.n_atoms,
         )
         found = self._suppressed(span, target_matrix, targets)
@@ -359,7 +362,7 @@ class LinearRelease:
         :data:`BLOCK_THREADS` threads with one BLAS thread each (the linear algebra releases
         the interpreter): a block's numbers do not depend on the number of cores.
         """
-        keys = [(minimum, *labels) for _, _, labels in pieces]
+        keys = [(minimum, labels.flat.tobytes()) for _, _, labels in pieces]
         for key in previous.keys() - set(keys):  # freed before the new blocks are made
             del previous[key]
 
@@ -377,11 +380,15 @@ class LinearRelease:
             self._blocks[key] = made[number] if number in made else previous[key]
         return [self._blocks[key] for key in keys]
 
-    def _active_rows(self, published: np.ndarray) -> tuple[list[tuple], sp.csr_matrix]:
-        """The released rows: published values, margin complements and plant margins."""
+    def _active_rows(self, published: np.ndarray) -> tuple[np.ndarray, list, sp.csr_matrix]:
+        """The released rows: published values, margin complements and plant margins.
+
+        Returns ``(ids, margin labels, rows)``: a published value's id is its row of
+        :attr:`matrix` (cell × column), margin k's is -1 - k (``("margin", name)``, k-th label).
+        """
         ncol = len(self.columns)
         flat = np.flatnonzero(published.reshape(-1))
-        labels = [("cell", int(r) // ncol, self.columns[int(r) % ncol]) for r in flat]
+        labels = []
         parts = [self.matrix[flat]]
         for margin, weights in zip(self.cell_margins, self.cell_weights, strict=True):
             column = self.columns.index(margin.column)
@@ -397,7 +404,8 @@ class LinearRelease:
         matrix = sp.vstack(parts, format="csr")
         matrix.eliminate_zeros()
         filled = np.flatnonzero(np.diff(matrix.indptr) > 0)  # a published 0 adds no equation
-        return [labels[i] for i in filled], matrix[filled]
+        ids = np.concatenate([flat, -1 - np.arange(len(labels))])
+        return ids[filled], labels, matrix[filled]
 
     def _prune(self, active: sp.csr_matrix, targets: sp.csr_matrix, minimum: int) -> np.ndarray:
         """Rows that can enter a derivation (see the module docstring); others are dropped.
@@ -441,19 +449,20 @@ class LinearRelease:
         tested again until a call releases more.
         """
         found = []
-        for t, row in enumerate(targets):
+        start, indices, data = target_matrix.indptr, target_matrix.indices, target_matrix.data
+        for t, row in enumerate(targets.tolist()):
             if row in self._underivable:
                 continue
-            target = target_matrix[t]
-            used = span.derivation(target.indices, target.data)
+            atoms = indices[start[t] : start[t + 1]]
+            used = span.derivation(atoms, data[start[t] : start[t + 1]])
             if used is None:
-                self._underivable.add(int(row))
+                self._underivable.add(row)
             else:
-                cell, column = divmod(int(row), len(self.columns))
+                cell, column = divmod(row, len(self.columns))
                 found.append(
                     Finding(
                         kind="suppressed",
-                        establishments=tuple(self.establishments[self.owners(target.indices)]),
+                        establishments=tuple(self.establishments[self.owners(atoms)]),
                         rows=tuple(used),
                         cell=cell,
                         column=self.columns[column],
@@ -461,7 +470,7 @@ class LinearRelease:
                 )
         return found
 
-    def _small(self, block: _Block, labels: list, minimum: int) -> list[Finding]:
+    def _small(self, block: _Block, labels: _CellRows, minimum: int) -> list[Finding]:
         """Values of 1..min-1 establishments in the row space of this block."""
         small = np.flatnonzero(self.atom_size[block.atoms] < minimum)
         projector = block.small_projector(small) if small.size else None
@@ -528,6 +537,24 @@ def _cell_weights(margin: Margin, cells: pd.MultiIndex) -> np.ndarray:
     out = np.zeros(len(cells))
     np.add.at(out, position, weights["weight"].to_numpy(dtype=float))
     return out
+
+
+class _CellRows:
+    """Labels ``("cell", cell, column)`` of released rows given by their flat ids (cell × column).
+
+    A round has ~10⁵ released rows; a label is only made when a derivation names the row.
+    """
+
+    def __init__(self, flat: np.ndarray, columns: list[str]) -> None:
+        self.flat = flat
+        self.columns = columns
+
+    def __len__(self) -> int:
+        return len(self.flat)
+
+    def __getitem__(self, index: int) -> tuple:
+        cell, column = divmod(int(self.flat[index]), len(self.columns))
+        return ("cell", cell, self.columns[column])
 
 
 class _Block:
