@@ -22,7 +22,7 @@ from spillover.disclosure import (
     public_release,
     suppression_reasons,
 )
-from spillover.disclosure_span import KINDS, DisclosureError, Margin, value_terms
+from spillover.disclosure_span import KINDS, DisclosureError, Margin, span_basis, value_terms
 from spillover.neighbourhoods import VALUE_COLUMNS, cell_members, neighbourhood_table
 
 
@@ -1054,3 +1054,21 @@ def test_imputed_exports_are_the_public_ratio_times_shipments_by_hand():
     imputed = value_terms(frame, "exports_imputed")
     assert imputed["establishment_id"].tolist() == ["A", "B", "E"]  # C's are its own
     assert imputed["coef"].tolist() == [0.1, 0.2, 1.0]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_span_basis_spans_exactly_the_columns_with_a_dependent_one_first(seed):
+    """[a, 3a, b]: the projector onto span{a, b}, whatever the rounding of the dependent column.
+
+    A QR without pivoting (the earlier code) kept a direction outside the span here (the
+    projector off by 0.07–0.16): the coupled search then missed a derivable small value.
+    """
+    rng = np.random.default_rng(seed)
+    a, b = rng.standard_normal((2, 7))
+    basis = span_basis(np.column_stack([a, 3 * a, b]))
+    assert basis.shape == (7, 2)
+    exact = np.linalg.lstsq(np.column_stack([a, b]), np.eye(7), rcond=None)[0]
+    projector = np.column_stack([a, b]) @ exact
+    assert np.abs(basis @ basis.T - projector).max() < 1e-12
+    assert np.allclose(basis.T @ basis, np.eye(2), atol=1e-12)
+    assert span_basis(np.zeros((7, 0))).shape == (7, 0)
