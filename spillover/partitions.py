@@ -30,6 +30,7 @@ import pyarrow as pa
 
 from spillover import __version__
 from spillover.cache_folders import prune_entries, write_entry
+from spillover.keys import joint_codes
 
 __all__ = [
     "DISCLOSURE_MODULES",
@@ -251,9 +252,9 @@ def in_order(parts: Sequence[pd.DataFrame], keys: list[str], target: pd.DataFram
     exactly once in the parts.
     """
     combined = pd.concat(parts, ignore_index=True)
-    position = pd.MultiIndex.from_frame(combined[keys]).get_indexer(
-        pd.MultiIndex.from_frame(target[keys])
-    )
+    have, want = joint_codes([combined, target], keys)
+    rows = pd.Index(have)
+    position = rows.get_indexer(want) if rows.is_unique else np.full(len(want), -1)
     if (position < 0).any() or len(position) != len(combined):
         raise RuntimeError("per-year spatial tables do not match the whole panel's rows")
     return combined.take(position).reset_index(drop=True)
