@@ -21,9 +21,13 @@ def joint_codes(frames: Sequence[pd.DataFrame], keys: list[str]) -> list[np.ndar
     """
     sizes = np.cumsum([0, *(len(frame) for frame in frames)])
     combined = np.zeros(sizes[-1], dtype=np.int64)
+    span = 1  # the number of codes so far (a Python int: no overflow)
     for key in keys:
         values = pd.concat([frame[key] for frame in frames], ignore_index=True)
         codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        span *= max(len(uniques), 1)
+        if span >= 2**63:
+            raise OverflowError(f"joint_codes: the keys {keys} have too many combinations")
         combined = combined * len(uniques) + codes
     return [combined[a:b] for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
 

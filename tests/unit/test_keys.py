@@ -84,6 +84,13 @@ def test_joint_codes_are_equal_exactly_for_equal_keys_across_frames():
     assert ((codes[:, None] == codes[None, :]) == same_key).all()
 
 
+def test_joint_codes_refuse_more_combinations_than_an_int64_holds():
+    wide = pd.DataFrame({f"k{i}": np.arange(128) for i in range(9)})  # 128⁹ = 2⁶³
+    with pytest.raises(OverflowError, match="too many combinations"):
+        joint_codes([wide], list(wide.columns))
+    assert len(set(joint_codes([wide], list(wide.columns)[:8])[0])) == 128  # 2⁵⁶ fits
+
+
 def _same(s: tuple, t: tuple) -> bool:
     """Keys equal, missing values equal to each other."""
     return all((x == y) or (pd.isna(x) and pd.isna(y)) for x, y in zip(s, t, strict=True))
