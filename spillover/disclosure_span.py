@@ -388,24 +388,24 @@ class LinearRelease:
         """
         ncol = len(self.columns)
         flat = np.flatnonzero(published.reshape(-1))
-        labels = []
+        margin_labels = []
         parts = [self.matrix[flat]]
         for margin, weights in zip(self.cell_margins, self.cell_weights, strict=True):
             column = self.columns.index(margin.column)
             cells = np.flatnonzero(~published[:, column] & (weights != 0))
             complement = sp.csr_matrix(weights[cells]) @ self.matrix[cells * ncol + column]
             if complement.nnz:
-                labels.append(("margin", margin.name))
+                margin_labels.append(("margin", margin.name))
                 parts.append(sp.csr_matrix(complement))
         first_margin = self.n_cells * ncol
         for number, margin in enumerate(self.plant_margins):
-            labels.append(("margin", margin.name))
+            margin_labels.append(("margin", margin.name))
             parts.append(self.matrix[first_margin + number])
         matrix = sp.vstack(parts, format="csr")
         matrix.eliminate_zeros()
         filled = np.flatnonzero(np.diff(matrix.indptr) > 0)  # a published 0 adds no equation
-        ids = np.concatenate([flat, -1 - np.arange(len(labels))])
-        return ids[filled], labels, matrix[filled]
+        ids = np.concatenate([flat, -1 - np.arange(len(margin_labels))])
+        return ids[filled], margin_labels, matrix[filled]
 
     def _prune(self, active: sp.csr_matrix, targets: sp.csr_matrix, minimum: int) -> np.ndarray:
         """Rows that can enter a derivation (see the module docstring); others are dropped.
