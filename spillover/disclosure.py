@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from spillover.config import Config, DisclosureConfig, NeighbourhoodConfig
+from spillover.disclosure_blocks import BlockStore
 from spillover.disclosure_span import DisclosureError, Finding, LinearRelease, Margin
 from spillover.disclosure_support import run_starts
 from spillover.estimate import ENTITY, decomposition_pairs
@@ -98,6 +99,7 @@ def public_release(
     *,
     key: bytes | None = None,
     cache: TableCache | None = None,
+    blocks: BlockStore | None = None,
 ) -> PublicRelease:
     """The releasable neighbourhood table of a run (``public/neighbourhoods``).
 
@@ -119,6 +121,9 @@ def public_release(
         Key of the neighbourhood numbers (default: ``disclosure.number_salt``, else random).
     cache : TableCache, optional
         Where the suppression is kept (:func:`disclosure_cache`); default: nothing kept.
+    blocks : BlockStore, optional
+        Where the block decompositions of secondary suppression are kept across runs (a run
+        with one more year decomposes only the blocks that changed); default: none kept.
 
     Returns
     -------
@@ -133,7 +138,11 @@ def public_release(
                 decomposition_margins, panels, plants, config.specs, config.neighbourhoods
             )
             reasons, rounds = suppression_reasons(  # the member table is freed once read
-                cells, cell_members(plants, config.neighbourhoods), found.result(), rule
+                cells,
+                cell_members(plants, config.neighbourhoods),
+                found.result(),
+                rule,
+                blocks=blocks,
             )
         margins = found.result()
         return {
@@ -208,19 +217,24 @@ def neighbourhood_numbers(centre_ids: pd.Series, key: bytes) -> dict:
 
 
 def suppression_reasons(
-    cells: pd.DataFrame, members: pd.DataFrame, margins: list[Margin], rule: DisclosureConfig
+    cells: pd.DataFrame,
+    members: pd.DataFrame,
+    margins: list[Margin],
+    rule: DisclosureConfig,
+    *,
+    blocks: BlockStore | None = None,
 ) -> tuple[pd.DataFrame, int]:
     """Why each value of ``cells`` is suppressed (``""`` when published), and the rounds.
 
     ``members`` is :func:`spillover.neighbourhoods.cell_members` of the same cells; see the
-    module docstring for the rules.
+    module docstring for the rules. ``blocks`` keeps the block decompositions across runs.
     """
     cells = cells.reset_index(drop=True)
     members = numbered_members(cells, members)
     # the statistics on a second thread while the model is built (both only read members)
     with ThreadPoolExecutor(1, thread_name_prefix="disclose") as helper:
         ring_stats = helper.submit(_RingStats, cells, members, rule)
-        model = LinearRelease(cells, members, margins)
+        model = LinearRelease(cells, members, margins, blocks)
     stats = ring_stats.result()
     del members  # the statistics and the model keep what they need (the table is ~2 GB)
     reasons = stats.primary()

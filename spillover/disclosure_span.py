@@ -48,6 +48,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 from threadpoolctl import threadpool_limits
 
+from spillover.disclosure_blocks import BlockStore
 from spillover.disclosure_support import TOLERANCE, minimal_vectors, sorted_unique
 from spillover.errors import SpilloverError
 from spillover.options import DIRECT_SHARE, INDUSTRY_RATIO, VALUE_COLUMN_NAMES
@@ -200,9 +201,18 @@ class LinearRelease:
         and a unique index.
     margins : list of Margin
         Released margins (e.g. the decomposition's mean yearly changes).
+    store : BlockStore, optional
+        Where block decompositions are kept across runs (default: nothing kept).
     """
 
-    def __init__(self, cells: pd.DataFrame, members: pd.DataFrame, margins: list[Margin]) -> None:
+    def __init__(
+        self,
+        cells: pd.DataFrame,
+        members: pd.DataFrame,
+        margins: list[Margin],
+        store: BlockStore | None = None,
+    ) -> None:
+        self.store = store or BlockStore(None)
         self.n_cells = len(cells)
         self.columns = list(VALUE_COLUMN_NAMES)
         self.cell_margins = [m for m in margins if m.over_cells]
@@ -210,6 +220,10 @@ class LinearRelease:
         rows, year, term_owner, kind, coef, ids = self._terms(members)
         owner, first_seen = pd.factorize(term_owner)
         self.establishments = ids[first_seen]  # a NumPy array: read one finding at a time
+        # each code's place among the ids in sorted order: unlike the codes, the same order
+        # in every release of the same establishments (another year added, say)
+        self.id_order = np.empty(len(self.establishments), dtype=np.int64)
+        self.id_order[pd.Index(self.establishments).argsort()] = np.arange(len(self.id_order))
         del term_owner
         n_est = max(len(self.establishments), 1)
         first_year = int(year.min()) if len(year) else 0
@@ -358,9 +372,10 @@ class LinearRelease:
         """Every block of these released rows and its small findings, kept between rounds.
 
         A round of secondary suppression changes few blocks; the others (same rows, hence
-        the same matrix) are not decomposed again. New blocks are decomposed on
-        :data:`BLOCK_THREADS` threads with one BLAS thread each (the linear algebra releases
-        the interpreter): a block's numbers do not depend on the number of cores.
+        the same matrix) are not decomposed again. New blocks are taken from :attr:`store`
+        or decomposed on :data:`BLOCK_THREADS` threads with one BLAS thread each (the linear
+        algebra releases the interpreter): a block's numbers do not depend on the number of
+        cores.
         """
         keys = [(minimum, labels.flat.tobytes()) for _, _, labels in pieces]
         for key in previous.keys() - set(keys):  # freed before the new blocks are made
@@ -368,8 +383,26 @@ class LinearRelease:
 
         def new_block(number: int) -> tuple:
             rows, atoms, labels = pieces[number]
-            block = _Block(local[rows][:, atoms], atoms)
-            return block, self._small(block, labels, minimum)
+            matrix = local[rows][:, atoms]
+            small = np.flatnonzero(self.atom_size[atoms] < minimum)
+            sizes = self.atom_size[atoms[small]]
+            codes = self.owner_code[_row_entries(self.owner_start, atoms[small])]
+            owners = _ranks(self.id_order[codes], sizes)
+            key = self.store.key(
+                matrix.indptr, matrix.indices, matrix.data, np.array(matrix.shape), small,
+                sizes, owners, np.array([minimum]),
+            )  # fmt: skip
+            block = _Block(matrix, atoms)
+            kept = self.store.get(key)
+            if kept is None:
+                split = np.split(owners, np.cumsum(sizes)[:-1]) if len(sizes) else []
+                parts, used = self._small(block, small, split, minimum)
+                kept = (*_stacked(parts), *_stacked(used))
+                self.store.put(key, kept)
+            support, support_sizes, rows, row_sizes = kept
+            return block, self._small_findings(
+                block, labels, _unstacked(support, support_sizes), _unstacked(rows, row_sizes)
+            )
 
         new = [number for number, key in enumerate(keys) if key not in previous]
         # the largest first, so that no thread is left alone with one at the end of the round
@@ -470,26 +503,35 @@ class LinearRelease:
                 )
         return found
 
-    def _small(self, block: _Block, labels: _CellRows, minimum: int) -> list[Finding]:
-        """Values of 1..min-1 establishments in the row space of this block."""
-        small = np.flatnonzero(self.atom_size[block.atoms] < minimum)
+    @staticmethod
+    def _small(block: _Block, small: np.ndarray, owners: list, minimum: int) -> tuple[list, list]:
+        """Values of 1..min-1 establishments in the row space of this block.
+
+        ``small`` are the positions (in the block) of its atoms of fewer than ``minimum``
+        establishments and ``owners`` their establishments' ranked codes (:func:`_ranks`).
+        Returns, for each value, the positions of its atoms and the rows that derive it.
+        """
         projector = block.small_projector(small) if small.size else None
         if projector is None:
-            return []
-        owners = [self.owners([a]) for a in block.atoms[small]]
-        found = []
+            return [], []
+        supports, rows = [], []
         for part in minimal_vectors(projector, owners, minimum):
             vector = np.zeros(len(block.atoms))
             vector[small] = part
-            support = block.atoms[np.abs(vector) > TOLERANCE]
-            found.append(
-                Finding(
-                    kind="small",
-                    establishments=tuple(self.establishments[self.owners(support)]),
-                    rows=tuple(labels[i] for i in block.derivation(vector)),
-                )
+            supports.append(np.flatnonzero(np.abs(vector) > TOLERANCE))
+            rows.append(block.derivation(vector))
+        return supports, rows
+
+    def _small_findings(self, block: _Block, labels: _CellRows, supports, rows) -> list[Finding]:
+        """The findings of :meth:`_small`'s values, named by this release's ids and rows."""
+        return [
+            Finding(
+                kind="small",
+                establishments=tuple(self.establishments[self.owners(block.atoms[support])]),
+                rows=tuple(labels[i] for i in used),
             )
-        return found
+            for support, used in zip(supports, rows, strict=True)
+        ]
 
     def _coupled_small(self, span: _Span, minimum: int) -> list[Finding]:
         """Values of 1..min-1 establishments derivable only with the margins' help."""
@@ -519,6 +561,29 @@ class LinearRelease:
                 )
             )
         return found
+
+
+def _ranks(values: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Each of ``values`` replaced by its rank among them (int64), sorted within each group.
+
+    The groups are consecutive and ``sizes`` long (an atom's owners). Establishments ranked
+    by id: the search for values of few establishments then sees the same codes in the same
+    order wherever the block lies in the release (another year added, say), so a kept result
+    is its result.
+    """
+    ranks = np.unique(values, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    return ranks[np.lexsort((ranks, np.repeat(np.arange(len(sizes)), sizes)))]
+
+
+def _stacked(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Integer ``arrays`` laid end to end (int64), and their lengths."""
+    sizes = np.array([len(a) for a in arrays], dtype=np.int64)
+    return np.concatenate([np.zeros(0, np.int64), *arrays]).astype(np.int64), sizes
+
+
+def _unstacked(flat: np.ndarray, sizes: np.ndarray) -> list[np.ndarray]:
+    """The arrays of :func:`_stacked`, ``sizes`` long each."""
+    return np.split(flat, np.cumsum(sizes)[:-1]) if len(sizes) else []
 
 
 def _row_entries(indptr: np.ndarray, rows: np.ndarray) -> np.ndarray:

@@ -37,6 +37,7 @@ __all__ = [
     "KEEP_DAYS",
     "SPATIAL_MODULES",
     "TableCache",
+    "code_digest",
     "in_order",
     "per_year",
     "radius_major",
@@ -60,6 +61,7 @@ SPATIAL_MODULES = (
 #: Modules whose code decides the disclose stage's suppression (a folder: all its modules).
 DISCLOSURE_MODULES = (
     "disclosure.py",
+    "disclosure_blocks.py",
     "disclosure_span.py",
     "disclosure_support.py",
     "neighbourhoods.py",
@@ -72,7 +74,7 @@ DISCLOSURE_MODULES = (
 
 
 @cache
-def _code_digest(modules: tuple[str, ...]) -> str:
+def code_digest(modules: tuple[str, ...]) -> str:
     """SHA-256 of the package version and the source of ``modules`` (paths in the package)."""
     digest = hashlib.sha256(__version__.encode())
     package = Path(__file__).parent
@@ -150,7 +152,7 @@ class TableCache:
     ) -> None:
         self.folder = folder
         self.prefix = json.dumps(
-            {"code": _code_digest(modules), "stage": stage, "settings": settings},
+            {"code": code_digest(modules), "stage": stage, "settings": settings},
             sort_keys=True,
         )
         self.computed: list = []

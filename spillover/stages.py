@@ -307,13 +307,21 @@ def disclose_stage(run: Run) -> StageResult:
     secondary suppression protects.
     """
     from spillover import disclosure  # lazy: scipy.stats
+    from spillover.disclosure_blocks import BlockStore
 
     cells = run.table("neighbourhoods")
     panels = {"neighbourhood": run.table("panel"), "plant": run.table("plant_panel")}
     cache = disclosure.disclosure_cache(run.config.cache_path("disclosure"), run.config)
+    blocks = BlockStore(run.config.cache_path("disclosure_blocks"))
     plants = run.table("plants", neighbourhoods.INPUT_COLUMNS)  # all that the rule reads
-    release = disclosure.public_release(cells, plants, panels, run.config, cache=cache)
+    try:
+        release = disclosure.public_release(
+            cells, plants, panels, run.config, cache=cache, blocks=blocks
+        )
+    finally:
+        blocks.close()
     cache.prune()
+    blocks.prune()
     return StageResult(
         rows_in=len(cells),
         rows_out=len(release.table),
@@ -321,6 +329,7 @@ def disclose_stage(run: Run) -> StageResult:
         details={
             "disclosure": disclosure.manifest_section(run.config.disclosure, release),
             "suppression_from_cache": bool(cache.loaded),
+            **blocks.summary(),
         },
     )
 

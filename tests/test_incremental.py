@@ -71,11 +71,12 @@ def _report(result, stage: str) -> dict:
 def _assert_equals_a_fresh_run(world, incremental) -> None:
     """The incremental run's estimates and publication equal a fresh full run's exactly."""
     published = _published(world)
-    for kept in ("spatial", "disclosure"):  # a full rebuild
+    for kept in ("spatial", "disclosure", "disclosure_blocks"):  # a full rebuild
         shutil.rmtree(world.root / "cache" / kept, ignore_errors=True)
     fresh = run_incremental(world.config_path, selection=Selection(fresh=True))
     assert _ran(fresh) == list(STAGES)
     assert not _report(fresh, "disclose")["suppression_from_cache"]
+    assert _report(fresh, "disclose")["blocks_from_store"] == 0
     for name, frame in _published(world).items():
         pd.testing.assert_frame_equal(published[name], frame, check_exact=True)
     ours = fingerprints.table_hashes(incremental.workdir)
@@ -242,6 +243,8 @@ def test_a_new_survey_year_reads_only_its_files(tmp_path):
         report = json.loads((result.workdir / "reports" / f"{stage}.json").read_text("utf-8"))
         assert report["years_computed"] == [2019], stage
         assert sorted(report["years_from_cache"]) == list(range(2012, 2019)), stage
+    blocks = _report(result, "disclose")  # 2012–2018's blocks searched by the first run
+    assert blocks["blocks_from_store"] > blocks["blocks_searched"] > 0
     _assert_equals_a_fresh_run(world, result)
 
 
