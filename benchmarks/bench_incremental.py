@@ -5,8 +5,9 @@ Run with ``.venv/bin/python benchmarks/bench_incremental.py [--scale national] [
 its last survey year held back, runs the whole pipeline once (building the
 gazetteer index and the geocode, ingest and report caches), then times, each in a new process
 as a researcher's ``spillover run`` would be (imports included): a full run (``--fresh`` after
-removing the ingest, spatial, disclosure and report caches and the output root, so that every
-stage computes and writes everything; the gazetteer index and the geocode cache stay warm);
+removing the ingest, spatial, disclosure, disclosure_blocks and report caches and the output
+root, so that every stage computes and writes everything; the gazetteer index and the geocode
+cache stay warm);
 after one model spec is added to ``config.yaml``, the incremental run that fits only that spec
 and publishes; and, once, the run after the held-back year's files are delivered. Prints the
 median of ``--repeat`` rounds and what each stage did in the last runs.
@@ -113,9 +114,8 @@ def main() -> None:
     full, spec_only, last = [], [], {}
     for number in range(args.repeat):
         loaded = load_config(config)
-        for folder in (
-            loaded.cache_path(kind) for kind in ("ingest", "report", "spatial", "disclosure")
-        ):
+        kinds = ("ingest", "report", "spatial", "disclosure", "disclosure_blocks")
+        for folder in (loaded.cache_path(kind) for kind in kinds):
             shutil.rmtree(folder, ignore_errors=True)
         shutil.rmtree(loaded.resolve(loaded.output_root), ignore_errors=True)
         full.append(_timed(config, "fresh")[0])
