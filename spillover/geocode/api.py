@@ -21,6 +21,7 @@ from spillover.geocode.cache import (
 from spillover.geocode.index import GazetteerIndex
 from spillover.geocode.match import RESULT_FIELDS, Matcher, MatchResult
 from spillover.geocode.normalize import canonical_text
+from spillover.processes import forked_map
 
 __all__ = ["geocode_addresses", "normalize_address"]
 
@@ -57,15 +58,15 @@ def _match_all(
         bar = Progress(transient=True)
         task = bar.add_task("geocoding", total=len(todo))
         bar.start()
-    try:
-        for start in range(0, len(todo), _PROGRESS_EVERY):
-            chunk = todo[start : start + _PROGRESS_EVERY]
-            cache.update(zip(chunk, map(matcher.match, chunk), strict=True))
-            done = start + len(chunk)
+    try:  # on every core: matching is string work that holds the interpreter
+        done = 0
+        for results in forked_map(matcher.match, todo, _PROGRESS_EVERY):
+            cache.update(zip(todo[done : done + len(results)], results, strict=True))
+            done += len(results)
             if path is not None and (done % _FLUSH_EVERY == 0 or done == len(todo)):
                 write_cache(path, cache)
             if bar is not None:
-                bar.update(task, advance=len(chunk))
+                bar.update(task, advance=len(results))
     finally:
         if bar is not None:
             bar.stop()
@@ -100,7 +101,7 @@ def _distinct_results(
     missing = np.flatnonzero(position < 0)
     if len(missing):
         new_raws = [raws[i] for i in missing]
-        keys = [canonical_text(raw) for raw in new_raws]
+        keys = [key for part in forked_map(canonical_text, new_raws, 50_000) for key in part]
         new = _results_frame(_match_all(keys, index, cache_dir=cache_dir, progress=progress))
         new.insert(0, "raw", pd.array(new_raws, dtype="str"))
         known = pd.concat([known[new.columns], new], ignore_index=True)

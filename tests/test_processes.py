@@ -1,0 +1,41 @@
+"""forked_map: the same results in the same order, from worker processes."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from spillover import processes
+from spillover.processes import forked_map
+
+
+def _tagged(item: int) -> tuple[int, int]:
+    return item * item, os.getpid()
+
+
+def _fails_on_seven(item: int) -> int:
+    if item == 7:
+        raise ValueError(f"item {item}")
+    return item
+
+
+def test_workers_give_each_chunk_in_order():
+    chunks = list(forked_map(_tagged, range(23), 5, workers=2))
+    assert [len(chunk) for chunk in chunks] == [5, 5, 5, 5, 3]
+    assert [square for chunk in chunks for square, _ in chunk] == [i * i for i in range(23)]
+    pids = {pid for chunk in chunks for _, pid in chunk}
+    assert os.getpid() not in pids and len(pids) >= 1
+
+
+def test_few_items_stay_in_this_process(monkeypatch):
+    monkeypatch.setattr(processes, "PARALLEL_AT_LEAST", 100)
+    chunks = list(forked_map(_tagged, list(range(99)), 10))
+    assert {pid for chunk in chunks for _, pid in chunk} == {os.getpid()}
+    assert [square for chunk in chunks for square, _ in chunk] == [i * i for i in range(99)]
+
+
+def test_an_error_in_a_worker_is_raised_here():
+    with pytest.raises(ValueError, match="item 7"):
+        list(forked_map(_fails_on_seven, range(20), 3, workers=2))
+    assert processes._work is None  # released for the next caller
