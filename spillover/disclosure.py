@@ -122,8 +122,8 @@ def public_release(
     cache : TableCache, optional
         Where the suppression is kept (:func:`disclosure_cache`); default: nothing kept.
     blocks : BlockStore, optional
-        Where the block decompositions of secondary suppression are kept across runs (a run
-        with one more year decomposes only the blocks that changed); default: none kept.
+        Where what secondary suppression found in each block is kept across runs (a run with
+        one more year searches only the blocks that changed); default: nothing kept.
 
     Returns
     -------
@@ -227,7 +227,7 @@ def suppression_reasons(
     """Why each value of ``cells`` is suppressed (``""`` when published), and the rounds.
 
     ``members`` is :func:`spillover.neighbourhoods.cell_members` of the same cells; see the
-    module docstring for the rules. ``blocks`` keeps the block decompositions across runs.
+    module docstring for the rules. ``blocks`` keeps each block's search across runs.
     """
     cells = cells.reset_index(drop=True)
     members = numbered_members(cells, members)

@@ -116,8 +116,11 @@ class BlockStore:
             self._used[key] = self._now
 
     def close(self) -> None:
-        """Write the entries used within :data:`KEEP_DAYS` days (nothing without a folder)."""
-        if self.path is None:
+        """Write the entries used within :data:`KEEP_DAYS` days.
+
+        Nothing is written without a folder or when no block was looked up.
+        """
+        if self.path is None or not (self.loaded or self.repeated or self.computed):
             return
         oldest = self._now - KEEP_DAYS * 86400
         keys = [key for key, used in self._used.items() if used >= oldest]

@@ -202,7 +202,8 @@ class LinearRelease:
     margins : list of Margin
         Released margins (e.g. the decomposition's mean yearly changes).
     store : BlockStore, optional
-        Where block decompositions are kept across runs (default: nothing kept).
+        Where each block's search for values of few establishments is kept across runs
+        (default: only within this release).
     """
 
     def __init__(
@@ -372,10 +373,10 @@ class LinearRelease:
         """Every block of these released rows and its small findings, kept between rounds.
 
         A round of secondary suppression changes few blocks; the others (same rows, hence
-        the same matrix) are not decomposed again. New blocks are taken from :attr:`store`
-        or decomposed on :data:`BLOCK_THREADS` threads with one BLAS thread each (the linear
-        algebra releases the interpreter): a block's numbers do not depend on the number of
-        cores.
+        the same matrix) are not decomposed again. New blocks are decomposed on
+        :data:`BLOCK_THREADS` threads with one BLAS thread each (the linear algebra releases
+        the interpreter): a block's numbers do not depend on the number of cores. Their search
+        for values of few establishments comes from :attr:`store` when kept.
         """
         keys = [(minimum, labels.flat.tobytes()) for _, _, labels in pieces]
         for key in previous.keys() - set(keys):  # freed before the new blocks are made
