@@ -85,6 +85,7 @@ class BlockStore:
         self._lock = threading.Lock()
         self._entries, self._used = self._read()
         self._earlier = set(self._entries)
+        self._looked_up = False  # nothing to write when no block was looked up or kept
         self._now = time.time()
 
     def key(self, *arrays: np.ndarray) -> str:
@@ -100,6 +101,7 @@ class BlockStore:
         """The arrays kept under ``key`` (:data:`FIELDS`), or None."""
         entry = self._entries.get(key)
         with self._lock:
+            self._looked_up = True
             if entry is None:
                 self.computed += 1
             elif key in self._earlier:
@@ -112,6 +114,7 @@ class BlockStore:
     def put(self, key: str, entry: Entry) -> None:
         """Keep ``entry`` (:data:`FIELDS`, int64 arrays) under ``key``."""
         with self._lock:
+            self._looked_up = True
             self._entries[key] = entry
             self._used[key] = self._now
 
@@ -120,7 +123,7 @@ class BlockStore:
 
         Nothing is written without a folder or when no block was looked up.
         """
-        if self.path is None or not (self.loaded or self.repeated or self.computed):
+        if self.path is None or not self._looked_up:
             return
         oldest = self._now - KEEP_DAYS * 86400
         keys = [key for key, used in self._used.items() if used >= oldest]

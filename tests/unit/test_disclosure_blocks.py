@@ -130,6 +130,7 @@ def test_keys_tell_dtype_and_shape_apart(tmp_path):
 
 def test_files_of_other_code_are_removed_once_unused_for_the_keep_days(tmp_path):
     store = BlockStore(tmp_path)
+    store.put("kept", tuple(np.ones(1, dtype=np.int64) for _ in range(4)))
     store.close()
     stale, recent = tmp_path / "blocks-stale.parquet", tmp_path / "blocks-recent.parquet"
     for path in (stale, recent):
@@ -139,3 +140,8 @@ def test_files_of_other_code_are_removed_once_unused_for_the_keep_days(tmp_path)
     os.utime(store.path, (old, old))  # this code's file: kept, whatever its age
     store.prune()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([recent.name, store.path.name])
+
+
+def test_a_store_that_looked_nothing_up_writes_nothing(tmp_path):
+    BlockStore(tmp_path).close()  # a stage whose suppression came from the cache
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())
