@@ -12,7 +12,7 @@ the arithmetic are the same: the key holds the source of the modules that decide
 NumPy's and SciPy's versions and the BLAS library, its version and the CPU kernels it chose
 (another machine's rounding is not reused).
 
-The results live in one Parquet file per code and arithmetic (a few MB at national scale),
+The results live in one Parquet file per code and arithmetic (~170 KB at national scale),
 read whole when a run starts and written whole, under a temporary name then renamed, when it
 ends: the entries this run used or added and those used within :data:`KEEP_DAYS` days. Two
 runs ending at once keep the entries of the later one. Files of other code or arithmetic
