@@ -33,7 +33,10 @@ def write_entry(folder: Path, key: str, write: Callable[[Path], None]) -> None:
 
 
 def prune_entries(folder: Path | None, used: set[str], keep_days: float) -> None:
-    """Remove the entries of ``folder`` not in ``used`` and not touched for ``keep_days`` days."""
+    """Remove the entries of ``folder`` not in ``used`` and untouched for ``keep_days`` days.
+
+    An entry is a folder, or a file (the disclosure block store's).
+    """
     if folder is None or not folder.is_dir():
         return
     oldest = time.time() - keep_days * 86400
@@ -41,4 +44,7 @@ def prune_entries(folder: Path | None, used: set[str], keep_days: float) -> None
         if entry.name.startswith(".") or entry.name in used:
             continue
         if entry.stat().st_mtime < oldest:
-            shutil.rmtree(entry, ignore_errors=True)
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)

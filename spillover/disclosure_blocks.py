@@ -35,6 +35,7 @@ import pyarrow.parquet as pq
 import scipy
 from threadpoolctl import threadpool_info
 
+from spillover.cache_folders import prune_entries
 from spillover.partitions import code_digest
 
 __all__ = ["KEEP_DAYS", "BlockStore", "arithmetic"]
@@ -144,15 +145,8 @@ class BlockStore:
 
     def prune(self, *, keep_days: float = KEEP_DAYS) -> None:
         """Remove other code's or arithmetic's files no run has written for ``keep_days``."""
-        if self.folder is None or not self.folder.is_dir():
-            return
-        oldest = time.time() - keep_days * 86400
-        for path in self.folder.iterdir():
-            try:
-                if path != self.path and path.stat().st_mtime < oldest:
-                    path.unlink()
-            except FileNotFoundError:  # another run removed it first
-                pass
+        if self.path is not None:
+            prune_entries(self.folder, {self.path.name}, keep_days)
 
     def summary(self) -> dict:
         """How many blocks were searched, taken from earlier runs and repeated in this one."""
