@@ -4,15 +4,12 @@ Threads do not help code that holds the interpreter (geocoding an address is str
 worker processes do. They are forked, so the function and everything it reads (a
 gazetteer index of ~10⁶ entries) are inherited, not pickled; only the items and the results
 cross. Where ``fork`` is not available (Windows), on one core or for few items the work runs
-in this process, with the same results in the same order. Workers ignore Ctrl-C (the caller
-gets it and stops them) and die on SIGTERM without running the handlers they inherited (an
-Airflow task's would report to the scheduler as if it were the task).
+in this process, with the same results in the same order.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
 
@@ -59,20 +56,11 @@ def forked_map(
         return
     with _one_at_a_time:
         _work = function
-        pool = multiprocessing.get_context("fork").Pool(workers, initializer=_as_worker)
         try:
-            yield from pool.imap(_apply, chunks)
-            pool.close()  # every chunk is back: the workers exit on their own
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                yield from pool.imap(_apply, chunks)
         finally:
-            pool.terminate()
-            pool.join()
             _work = None
-
-
-def _as_worker() -> None:
-    """In a new worker: Ctrl-C is the caller's, SIGTERM ends it (no inherited handler)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _apply(chunk: Sequence) -> list:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 
 import pytest
 
@@ -40,17 +39,3 @@ def test_an_error_in_a_worker_is_raised_here():
     with pytest.raises(ValueError, match="item 7"):
         list(forked_map(_fails_on_seven, range(20), 3, workers=2))
     assert processes._work is None  # released for the next caller
-
-
-def _handlers(_item: int) -> tuple:
-    return signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
-
-
-def test_workers_leave_signals_to_the_caller():
-    """A handler the caller installed (Airflow's, say) does not run in the workers."""
-    previous = signal.signal(signal.SIGTERM, lambda *_: None)
-    try:
-        chunks = list(forked_map(_handlers, [0, 1], 1, workers=2))
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    assert [chunk[0] for chunk in chunks] == [(signal.SIG_IGN, signal.SIG_DFL)] * 2
