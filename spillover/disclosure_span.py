@@ -41,6 +41,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -337,13 +338,13 @@ class LinearRelease:
         in_margin = np.zeros(self.n_atoms, dtype=bool)
         in_margin[active[margin].indices] = True
         pieces = [
-            (rows, atoms, _CellRows(local_ids[rows], self.columns))
-            for rows, atoms in _blocks(local)
+            (cut, atoms, _CellRows(local_ids[rows], self.columns))
+            for rows, atoms, cut in _blocks(local)
         ]
         previous, self._blocks = self._blocks, {}
         blocks, smalls = [], []
         for (_, atoms, block_labels), (block, small) in zip(
-            pieces, self._each_block(previous, local, pieces, min_establishments), strict=True
+            pieces, self._each_block(previous, pieces, min_establishments), strict=True
         ):
             if not in_margin[atoms].any():
                 block.forget_big_parts()  # only blocks a margin touches use them again
@@ -369,7 +370,7 @@ class LinearRelease:
             block.forget_derivations()
         return found
 
-    def _each_block(self, previous: dict, local, pieces: list, minimum: int) -> list:
+    def _each_block(self, previous: dict, pieces: list, minimum: int) -> list:
         """Every block of these released rows and its small findings, kept between rounds.
 
         A round of secondary suppression changes few blocks; the others (same rows, hence
@@ -383,8 +384,8 @@ class LinearRelease:
             del previous[key]
 
         def new_block(number: int) -> tuple:
-            rows, atoms, labels = pieces[number]
-            matrix = local[rows][:, atoms]
+            cut, atoms, labels = pieces[number]
+            matrix = cut()
             small = np.flatnonzero(self.atom_size[atoms] < minimum)
             sizes = self.atom_size[atoms[small]]
             codes = self.owner_code[_row_entries(self.owner_start, atoms[small])]
@@ -407,7 +408,7 @@ class LinearRelease:
 
         new = [number for number, key in enumerate(keys) if key not in previous]
         # the largest first, so that no thread is left alone with one at the end of the round
-        new.sort(key=lambda number: -len(pieces[number][0]) * len(pieces[number][1]))
+        new.sort(key=lambda number: -len(pieces[number][2]) * len(pieces[number][1]))
         with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(BLOCK_THREADS) as pool:
             made = dict(zip(new, pool.map(new_block, new), strict=True))
         for number, key in enumerate(keys):
@@ -719,10 +720,11 @@ def _row_space(scaled: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarra
     eigenvalues, vectors = np.linalg.eigh(gram)
     eigenvalues, vectors = eigenvalues[::-1], vectors[:, ::-1]  # largest first, as the SVD
     rank = int((eigenvalues >= SURELY_KEPT * eigenvalues[0]).sum())
-    if _norm(scaled.T @ vectors[:, rank:]) <= SURELY_NULL * np.sqrt(eigenvalues[0]):
+    transposed = scaled.T.tocsr()  # row by row: 3× faster times a dense matrix than Mᵀ as CSC
+    if _norm(transposed @ vectors[:, rank:]) <= SURELY_NULL * np.sqrt(eigenvalues[0]):
         singular = np.sqrt(eigenvalues[:rank])
         left = vectors[:, :rank]
-        return left, singular, np.asarray(scaled.T @ (left / singular))
+        return left, singular, np.asarray(transposed @ (left / singular))
     u, s, vt = np.linalg.svd(scaled.toarray(), full_matrices=False)
     rank = int((s > 1e-9 * s[0]).sum())
     return u[:, :rank], s[:rank], vt[:rank].T
@@ -949,7 +951,12 @@ def _null_space(matrix: np.ndarray, tolerance: float) -> np.ndarray:
 
 
 def _blocks(active: sp.csr_matrix):
-    """Connected blocks of released rows and the atoms they contain."""
+    """Connected blocks of released rows: their rows, their atoms and their matrix (a call).
+
+    The matrix ``active[rows][:, atoms]`` is cut when called from one reordering of the rows:
+    a column index per block scans all atoms of the release each time (nationally 1.4 CPU s
+    for the first round's 2,851 blocks, against 0.5 s for this whole function).
+    """
     n_rows, n_atoms = active.shape
     incidence = (active != 0).tocoo()
     graph = sp.coo_matrix(
@@ -964,7 +971,23 @@ def _blocks(active: sp.csr_matrix):
     labels = sorted_unique(row_label)
     row_starts = np.searchsorted(row_label[rows], labels)
     atom_bounds = np.searchsorted(atom_label[atoms], labels, side="right")
-    for number, start in enumerate(row_starts):
-        end = row_starts[number + 1] if number + 1 < len(row_starts) else len(rows)
-        first = atom_bounds[number - 1] if number else 0
-        yield rows[start:end], atoms[first : atom_bounds[number]]
+    atom_starts = np.append(0, atom_bounds)[:-1]
+    ordered = active[rows]
+    ordered.sort_indices()
+    # each atom's column in its block (a block's atoms are sorted: the order is kept)
+    column = np.empty(n_atoms, dtype=ordered.indices.dtype)
+    column[atoms] = np.arange(len(atoms)) - np.repeat(atom_starts, atom_bounds - atom_starts)
+    ends = np.append(row_starts, len(rows))[1:]
+    for start, end, first, last in zip(row_starts, ends, atom_starts, atom_bounds, strict=True):
+        matrix = partial(_cut, ordered, column, start, end, last - first)
+        yield rows[start:end], atoms[first:last], matrix
+
+
+def _cut(ordered: sp.csr_matrix, column: np.ndarray, start, end, n_columns) -> sp.csr_matrix:
+    """Rows ``start:end`` of ``ordered`` with their atoms renumbered as the block's columns."""
+    indptr = ordered.indptr[start : end + 1]
+    entries = slice(indptr[0], indptr[-1])
+    return sp.csr_matrix(
+        (ordered.data[entries], column[ordered.indices[entries]], indptr - indptr[0]),
+        shape=(end - start, n_columns),
+    )
