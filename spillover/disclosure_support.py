@@ -151,11 +151,23 @@ class _Search:
         return result
 
     def vector(self, group: frozenset) -> np.ndarray:
-        """The unit vector of the subspace on the atoms owned within ``group``."""
-        atoms = self.atoms_within(group)
-        _, vectors = np.linalg.eigh(self.h[np.ix_(atoms, atoms)])
+        """A unit vector of the subspace on the atoms owned within ``group``.
+
+        Those atoms may carry several independent vectors (an establishment's shipments and
+        its exports, say): an eigenvector of the repeated eigenvalue 1 is then any rotation of
+        the others, and rounding decides which. The vector taken is the subspace's part of
+        the first atom (in the subspace's coordinates) holding at least half the largest
+        weight in it, which rounding does not move.
+        """
+        atoms = np.sort(np.asarray(self.atoms_within(group), dtype=np.int64))
+        values, vectors = np.linalg.eigh(self.h[np.ix_(atoms, atoms)])
+        space = vectors[:, values >= 1 - TOLERANCE]
+        if space.shape[1] == 0:  # the batched test found it; here it is a hair below 1
+            space = vectors[:, -1:]
+        weight = np.sum(space**2, axis=1)
+        vector = space @ space[np.flatnonzero(weight >= weight.max() / 2)[0]]
         out = np.zeros(self.h.shape[0])
-        out[atoms] = vectors[:, -1]
+        out[atoms] = vector / np.linalg.norm(vector)
         return out
 
     def singles(self) -> list[frozenset]:

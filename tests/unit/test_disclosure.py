@@ -839,6 +839,32 @@ def test_column_split_is_that_of_the_dense_svd(monkeypatch, seed, share, leak):
     np.testing.assert_allclose(u * s @ v.T, rows, atol=1e-11)
 
 
+@pytest.mark.parametrize(
+    ("seed", "share", "leak"), [(0, 0.2, 0), (1, 0.5, 0), (2, 0.9, 0), (3, 0.6, 1e-6)]
+)
+def test_null_directions_alone_are_the_column_splits(seed, share, leak):
+    """The null space computed alone (a partial eigenproblem) is the whole split's.
+
+    An uncertain split (``leak``) is left to the whole split (None).
+    """
+    from spillover.disclosure_span import _column_split, _null_directions
+
+    rng = np.random.default_rng(seed)
+    chosen = rng.random(120) < share
+    vectors = _incidence_rows(rng, 30, 120).T
+    if leak:
+        vectors[:, 0] = np.where(chosen, leak, 1.0) * rng.random(120)
+    rows = np.linalg.qr(vectors)[0][chosen]
+    null = _null_directions(rows)
+    if leak:
+        assert null is None
+        return
+    expected = _column_split(rows)[3]
+    assert null.shape == expected.shape == (30, max(0, 30 - len(rows)))
+    np.testing.assert_allclose(null @ null.T, expected @ expected.T, atol=1e-11)
+    np.testing.assert_allclose(null.T @ null, np.eye(null.shape[1]), atol=1e-11)
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_big_part_is_the_range_and_pseudo_inverse_of_the_big_atoms_rows(seed):
     """A block's values on its big atoms: an orthonormal basis of them and the pseudo-inverse."""

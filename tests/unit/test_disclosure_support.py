@@ -75,6 +75,28 @@ def test_the_worlds_have_single_pair_and_shared_atom_sets():
     assert shared > 0
 
 
+def test_a_set_carrying_several_vectors_gets_the_same_one_whatever_the_rounding():
+    """A set carrying a plane of vectors reports one that rounding does not turn.
+
+    Establishment 0's two atoms are each derivable; the projector is rounded differently
+    each time (as by another eigensolver or CPU).
+    """
+    owners = [np.array([0]), np.array([0]), np.array([1, 2]), np.array([1]), np.array([2])]
+    plane = np.eye(5)[:, :2]
+    rest = np.array([[0.0, 0.0, 1.0, 1.0, 1.0]]).T / np.sqrt(3)
+    basis = np.hstack([plane, rest])
+    rng = np.random.default_rng(7)
+    supports = set()
+    for _ in range(40):
+        rotation, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+        turned = basis @ rotation  # the same subspace, rounded differently
+        vector, pair = minimal_vectors(turned @ turned.T, owners, 3)  # {0}, then {1, 2}
+        assert np.allclose(np.abs(pair), rest.ravel())
+        assert abs(abs(vector[0]) - 1) < 1e-12  # the first atom's own value, every time
+        supports.add(tuple(np.flatnonzero(np.abs(vector) > TOLERANCE)))
+    assert supports == {(0,)}
+
+
 @pytest.mark.parametrize("size", [0, 1, 2, 1000])
 def test_sorted_unique_is_numpys_unique(size):
     from spillover.disclosure_support import sorted_unique
