@@ -4,12 +4,15 @@ Threads do not help code that holds the interpreter (geocoding an address is str
 worker processes do. They are forked, so the function and everything it reads (a
 gazetteer index of ~10⁶ entries) are inherited, not pickled; only the items and the results
 cross. Where ``fork`` is not available (Windows), on one core or for few items the work runs
-in this process, with the same results in the same order.
+in this process, with the same results in the same order. Workers ignore Ctrl-C (the caller
+gets it and stops them) and die on SIGTERM without running the handlers they inherited (an
+Airflow task's would act for the task from a worker).
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
 
@@ -23,6 +26,9 @@ __all__ = ["PARALLEL_AT_LEAST", "forked_map"]
 PARALLEL_AT_LEAST = 50_000
 #: Most worker processes.
 MAX_WORKERS = 4
+
+#: Signals whose handlers a worker resets (see :func:`_as_worker`).
+_WORKER_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 _work: Callable | None = None  # what the workers apply, inherited through fork
 _one_at_a_time = threading.Lock()
@@ -57,10 +63,24 @@ def forked_map(
     with _one_at_a_time:
         _work = function
         try:
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
+            # forked with both signals blocked: until a worker has reset its handlers, one
+            # sent to it (terminate() below) waits instead of running the caller's handler
+            caller_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _WORKER_SIGNALS)
+            try:
+                pool = multiprocessing.get_context("fork").Pool(workers, initializer=_as_worker)
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, caller_mask)
+            with pool:  # terminated on the way out, whether every chunk came back or not
                 yield from pool.imap(_apply, chunks)
         finally:
             _work = None
+
+
+def _as_worker() -> None:
+    """In a new worker: Ctrl-C is the caller's, SIGTERM ends it (no inherited handler)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _WORKER_SIGNALS)
 
 
 def _apply(chunk: Sequence) -> list:

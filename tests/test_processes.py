@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
 
@@ -39,3 +40,44 @@ def test_an_error_in_a_worker_is_raised_here():
     with pytest.raises(ValueError, match="item 7"):
         list(forked_map(_fails_on_seven, range(20), 3, workers=2))
     assert processes._work is None  # released for the next caller
+
+
+def _handlers(_item: int) -> tuple:
+    return signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+
+
+def test_workers_leave_signals_to_the_caller():
+    """A handler the caller installed (Airflow's, say) does not run in the workers."""
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)
+    try:
+        chunks = list(forked_map(_handlers, [0, 1, 2, 3], 1, workers=2))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert [chunk[0] for chunk in chunks] == [(signal.SIG_IGN, signal.SIG_DFL)] * 4
+
+
+_STOP_EARLY = """
+import signal, time
+from spillover.processes import forked_map
+signal.signal(signal.SIGTERM, lambda *_: None)  # a caller's handler that does not exit
+
+def slow(item):
+    time.sleep(0.05)
+    return item
+
+for chunk in forked_map(slow, list(range(400)), 2, workers=2):
+    break  # the rest is abandoned: the workers are terminated
+print("stopped")
+"""
+
+
+def test_workers_stop_when_the_caller_stops_reading_whatever_its_handlers():
+    """Terminating the pool ends workers even if the caller's SIGTERM handler would not."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _STOP_EARLY], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "stopped"
