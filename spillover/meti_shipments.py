@@ -22,14 +22,13 @@ from __future__ import annotations
 import csv
 import io
 import re
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from spillover.parsing import NULL_TOKENS
-from spillover.rawfiles import IngestError
+from spillover.rawfiles import EXCEL_ENGINE, EXCEL_READ_ERRORS, IngestError
 
 #: Columns of the frame the reader returns (the canonical ``export_ratios`` columns).
 COLUMNS = ["year", "industry_group", "export_ratio"]
@@ -68,10 +67,12 @@ def _number(cell: str, *, where: str) -> float | None:
 def _rows(data: bytes, text: str | None, path: Path) -> list[list[str]]:
     if path.suffix.lower() in EXCEL_SUFFIXES:
         try:
-            sheet = pd.read_excel(io.BytesIO(data), header=None, dtype=str).fillna("")
+            sheet = pd.read_excel(
+                io.BytesIO(data), header=None, dtype=str, engine=EXCEL_ENGINE
+            ).fillna("")
         except ImportError as exc:
             raise ShipmentsLayoutError(f"{path}: reading it needs a package: {exc}") from None
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        except (OSError, ValueError, KeyError, *EXCEL_READ_ERRORS) as exc:
             raise ShipmentsLayoutError(f"{path}: cannot read as Excel: {exc}") from None
         return sheet.to_numpy().tolist()
     return list(csv.reader(io.StringIO(text or "", newline="")))

@@ -19,7 +19,14 @@ from pathlib import Path
 
 from spillover.config import Config, Source, load_config
 from spillover.errors import SpilloverError
-from spillover.rawfiles import IngestError, decode_text, read_raw, source_files
+from spillover.rawfiles import (
+    EXCEL_ENGINE,
+    EXCEL_READ_ERRORS,
+    IngestError,
+    decode_text,
+    read_raw,
+    source_files,
+)
 
 #: Stages a run goes through, in order (the registry's order, without importing the stages).
 STAGES = (
@@ -134,7 +141,7 @@ def validate_config(path: str | Path, *, overrides: Sequence[str] = ()) -> Valid
                 found.files.append(SourceFile(table, source.name, year, file))
                 try:
                     header = _header(file, source, table)
-                except (IngestError, OSError, ValueError, ImportError) as exc:
+                except (IngestError, OSError, ValueError, ImportError, *EXCEL_READ_ERRORS) as exc:
                     found.problems.append(f"{file}: cannot read the header ({key}): {exc}")
                     continue
                 missing = [name for name in source.columns if name not in header]
@@ -228,7 +235,13 @@ def _header(path: Path, source: Source, table: str) -> list[str]:
             return list(read(path, metadataonly=True, **options)[1].column_names)
         except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError) as exc:
             raise ValueError(str(exc)) from None
-    header = pd.read_excel(path, sheet_name=source.sheet or 0, nrows=0, skiprows=source.skip_lines)
+    header = pd.read_excel(
+        path,
+        sheet_name=source.sheet or 0,
+        nrows=0,
+        skiprows=source.skip_lines,
+        engine=EXCEL_ENGINE,
+    )
     return [str(c) for c in header.columns]
 
 
