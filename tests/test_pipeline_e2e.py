@@ -35,8 +35,8 @@ def _raw_rows(path: Path) -> int:
     """Rows of a demo raw file, counted by its own layout (not by the readers)."""
     if path.suffix == ".txt":  # fixed-width: one record per line
         return len(path.read_bytes().splitlines())
-    if path.suffix == ".xlsx":  # two title rows, a header, the rows
-        return len(pd.read_excel(path, skiprows=2))
+    if path.suffix == ".xlsx":  # two title rows, a header, the rows (openpyxl: not our reader)
+        return len(pd.read_excel(path, skiprows=2, engine="openpyxl"))
     data = path.read_bytes()
     try:
         text = data.decode("utf-8")
