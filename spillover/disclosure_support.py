@@ -156,8 +156,8 @@ class _Search:
         Those atoms may carry several independent vectors (an establishment's shipments and
         its exports, say): an eigenvector of the repeated eigenvalue 1 is then any rotation of
         the others, and rounding decides which. The vector taken is the subspace's part of
-        the first atom (in the subspace's coordinates) holding at least half the largest
-        weight in it, which rounding does not move.
+        the first atom (in the projector's order) holding at least half the largest weight in
+        it: rounding moves that choice only for a weight within rounding of the half.
         """
         atoms = np.sort(np.asarray(self.atoms_within(group), dtype=np.int64))
         values, vectors = np.linalg.eigh(self.h[np.ix_(atoms, atoms)])
