@@ -1098,3 +1098,34 @@ def test_span_basis_spans_exactly_the_columns_with_a_dependent_one_first(seed):
     assert np.abs(basis @ basis.T - projector).max() < 1e-12
     assert np.allclose(basis.T @ basis, np.eye(2), atol=1e-12)
     assert span_basis(np.zeros((7, 0))).shape == (7, 0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_blocks_are_the_connected_pieces_cut_from_the_released_rows(seed):
+    """Each block's matrix is the released rows' submatrix on its atoms, entry for entry."""
+    import scipy.sparse as sp
+
+    from spillover.disclosure_span import _blocks
+
+    rng = np.random.default_rng(seed)
+    pieces = [  # independent pieces, rows and atoms then shuffled together
+        sp.random(int(rng.integers(1, 15)), int(rng.integers(1, 40)), density=0.2, random_state=k)
+        for k in range(6 + seed)
+    ]
+    mixed = sp.block_diag(pieces, format="csr")
+    mixed = mixed[rng.permutation(mixed.shape[0])][:, rng.permutation(mixed.shape[1])]
+    active = mixed[np.flatnonzero(np.diff(mixed.indptr) > 0)]
+    seen_rows, seen_atoms = [], []
+    for rows, atoms, cut in _blocks(active):
+        matrix, expected = cut(), active[rows][:, atoms]
+        assert matrix.shape == expected.shape
+        for part in ("indptr", "indices", "data"):
+            np.testing.assert_array_equal(getattr(matrix, part), getattr(expected, part))
+        outside = np.setdiff1d(np.arange(active.shape[1]), atoms)
+        assert active[rows][:, outside].nnz == 0  # nothing of these rows is left out
+        seen_rows.append(rows)
+        seen_atoms.append(atoms)
+    assert np.array_equal(np.sort(np.concatenate(seen_rows)), np.arange(active.shape[0]))
+    used = np.flatnonzero(np.diff(active.tocsc().indptr) > 0)
+    assert np.array_equal(np.sort(np.concatenate(seen_atoms)), used)
+    assert len(seen_rows) > 2
