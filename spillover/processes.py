@@ -3,10 +3,11 @@
 Threads do not help code that holds the interpreter (geocoding an address is string work):
 worker processes do. They are forked, so the function and everything it reads (a
 gazetteer index of ~10⁶ entries) are inherited, not pickled; only the items and the results
-cross. Where ``fork`` is not available (Windows), on one core or for few items the work runs
-in this process, with the same results in the same order. Workers ignore Ctrl-C (the caller
-gets it and stops them) and die on SIGTERM without running the handlers they inherited (an
-Airflow task's would act for the task from a worker).
+cross. Where ``fork`` is not available (Windows), in a daemonic process (which may not have
+children), on one core or for few items the work runs in this process, with the same results
+in the same order. Workers ignore Ctrl-C (the caller gets it and stops them) and die on
+SIGTERM without running the handlers they inherited (an Airflow task's would act for the task
+from a worker).
 """
 
 from __future__ import annotations
@@ -56,7 +57,11 @@ def forked_map(
     if workers is None:
         workers = usable_cores(MAX_WORKERS) if len(items) >= PARALLEL_AT_LEAST else 1
     workers = min(workers, len(chunks))
-    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if (
+        workers <= 1
+        or "fork" not in multiprocessing.get_all_start_methods()
+        or multiprocessing.current_process().daemon  # may not have children
+    ):
         for chunk in chunks:
             yield [function(item) for item in chunk]
         return

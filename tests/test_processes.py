@@ -42,6 +42,29 @@ def test_an_error_in_a_worker_is_raised_here():
     assert processes._work is None  # released for the next caller
 
 
+def _map_in_a_daemon(queue) -> None:
+    try:
+        chunks = list(forked_map(_tagged, range(6), 2, workers=2))
+        queue.put(("ok", chunks, os.getpid()))
+    except Exception as error:  # reported to the test, not lost in the child
+        queue.put(("error", repr(error), os.getpid()))
+
+
+def test_a_daemonic_process_maps_in_itself():
+    """A daemonic process may not have children: its work runs in it, with the same results."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    daemon = context.Process(target=_map_in_a_daemon, args=(queue,), daemon=True)
+    daemon.start()
+    status, chunks, pid = queue.get(timeout=60)
+    daemon.join(60)
+    assert status == "ok", chunks
+    assert [square for chunk in chunks for square, _ in chunk] == [i * i for i in range(6)]
+    assert {worker for chunk in chunks for _, worker in chunk} == {pid}
+
+
 def _handlers(_item: int) -> tuple:
     return signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
 
