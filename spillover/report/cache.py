@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -96,6 +96,47 @@ class RenderCache:
 
         replace_atomically(path, lambda temporary: temporary.write_bytes(data))
         return data
+
+    def get_all(self, kind: str, pieces: Sequence[tuple[object, Callable[[], bytes]]]) -> list:
+        """:meth:`get` of each ``(inputs, draw)``, the missing pieces drawn side by side.
+
+        Drawing holds the interpreter, so each missing piece is drawn in a forked worker
+        process (:func:`spillover.processes.forked_map`, on every usable core; in this process
+        when one is missing): ``draw`` is inherited, its bytes come back. Pieces are drawn in
+        the order given.
+        """
+        out: list = [None] * len(pieces)
+        names: dict[int, str] = {}  # of the missing pieces, when kept
+        for number, (inputs, _) in enumerate(pieces):
+            if self.folder is None:
+                continue
+            name = f"{digest(kind, inputs)}.{kind}"
+            self.used.add(name)
+            try:
+                out[number] = (self.folder / name).read_bytes()
+            except FileNotFoundError:
+                names[number] = name
+            else:
+                self.reused += 1
+        missing = [number for number, data in enumerate(out) if data is None]
+        if not missing:
+            return out
+        from spillover.processes import MAX_WORKERS, forked_map
+        from spillover.storage import replace_atomically
+        from spillover.threads import usable_cores
+
+        draws = [pieces[number][1] for number in missing]
+        workers = min(usable_cores(MAX_WORKERS), len(draws))
+        drawn = forked_map(lambda at: draws[at](), range(len(draws)), 1, workers=workers)
+        for number, (data,) in zip(missing, drawn, strict=True):
+            out[number] = data
+            self.drawn += 1
+            if number in names:
+                replace_atomically(
+                    self.folder / names[number],
+                    lambda temporary, data=data: temporary.write_bytes(data),
+                )
+        return out
 
     def prune(self) -> None:
         """Remove the kept pieces this cache's report did not use (not files being written)."""

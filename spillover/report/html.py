@@ -22,6 +22,7 @@ import io
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -226,7 +227,7 @@ def render_report(folder: Path, lang: str = "ja", cache: RenderCache | None = No
     from spillover.report.cache import RenderCache
     from spillover.storage import read_dataset
 
-    cache = cache or RenderCache(None)
+    figures = _Figures(cache or RenderCache(None))
 
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     confidential = ", ".join(manifest["disclosure"]["not_for_release"])
@@ -235,18 +236,18 @@ def render_report(folder: Path, lang: str = "ja", cache: RenderCache | None = No
     sections = [
         f'<p class="note">{_e(text("release_note", lang, confidential=confidential))}</p>',
         _summary(manifest, lang),
-        _accounting(manifest, lang, cache),
+        _accounting(manifest, lang, figures),
         _sources(manifest, lang),
         _linkage(manifest.get("linkage", {}), lang),
         _estimates(estimates, decomposition, lang),
-        _figures(estimates, decomposition, lang, cache),
-        _maps(folder, manifest, lang, cache),
+        _figures(estimates, decomposition, lang, figures),
+        _maps(folder, manifest, lang, figures),
         _public(read_dataset(folder / "public" / "neighbourhoods"), lang),
         _quarantine(read_dataset(folder / "quarantine"), lang),
         _disclosure(manifest["disclosure"], lang),
     ]
     title = f"spillover {text('title', lang)}: {manifest['project']} / {manifest['run_id']}"
-    return page(title, sections, lang, cache)
+    return page(title, figures.fill(sections), lang, figures.cache)
 
 
 # --- page and building blocks ------------------------------------------------------------
@@ -378,11 +379,40 @@ def figure_png(figure) -> bytes:
     return buffer.getvalue()
 
 
-def cached_figure(
-    cache: RenderCache, inputs: object, draw: Callable[[], object], caption: str
-) -> str:
-    """``<figure>`` of ``draw()`` (a matplotlib figure showing ``inputs``), kept in ``cache``."""
-    return png_html(cache.get("png", inputs, lambda: figure_png(draw())), caption)
+class _Figures:
+    """The figures of one page: a placeholder each while the sections are written, then drawn.
+
+    :meth:`fill` takes the kept ones from the cache and draws the others side by side in
+    forked worker processes (:meth:`~spillover.report.cache.RenderCache.get_all`): one after
+    the other, a national report's maps and charts took ~10 s.
+    """
+
+    def __init__(self, cache: RenderCache) -> None:
+        self.cache = cache
+        self._pieces: list[tuple[object, Callable[[], object], str]] = []
+
+    def add(self, inputs: object, draw: Callable[[], object], caption: str) -> str:
+        """A placeholder for the ``<figure>`` of ``draw()``, a matplotlib figure of ``inputs``."""
+        self._pieces.append((inputs, draw, caption))
+        return f"<!--spillover-figure-{len(self._pieces) - 1}-->"  # text of a page is escaped
+
+    def fill(self, sections: list[str]) -> list[str]:
+        """``sections`` with each placeholder replaced by its ``<figure>``."""
+        # the page's last figures (the maps) take longest: drawn first, not left to the end
+        pieces = [(inputs, partial(_drawn_png, draw)) for inputs, draw, _ in self._pieces]
+        pngs = self.cache.get_all("png", pieces[::-1])[::-1]
+        shown = [
+            png_html(png, caption) for png, (_, _, caption) in zip(pngs, self._pieces, strict=True)
+        ]
+        return [
+            re.sub(r"<!--spillover-figure-(\d+)-->", lambda m: shown[int(m.group(1))], part)
+            for part in sections
+        ]
+
+
+def _drawn_png(draw: Callable[[], object]) -> bytes:
+    """PNG bytes of the matplotlib figure ``draw()`` returns."""
+    return figure_png(draw())
 
 
 def png_html(png: bytes, caption: str) -> str:
@@ -423,15 +453,14 @@ def _stages(manifest: dict) -> list[tuple[str, dict]]:
     return [(name, stages[name]) for name in STAGES if name in stages]
 
 
-def _accounting(manifest: dict, lang: str, cache: RenderCache) -> str:
+def _accounting(manifest: dict, lang: str, figures: _Figures) -> str:
     stages = _stages(manifest)
     keys = ("rows_in", "rows_out", "rows_quarantined")
     rows = [(name, *(int(s[k]) for k in keys), float(s["seconds"])) for name, s in stages]
     table = html_table(
         [text("stage", lang), *(text(k, lang) for k in keys), text("seconds", lang)], rows
     )
-    chart = cached_figure(
-        cache,
+    chart = figures.add(
         ["accounting", lang, [[name, [int(s[k]) for k in keys]] for name, s in stages]],
         lambda: accounting_figure(stages, lang),
         text("accounting", lang),
@@ -550,43 +579,40 @@ def _estimates(estimates: pd.DataFrame, decomposition: pd.DataFrame, lang: str) 
 
 
 def _figures(
-    estimates: pd.DataFrame, decomposition: pd.DataFrame, lang: str, cache: RenderCache
+    estimates: pd.DataFrame, decomposition: pd.DataFrame, lang: str, figures: _Figures
 ) -> str:
     from spillover.report.fonts import label
 
-    def figures():  # lazy: matplotlib, only when a figure is drawn
+    def drawing():  # lazy: matplotlib, only when a figure is drawn
         from spillover.report import figures
 
         return figures
 
     parts = [
-        cached_figure(
-            cache,
+        figures.add(
             ["decomposition", lang, decomposition],
-            lambda: figures().decomposition_figure(decomposition, lang=lang),
+            lambda: drawing().decomposition_figure(decomposition, lang=lang),
             text("decomposition", lang),
         ),
-        cached_figure(
-            cache,
+        figures.add(
             ["coefficients", lang, estimates],
-            lambda: figures().coefficient_figure(estimates, lang=lang),
+            lambda: drawing().coefficient_figure(estimates, lang=lang),
             label("coefficients_title", lang),
         ),
     ]
     radii = estimates.groupby("grid", sort=False)["radius_km"].nunique()
     for grid in radii[radii > 1].index:
         parts.append(
-            cached_figure(
-                cache,
+            figures.add(
                 ["radius", lang, grid, estimates[estimates["grid"] == grid]],
-                lambda grid=grid: figures().radius_figure(estimates, grid=grid, lang=lang),
+                lambda grid=grid: drawing().radius_figure(estimates, grid=grid, lang=lang),
                 f"{label('radius_title', lang)}: {grid}",
             )
         )
     return section(text("figures", lang), *parts, anchor="figures")
 
 
-def _maps(folder: Path, manifest: dict, lang: str, cache: RenderCache) -> str:
+def _maps(folder: Path, manifest: dict, lang: str, figures: _Figures) -> str:
     import importlib.util
 
     from spillover.report.fonts import label
@@ -623,10 +649,8 @@ def _maps(folder: Path, manifest: dict, lang: str, cache: RenderCache) -> str:
     return section(
         text("maps", lang),
         f"<p>{_e(note)}</p>",
-        cached_figure(cache, ["density", *shown], density, label("density_title", lang)),
-        cached_figure(
-            cache, ["exposure", *shown, exposure], exposed, label("exposure_title", lang)
-        ),
+        figures.add(["density", *shown], density, label("density_title", lang)),
+        figures.add(["exposure", *shown, exposure], exposed, label("exposure_title", lang)),
         anchor="maps",
     )
 

@@ -179,7 +179,8 @@ def test_kept_figures_make_the_same_page_and_only_changed_ones_are_drawn(demo_ru
     no_radius_figure = changed.groupby("grid")["radius_km"].transform("nunique") == 1
     changed.loc[no_radius_figure.idxmax(), "coef"] += 1.0
     after = RenderCache(tmp_path / "cache")
-    report_html._figures(changed, decomposition, "ja", after)
+    figures = report_html._Figures(after)
+    figures.fill([report_html._figures(changed, decomposition, "ja", figures)])
     assert after.drawn == 1  # the comparison figure; decomposition and radius figures kept
     kept = set((tmp_path / "cache").iterdir())
     after.prune()
