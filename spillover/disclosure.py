@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -66,6 +67,9 @@ __all__ = [
     "public_table",
     "suppression_reasons",
 ]
+
+#: Where each search's outcome is logged (beside the blocks' progress lines).
+progress_log = logging.getLogger("spillover.progress")
 
 CELL_KEYS = ["radius_km", "year", "centre_id"]
 #: Reasons that protect the value itself (shown as ``primary`` in the public table).
@@ -100,6 +104,7 @@ def public_release(
     key: bytes | None = None,
     cache: TableCache | None = None,
     blocks: BlockStore | None = None,
+    progress: bool = False,
 ) -> PublicRelease:
     """The releasable neighbourhood table of a run (``public/neighbourhoods``).
 
@@ -124,6 +129,8 @@ def public_release(
     blocks : BlockStore, optional
         Where what secondary suppression found in each block is kept across runs (a run with
         one more year searches only the blocks that changed); default: nothing kept.
+    progress : bool, default False
+        Draw the searches' progress bars on a terminal (their log lines are written anyway).
 
     Returns
     -------
@@ -143,6 +150,7 @@ def public_release(
                 found.result(),
                 rule,
                 blocks=blocks,
+                progress=progress,
             )
         margins = found.result()
         return {
@@ -223,18 +231,21 @@ def suppression_reasons(
     rule: DisclosureConfig,
     *,
     blocks: BlockStore | None = None,
+    progress: bool = False,
 ) -> tuple[pd.DataFrame, int]:
     """Why each value of ``cells`` is suppressed (``""`` when published), and the rounds.
 
     ``members`` is :func:`spillover.neighbourhoods.cell_members` of the same cells; see the
-    module docstring for the rules. ``blocks`` keeps each block's search across runs.
+    module docstring for the rules. ``blocks`` keeps each block's search across runs. Each
+    search logs its blocks' progress and what it found (a bar with ``progress`` on a
+    terminal).
     """
     cells = cells.reset_index(drop=True)
     members = numbered_members(cells, members)
     # the statistics on a second thread while the model is built (both only read members)
     with ThreadPoolExecutor(1, thread_name_prefix="disclose") as helper:
         ring_stats = helper.submit(_RingStats, cells, members, rule)
-        model = LinearRelease(cells, members, margins, blocks)
+        model = LinearRelease(cells, members, margins, blocks, progress=progress)
     stats = ring_stats.result()
     del members  # the statistics and the model keep what they need (the table is ~2 GB)
     reasons = stats.primary()
@@ -245,8 +256,16 @@ def suppression_reasons(
         if not findings:
             break
         rounds += 1
-        for (cell, column), reason in _secondary(findings, model, stats, reasons).items():
+        chosen = _secondary(findings, model, stats, reasons)
+        for (cell, column), reason in chosen.items():
             reasons[cell, VALUE_COLUMNS.index(column)] = reason
+        progress_log.info(
+            "disclose: search %d: %d value(s) derivable; %d more suppressed, searching again",
+            rounds,
+            len(findings),
+            len(chosen),
+        )
+    progress_log.info("disclose: search %d: nothing derivable, release certified", rounds + 1)
     frame = cells[CELL_KEYS].copy()
     for index, column in enumerate(VALUE_COLUMNS):
         frame[column] = reasons[:, index].astype("str")

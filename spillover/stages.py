@@ -316,7 +316,7 @@ def disclose_stage(run: Run) -> StageResult:
     plants = run.table("plants", neighbourhoods.INPUT_COLUMNS)  # all that the rule reads
     try:
         release = disclosure.public_release(
-            cells, plants, panels, run.config, cache=cache, blocks=blocks
+            cells, plants, panels, run.config, cache=cache, blocks=blocks, progress=run.progress
         )
     finally:
         blocks.close()

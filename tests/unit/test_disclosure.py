@@ -5,6 +5,8 @@ so membership is plain to read: 5 km holds the plants at d ≤ 5, 10 km those at
 """
 
 import itertools
+import logging
+import re
 
 import numpy as np
 import pandas as pd
@@ -293,6 +295,33 @@ def test_a_released_total_gets_a_complementary_suppression():
     out = reasons(plants, radii=(5.0,), margins=[_margin()])
     suppressed = out.loc[out["exports"] != "", "exports"].to_dict()
     assert suppressed == {(5.0, 2019, "X"): "primary", (5.0, 2018, "Y"): "margin"}
+
+
+def test_each_search_logs_its_blocks_and_what_it_found(caplog, monkeypatch):
+    from spillover import disclosure_span
+
+    monkeypatch.setattr(disclosure_span, "TRACKED_FROM_BLOCKS", 1)  # the world has few
+    plants = world(  # overlapping neighbourhoods of C1 and C2, differing by plant F
+        centre("C1"),
+        centre("C2", 0.5),
+        *(plant(n, d, exports=5.0) for n, d in zip("ABDE", (1, 2, 3, 4), strict=True)),
+        plant("F", 5.3),
+    )
+    settings = NeighbourhoodConfig(radii_km=[5.0])
+    cells = neighbourhood_table(plants, settings)
+    members = cell_members(plants, settings)
+    with caplog.at_level(logging.INFO, logger="spillover.progress"):
+        out, rounds = suppression_reasons(cells, members, [], DisclosureConfig())
+    lines = [r.getMessage() for r in caplog.records if r.name == "spillover.progress"]
+    searches = [re.match(r"disclose: search (\d+): (.*)", line) for line in lines]
+    searches = [found.groups() for found in searches if found]
+    assert rounds >= 1 and [int(number) for number, _ in searches] == list(range(1, rounds + 2))
+    assert searches[-1][1] == "nothing derivable, release certified"
+    added = [re.match(r"\d+ value\(s\) derivable; (\d+) more", text) for _, text in searches]
+    secondary = out[VALUE_COLUMNS].isin(["margin", "overlap", "cross_column"]).to_numpy().sum()
+    assert sum(int(found.group(1)) for found in added[:-1]) == secondary == 2
+    blocks = [line for line in lines if " blocks of search 1 " in line]
+    assert blocks and re.fullmatch(r"disclose: (\d+)/\1 blocks of search 1 \(100%\).*", blocks[-1])
 
 
 def test_decomposition_margins_by_hand():
