@@ -77,25 +77,7 @@ class RenderCache:
 
     def get(self, kind: str, inputs: object, draw: Callable[[], bytes]) -> bytes:
         """The bytes of the piece ``kind`` showing ``inputs``: kept ones, else ``draw()``."""
-        if self.folder is None:
-            self.drawn += 1
-            return draw()
-        name = f"{digest(kind, inputs)}.{kind}"
-        self.used.add(name)
-        path = self.folder / name
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            pass
-        else:
-            self.reused += 1
-            return data
-        data = draw()
-        self.drawn += 1
-        from spillover.storage import replace_atomically
-
-        replace_atomically(path, lambda temporary: temporary.write_bytes(data))
-        return data
+        return self.get_all(kind, [(inputs, draw)])[0]  # one piece is drawn in this process
 
     def get_all(self, kind: str, pieces: Sequence[tuple[object, Callable[[], bytes]]]) -> list:
         """:meth:`get` of each ``(inputs, draw)``, the missing pieces drawn side by side.
