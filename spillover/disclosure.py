@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -54,6 +53,7 @@ from spillover.neighbourhoods import VALUE_COLUMNS, cell_members
 from spillover.options import SUPPRESSION_REASONS
 from spillover.partitions import DISCLOSURE_MODULES, TableCache
 from spillover.plants import with_membership
+from spillover.progress import logger as progress_log
 from spillover.specs import ModelSpec, Term
 
 __all__ = [
@@ -67,9 +67,6 @@ __all__ = [
     "public_table",
     "suppression_reasons",
 ]
-
-#: Where each search's outcome is logged (beside the blocks' progress lines).
-progress_log = logging.getLogger("spillover.progress")
 
 CELL_KEYS = ["radius_km", "year", "centre_id"]
 #: Reasons that protect the value itself (shown as ``primary`` in the public table).
