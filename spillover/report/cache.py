@@ -42,26 +42,36 @@ def _code_digest() -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def _canonical(value: object) -> object:
-    """A JSON-able stand-in for ``value``; a frame by its columns, types and row hashes."""
+def _canonical(value: object, frames: dict[int, dict]) -> object:
+    """A JSON-able stand-in for ``value``; a frame by its columns, types and row hashes.
+
+    ``frames`` keeps the stand-in of each frame object hashed so far (by ``id``: the caller
+    keeps the frames alive), so that a frame several pieces show is hashed once.
+    """
     if isinstance(value, pd.DataFrame):
-        rows = pd.util.hash_pandas_object(value, index=False).to_numpy()
-        return {
-            "columns": [str(c) for c in value.columns],
-            "dtypes": [str(t) for t in value.dtypes],
-            "rows": hashlib.sha256(rows.tobytes()).hexdigest(),
-        }
+        if id(value) not in frames:
+            rows = pd.util.hash_pandas_object(value, index=False).to_numpy()
+            frames[id(value)] = {
+                "columns": [str(c) for c in value.columns],
+                "dtypes": [str(t) for t in value.dtypes],
+                "rows": hashlib.sha256(rows.tobytes()).hexdigest(),
+            }
+        return frames[id(value)]
     if isinstance(value, dict):
-        return {str(k): _canonical(v) for k, v in value.items()}
+        return {str(k): _canonical(v, frames) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_canonical(v) for v in value]
+        return [_canonical(v, frames) for v in value]
     return value
 
 
-def digest(kind: str, inputs: object) -> str:
-    """SHA-256 naming a piece: its kind, its inputs (frames by content) and the drawing code."""
+def digest(kind: str, inputs: object, frames: dict[int, dict] | None = None) -> str:
+    """SHA-256 naming a piece: its kind, its inputs (frames by content) and the drawing code.
+
+    ``frames``: the frames already hashed by this caller (see :func:`_canonical`).
+    """
+    canonical = _canonical(inputs, {} if frames is None else frames)
     text = json.dumps(
-        [kind, _canonical(inputs), _code_digest()], sort_keys=True, ensure_ascii=False, default=str
+        [kind, canonical, _code_digest()], sort_keys=True, ensure_ascii=False, default=str
     )
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -89,10 +99,11 @@ class RenderCache:
         """
         out: list = [None] * len(pieces)
         names: dict[int, str] = {}  # of the missing pieces, when kept
+        frames: dict[int, dict] = {}  # a frame several pieces show (the maps' plants): hashed once
         for number, (inputs, _) in enumerate(pieces):
             if self.folder is None:
                 continue
-            name = f"{digest(kind, inputs)}.{kind}"
+            name = f"{digest(kind, inputs, frames)}.{kind}"
             self.used.add(name)
             try:
                 out[number] = (self.folder / name).read_bytes()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 
+import pandas as pd
+
 from spillover import threads
-from spillover.report.cache import RenderCache
+from spillover.report.cache import RenderCache, digest
 
 
 def _pieces(count: int) -> list:
@@ -43,3 +45,17 @@ def test_without_a_folder_every_piece_is_drawn(monkeypatch):
     out = cache.get_all("png", _pieces(3))
     assert out == [f"{n}:{os.getpid()}".encode() for n in range(3)]
     assert cache.drawn == 3 and cache.used == set()
+
+
+def test_a_frame_several_pieces_show_is_hashed_once(tmp_path, monkeypatch):
+    frame = pd.DataFrame({"establishment_id": ["a", "b"], "lat": [35.0, 35.1]})
+    hashed = []
+    real = pd.util.hash_pandas_object
+    monkeypatch.setattr(
+        pd.util, "hash_pandas_object", lambda *args, **kw: hashed.append(1) or real(*args, **kw)
+    )
+    cache = RenderCache(tmp_path)
+    cache.get_all("png", [(["density", frame], lambda: b"d"), (["exposure", frame], lambda: b"e")])
+    assert len(hashed) == 1
+    names = {f"{digest('png', [kind, frame.copy()])}.png" for kind in ("density", "exposure")}
+    assert {path.name for path in tmp_path.iterdir()} == names  # named by content, as before
