@@ -777,6 +777,45 @@ def test_block_row_weights_are_the_least_norm_solution(seed, n_dependent):
     np.testing.assert_allclose(block.row_weights(vector), expected, rtol=1e-7, atol=1e-9)
 
 
+@pytest.mark.parametrize(("seed", "dependent"), [(0, 0), (1, 3), (2, 40)])
+def test_a_block_rebuilds_its_dropped_basis_bit_for_bit(seed, dependent):
+    """V dropped between searches comes back identical; projections without it agree."""
+    import scipy.sparse as sp
+
+    from spillover.disclosure_span import _Block
+
+    rng = np.random.default_rng(seed)
+    rows = _incidence_rows(rng, 60, 200, dependent) * rng.choice([0.5, 1.0, 40.0], (1, 200))
+    block = _Block(sp.csr_matrix(rows), np.arange(200))
+    basis = block.basis.copy()
+    at = np.flatnonzero(rng.random(200) < 0.1)
+    part = rng.normal(size=len(at))
+    vector = rows.T @ rng.normal(size=len(rows))
+    dense = {"in_span": block.in_span(at, part), "coordinates": block.coordinates(vector)}
+    dense["weights"] = block.row_weights(vector)
+    block.forget_derivations()
+    assert block._basis is None  # dropped: the Gram route can rebuild it
+    np.testing.assert_allclose(block.in_span(at, part), dense["in_span"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(block.coordinates(vector), dense["coordinates"], atol=1e-11)
+    np.testing.assert_allclose(block.row_weights(vector), dense["weights"], atol=1e-11)
+    assert block._basis is None  # the projections went through the sparse rows
+    np.testing.assert_array_equal(block.basis, basis)
+
+
+def test_a_block_keeps_the_basis_only_the_svd_gave(monkeypatch):
+    """Where the dense SVD decided the rank, V is not M̃ᵀ·U·S⁻¹: it is kept, not dropped."""
+    import scipy.sparse as sp
+
+    from spillover import disclosure_span
+
+    rows = _incidence_rows(np.random.default_rng(5), 20, 50)
+    monkeypatch.setattr(disclosure_span, "SURELY_KEPT", 2.0)  # nothing is surely kept
+    block = disclosure_span._Block(sp.csr_matrix(rows), np.arange(50))
+    basis = block.basis
+    block.forget_derivations()
+    assert block._basis is basis
+
+
 def _incidence_rows(rng, n_rows, n_atoms, dependent=0):
     """0/1 rows with a public-ratio coefficient here and there, plus sums of earlier rows."""
     rows = (rng.random((n_rows, n_atoms)) < 0.3) * rng.choice([1.0, 1.0, 0.244], (n_rows, n_atoms))
@@ -802,7 +841,8 @@ def test_row_space_is_that_of_the_dense_svd(seed, dependent):
     rng = np.random.default_rng(seed)
     rows = _incidence_rows(rng, 60, 200, dependent)
     scaled = rows / np.linalg.norm(rows, axis=1, keepdims=True)
-    left, singular, basis = _row_space(sp.csr_matrix(scaled))
+    left, singular, basis, rebuilt = _row_space(sp.csr_matrix(scaled))
+    assert rebuilt  # the Gram route: V = M̃ᵀ·U·S⁻¹
     expected_s, expected_v = _dense_row_space(rows)
     assert len(singular) == len(expected_s) == np.linalg.matrix_rank(rows)
     np.testing.assert_allclose(singular, expected_s, rtol=1e-10)
@@ -826,8 +866,8 @@ def test_row_space_leaves_an_uncertain_rank_to_the_svd(monkeypatch):
     calls = []
     svd = np.linalg.svd
     monkeypatch.setattr(np.linalg, "svd", lambda *a, **k: calls.append(1) or svd(*a, **k))
-    _, singular, basis = disclosure_span._row_space(sp.csr_matrix(scaled))
-    assert calls  # the dense SVD decided
+    _, singular, basis, rebuilt = disclosure_span._row_space(sp.csr_matrix(scaled))
+    assert calls and not rebuilt  # the dense SVD decided
     expected_s, expected_v = _dense_row_space(rows)
     assert len(singular) == len(expected_s) == len(rows)  # the SVD keeps σ ≈ 1e-5·σ₀
     np.testing.assert_allclose(basis @ basis.T, expected_v @ expected_v.T, atol=1e-9)
