@@ -11,7 +11,7 @@ import pytest
 CHILD = """
 import gc
 import numpy as np
-from spillover.pipeline import _release_freed_memory
+from spillover.heap import release_freed_memory
 
 def resident_mb():
     with open("/proc/self/status") as status:
@@ -22,7 +22,7 @@ kept = arrays[9::10]
 del arrays
 gc.collect()
 before = resident_mb()
-_release_freed_memory()
+release_freed_memory()
 print(before, resident_mb())
 """
 
@@ -34,3 +34,45 @@ def test_freed_heap_pages_go_back_to_the_system():
     ).stdout
     before, after = map(int, out.split())
     assert before - after > 200, (before, after)  # ~290 MB freed but resident
+
+
+# Four threads allocate at once; glibc's malloc_info then lists one <heap> per arena in use.
+ARENAS = """
+import ctypes, re, sys, tempfile, threading
+import numpy as np
+from spillover.heap import one_arena
+
+if sys.argv[1] == "one":
+    one_arena()
+start = threading.Barrier(4)
+
+def allocate():
+    start.wait()
+    kept = [np.ones(1_000) for _ in range(20_000)]
+    start.wait()  # all alive at once
+
+threads = [threading.Thread(target=allocate) for _ in range(4)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+libc = ctypes.CDLL(None)
+libc.fopen.restype = ctypes.c_void_p
+with tempfile.NamedTemporaryFile(suffix=".xml") as out:
+    stream = libc.fopen(out.name.encode(), b"w")
+    libc.malloc_info(0, ctypes.c_void_p(stream))
+    libc.fclose(ctypes.c_void_p(stream))
+    print(len(re.findall(r"<heap nr=", open(out.name).read())))
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's mallopt")
+def test_stage_threads_share_one_heap_arena():
+    def arenas(mode: str) -> int:
+        done = subprocess.run(
+            [sys.executable, "-c", ARENAS, mode], capture_output=True, text=True, check=True
+        )
+        return int(done.stdout)
+
+    assert arenas("default") > 1  # a thread allocating alongside others gets its own
+    assert arenas("one") == 1
