@@ -36,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +50,8 @@ from spillover.disclosure_span import DisclosureError, Finding, LinearRelease, M
 from spillover.disclosure_support import run_starts
 from spillover.estimate import ENTITY, decomposition_pairs
 from spillover.estimate.sample import DERIVATIVES
-from spillover.neighbourhoods import VALUE_COLUMNS, cell_members
+from spillover.heap import release_freed_memory
+from spillover.neighbourhoods import VALUE_COLUMNS, cell_members, cell_members_by_year
 from spillover.options import SUPPRESSION_REASONS
 from spillover.partitions import DISCLOSURE_MODULES, TableCache
 from spillover.plants import with_membership
@@ -141,9 +143,9 @@ def public_release(
             found = helper.submit(
                 decomposition_margins, panels, plants, config.specs, config.neighbourhoods
             )
-            reasons, rounds = suppression_reasons(  # the member table is freed once read
+            reasons, rounds = suppression_reasons(  # the members read a year at a time
                 cells,
-                cell_members(plants, config.neighbourhoods),
+                cell_members_by_year(plants, config.neighbourhoods),
                 found.result(),
                 rule,
                 blocks=blocks,
@@ -223,7 +225,7 @@ def neighbourhood_numbers(centre_ids: pd.Series, key: bytes) -> dict:
 
 def suppression_reasons(
     cells: pd.DataFrame,
-    members: pd.DataFrame,
+    members: pd.DataFrame | Iterable[pd.DataFrame],
     margins: list[Margin],
     rule: DisclosureConfig,
     *,
@@ -232,24 +234,23 @@ def suppression_reasons(
 ) -> tuple[pd.DataFrame, int]:
     """Why each value of ``cells`` is suppressed (``""`` when published), and the rounds.
 
-    ``members`` is :func:`spillover.neighbourhoods.cell_members` of the same cells; see the
-    module docstring for the rules. ``blocks`` keeps each block's search across runs. Each
-    search logs its blocks' progress and what it found (a bar with ``progress`` on a
-    terminal).
+    ``members`` is :func:`spillover.neighbourhoods.cell_members` of the same cells, whole or
+    in parts of whole years (:func:`~spillover.neighbourhoods.cell_members_by_year`: only a
+    year's ~2.4·10⁶ national rows at a time); see the module docstring for the rules.
+    ``blocks`` keeps each block's search across runs. Each search logs its blocks' progress
+    and what it found (a bar with ``progress`` on a terminal).
     """
     cells = cells.reset_index(drop=True)
-    members = numbered_members(cells, members)
-    # the statistics on a second thread while the model is built (both only read members)
-    with ThreadPoolExecutor(1, thread_name_prefix="disclose") as helper:
-        ring_stats = helper.submit(_RingStats, cells, members, rule)
-        model = LinearRelease(cells, members, margins, blocks, progress=progress)
-    stats = ring_stats.result()
-    del members  # the statistics and the model keep what they need (the table is ~2 GB)
+    stats = _RingStats(cells, rule)
+    parts = _counted_parts(cells, members, stats)
+    model = LinearRelease(cells, parts, margins, blocks, progress=progress)
+    release_freed_memory()  # the members and their terms (nationally ~1 GB kept by glibc)
     reasons = stats.primary()
     rounds = 0
     while True:
         stats.nested(reasons)
         findings = model.disclosures(reasons == "", rule.min_establishments)
+        release_freed_memory()  # the decompositions' temporaries (~0.6 GB nationally)
         if not findings:
             break
         rounds += 1
@@ -269,16 +270,55 @@ def suppression_reasons(
     return frame, rounds
 
 
+def _counted_parts(
+    cells: pd.DataFrame, members: pd.DataFrame | Iterable[pd.DataFrame], stats: _RingStats
+) -> Iterator[pd.DataFrame]:
+    """The member parts numbered (:func:`numbered_members`), one at a time.
+
+    Each part's ring statistics are taken on a second thread while the caller reads it; the
+    counts are checked against the cells' once every part is read.
+    """
+    counts = np.zeros(len(cells), dtype=np.int64)
+    with ThreadPoolExecutor(1, thread_name_prefix="disclose") as helper:
+        counting = None
+        for part in [members] if isinstance(members, pd.DataFrame) else members:
+            part = _numbered(cells, part, counts)
+            if counting is not None:
+                counting.result()
+            counting = helper.submit(stats.add, part)
+            yield part
+        if counting is not None:
+            counting.result()
+    _check_counts(cells, counts)
+
+
 def numbered_members(cells: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
     """``members`` with the position of its cell in ``cells`` (checked against the counts)."""
+    counts = np.zeros(len(cells), dtype=np.int64)
+    numbered = _numbered(cells, members, counts)
+    _check_counts(cells, counts)
+    return numbered
+
+
+def _numbered(cells: pd.DataFrame, members: pd.DataFrame, counts: np.ndarray) -> pd.DataFrame:
+    """``members`` with ``cell``, their cells' position; ``counts`` counts them per cell."""
     cell = _cell_positions(cells, members)
-    counts = np.bincount(cell[cell >= 0], minlength=len(cells))
-    if (cell < 0).any() or (counts != cells["n_neighbours"].to_numpy()).any():
-        raise DisclosureError(
-            "the neighbourhood members do not add up to the cells' n_neighbours: re-run the "
-            "neighbourhoods stage before publishing"
-        )
+    if (cell < 0).any():
+        raise DisclosureError(MEMBERS_DIFFER)
+    counts += np.bincount(cell, minlength=len(cells))
     return members.assign(cell=cell).reset_index(drop=True)
+
+
+def _check_counts(cells: pd.DataFrame, counts: np.ndarray) -> None:
+    """Raise unless ``counts`` are the cells' ``n_neighbours``."""
+    if (counts != cells["n_neighbours"].to_numpy()).any():
+        raise DisclosureError(MEMBERS_DIFFER)
+
+
+MEMBERS_DIFFER = (
+    "the neighbourhood members do not add up to the cells' n_neighbours: re-run the "
+    "neighbourhoods stage before publishing"
+)
 
 
 def _cell_positions(cells: pd.DataFrame, members: pd.DataFrame) -> np.ndarray:
@@ -317,7 +357,7 @@ def _positions_in(values: pd.Index, column: pd.Series) -> np.ndarray:
 class _RingStats:
     """Contributors and top-n shares of every cell and ring (per value column)."""
 
-    def __init__(self, cells: pd.DataFrame, members: pd.DataFrame, rule: DisclosureConfig) -> None:
+    def __init__(self, cells: pd.DataFrame, rule: DisclosureConfig) -> None:
         self.rule = rule
         self.cells = cells
         self.radii = sorted(cells["radius_km"].unique())
@@ -325,6 +365,9 @@ class _RingStats:
         shape = (len(cells), len(VALUE_COLUMNS))
         self.count = {lower: np.zeros(shape, dtype=np.int64) for lower in self.lowers}
         self.share = {lower: np.zeros(shape) for lower in self.lowers}
+
+    def add(self, members: pd.DataFrame) -> None:
+        """Count numbered member rows holding whole cells (each cell in one call only)."""
         cell = members["cell"].to_numpy()
         inner = members["inner_radius_km"].to_numpy()
         values = [members[column].to_numpy(dtype=float) for column in VALUE_COLUMNS]
@@ -336,7 +379,7 @@ class _RingStats:
             self._add(cell[rows], inner[rows], [value[rows] for value in values])
 
     def _add(self, cell: np.ndarray, inner: np.ndarray, values: list[np.ndarray]) -> None:
-        """Count the member rows of whole cells ``cell[0]..cell[-1]`` (grouped by cell)."""
+        """Count the member rows of whole cells (sorted; cells between them may be elsewhere)."""
         first, last = int(cell[0]), int(cell[-1]) + 1
         local = cell - first
         rings = {lower: inner > lower if lower else None for lower in self.lowers}  # None: all
@@ -344,8 +387,8 @@ class _RingStats:
             value = np.nan_to_num(np.abs(column_values))
             for lower, ring in rings.items():
                 count, share = _contributors(local, value, ring, last - first, self.rule)
-                self.count[lower][first:last, index] = count
-                self.share[lower][first:last, index] = share
+                self.count[lower][first:last, index] += count.astype(np.int64)  # 0: not here
+                self.share[lower][first:last, index] += share
 
     def failing(self, lower: float, cells: np.ndarray) -> np.ndarray:
         """Whether each of ``cells`` (rows) × column has 1..min-1 contributors or is dominated.

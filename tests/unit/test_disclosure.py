@@ -25,7 +25,12 @@ from spillover.disclosure import (
     suppression_reasons,
 )
 from spillover.disclosure_span import KINDS, DisclosureError, Margin, span_basis, value_terms
-from spillover.neighbourhoods import VALUE_COLUMNS, cell_members, neighbourhood_table
+from spillover.neighbourhoods import (
+    VALUE_COLUMNS,
+    cell_members,
+    cell_members_by_year,
+    neighbourhood_table,
+)
 
 
 def reasons(plants, radii=(5.0, 10.0), margins=(), **rule):
@@ -161,7 +166,8 @@ def test_ring_statistics_are_those_of_each_cell_and_ring_by_brute_force(
         members = members.sample(frac=1.0, random_state=1).reset_index(drop=True)
     monkeypatch.setattr(disclosure, "RING_CHUNK_ROWS", chunk)
     rule = DisclosureConfig(dominance_top_n=2, dominance_share=0.8)
-    stats = _RingStats(cells, members, rule)
+    stats = _RingStats(cells, rule)
+    stats.add(members)
     for lower in [0.0, 2.0, 5.0]:
         for index, column in enumerate(VALUE_COLUMNS):
             for c in range(40):
@@ -738,6 +744,96 @@ def _yearly_release(worlds):
         pd.MultiIndex.from_frame(members[keys])
     )
     return cells, members
+
+
+def _three_years_shuffled():
+    """Three random years, plants in random row order, and margins over cells and plants.
+
+    The plant margin weighs every plant of every year by 1: a plant in no cell has the same
+    shipments coefficient in each year, so its years are one atom across parts.
+    """
+    worlds = [_random_world(seed)[0].assign(year=2015 + n) for n, seed in enumerate((21, 22, 23))]
+    plants = pd.concat(worlds, ignore_index=True).sample(frac=1.0, random_state=0)
+    plants = plants.reset_index(drop=True)
+    settings = NeighbourhoodConfig(radii_km=[2.0, 4.0])
+    cells = neighbourhood_table(plants, settings).reset_index(drop=True)
+    keys = ["radius_km", "year", "centre_id"]
+    margins = [
+        Margin("m/exports", "exports", cells[keys].assign(weight=1.0)),
+        Margin("p/shipments", "shipments", plants.assign(weight=1.0)),
+    ]
+    return plants, settings, cells, margins
+
+
+def test_members_read_year_by_year_are_the_whole_table():
+    """The yearly parts, put in ``order``, are :func:`cell_members` row for row."""
+    plants, settings, _, _ = _three_years_shuffled()
+    parts = list(cell_members_by_year(plants, settings))
+    assert [part["year"].unique().tolist() for part in parts] == [[2015], [2016], [2017]]
+    joined = pd.concat(parts, ignore_index=True).sort_values("order", kind="stable")
+    whole = cell_members(plants, settings)
+    assert len(whole) > 100
+    pd.testing.assert_frame_equal(
+        joined.drop(columns="order").reset_index(drop=True), whole, check_categorical=False
+    )
+    ids = [part["establishment_id"].cat.categories for part in parts]
+    assert all(own.equals(ids[0]) for own in ids)  # one set of categories
+
+
+def test_a_release_built_year_by_year_is_the_release_built_whole():
+    """Atoms, establishments and the matrix do not depend on reading the members by year."""
+    from spillover.disclosure_span import LinearRelease
+
+    plants, settings, cells, margins = _three_years_shuffled()
+    keys = ["radius_km", "year", "centre_id"]
+    index = pd.MultiIndex.from_frame(cells[keys])
+
+    def numbered(members):
+        return members.assign(cell=index.get_indexer(pd.MultiIndex.from_frame(members[keys])))
+
+    whole = LinearRelease(cells, numbered(cell_members(plants, settings)), margins)
+    parts = LinearRelease(
+        cells, [numbered(part) for part in cell_members_by_year(plants, settings)], margins
+    )
+    assert whole.n_atoms == parts.n_atoms > 20
+    assert (whole.matrix != parts.matrix).nnz == 0
+    assert np.array_equal(whole.matrix.indices, parts.matrix.indices)
+    assert list(whole.establishments) == list(parts.establishments)
+    members = cell_members(plants, settings)  # numbered by first appearance among the terms
+    terms = [value_terms(members, column) for column in VALUE_COLUMNS]
+    terms.append(value_terms(margins[1].weights, "shipments"))
+    expected = pd.unique(pd.concat(terms)["establishment_id"].astype(str))
+    assert list(whole.establishments) == list(expected)
+    assert np.array_equal(whole.owner_atom, parts.owner_atom)
+    assert np.array_equal(whole.owner_code, parts.owner_code)
+    published = np.random.default_rng(1).random((len(cells), len(VALUE_COLUMNS))) < 0.6
+    assert whole.disclosures(published, 3) == parts.disclosures(published, 3)
+
+
+def test_suppression_is_the_same_from_the_yearly_members():
+    """:func:`suppression_reasons` of the yearly parts: the reasons of the whole table."""
+    plants, settings, cells, margins = _three_years_shuffled()
+    rule = DisclosureConfig(dominance_top_n=2, dominance_share=0.8)
+    whole, rounds = suppression_reasons(cells, cell_members(plants, settings), margins, rule)
+    yearly = suppression_reasons(cells, cell_members_by_year(plants, settings), margins, rule)
+    assert rounds > 0 and (whole[VALUE_COLUMNS] != "").to_numpy().any()
+    pd.testing.assert_frame_equal(yearly[0], whole)
+    assert yearly[1] == rounds
+
+
+def test_a_year_in_two_parts_is_refused():
+    """Parts must hold whole years: a variable split over two would be two atoms."""
+    from spillover.disclosure_span import LinearRelease
+
+    plants, settings, cells, margins = _three_years_shuffled()
+    members = cell_members(plants, settings)
+    index = pd.MultiIndex.from_frame(cells[["radius_km", "year", "centre_id"]])
+    members["cell"] = index.get_indexer(
+        pd.MultiIndex.from_frame(members[["radius_km", "year", "centre_id"]])
+    )
+    halves = [members.iloc[: len(members) // 2], members.iloc[len(members) // 2 :]]
+    with pytest.raises(DisclosureError, match=r"year\(s\) \[2015, 2016, 2017\] in two parts"):
+        LinearRelease(cells, halves, margins)
 
 
 def test_margins_do_not_join_the_blocks():
