@@ -409,15 +409,18 @@ def publish_stage(run: Run) -> StageResult:
     sources = dataset_sources(fingerprints.table_hashes(run.workdir), tables)
     output_root = config.resolve(config.output_root)
     unchanged = reusable_datasets(output_root, sources)
-    frames = {name: load() for name, load in loaders.items() if name not in unchanged}
     version = version_dir(output_root, run.run_id)
-    write_datasets(version, frames, linked={name: path for name, (path, _) in unchanged.items()})
+    written = write_datasets(  # each dataset loaded when written, then let go
+        version,
+        {name: load for name, load in loaders.items() if name not in unchanged},
+        linked={name: path for name, (path, _) in unchanged.items()},
+    )
     reports = {
         p.stem: json.loads(p.read_text(encoding="utf-8"))
         for p in sorted((run.workdir / "reports").glob("*.json"))
     }
     run_info = json.loads((run.workdir / "run.json").read_text(encoding="utf-8"))
-    rows = {name: len(frames[name]) if name in frames else unchanged[name][1] for name in loaders}
+    rows = {name: written[name] if name in written else unchanged[name][1] for name in loaders}
     manifest = build_manifest(
         run_id=run.run_id,
         config=config,

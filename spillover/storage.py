@@ -32,7 +32,7 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import metadata
@@ -204,14 +204,19 @@ def link_tree(source: Path, target: Path) -> None:
 
 
 def write_datasets(
-    version: Path, frames: dict[str, pd.DataFrame], *, linked: dict[str, Path] | None = None
-) -> None:
-    """Write one frame per catalogued dataset into ``version``, as catalogued.
+    version: Path,
+    frames: Mapping[str, pd.DataFrame | Callable[[], pd.DataFrame]],
+    *,
+    linked: dict[str, Path] | None = None,
+) -> dict[str, int]:
+    """Write one frame per catalogued dataset into ``version``, as catalogued; rows written.
 
     Each dataset gets its dictionary's schema (types, field descriptions, units, Japanese
     labels), its partition folders and, for ``plants`` and ``neighbourhoods``, a GeoParquet
     geometry column. A dataset in ``linked`` is instead hard-linked from that folder (a
-    dataset of an earlier publication, written from the same tables).
+    dataset of an earlier publication, written from the same tables). A frame may be given
+    as a function that loads it: it is then loaded when written and let go right after, so
+    only one dataset is in memory at a time.
 
     Raises
     ------
@@ -227,6 +232,7 @@ def write_datasets(
             f"datasets to publish {sorted(frames)} and to link {sorted(linked)} differ from "
             f"the catalogue {sorted(expected)}"
         )
+    written = {}
     for dataset in DATASETS:
         if dataset.name in linked:
             directory = version / dataset.name
@@ -235,6 +241,8 @@ def write_datasets(
             link_tree(linked[dataset.name], directory)
             continue
         frame = frames[dataset.name]
+        frame = frame() if callable(frame) else frame
+        written[dataset.name] = len(frame)
         documented = set(dataset.column_names) - ({"geometry"} if dataset.geometry else set())
         undocumented = [c for c in frame.columns if c not in documented]
         missing = [c for c in dataset.column_names if c not in frame.columns and c in documented]
@@ -251,6 +259,7 @@ def write_datasets(
             schema=_dataset_schema(dataset),
             geometry=dataset.geometry,
         )
+    return written
 
 
 def geodesic_circles(

@@ -143,3 +143,26 @@ def test_point_wkb_is_shapelys_wkb_with_nulls_and_bounds():
     frame, _ = with_geometry(pd.DataFrame({"lon": lon, "lat": lat}), "point")
     assert frame["geometry"].isna().sum() == 3
     assert shapely.from_wkb(frame["geometry"].iloc[0]) == shapes[0]
+
+
+def test_datasets_given_as_loaders_are_in_memory_one_at_a_time(tmp_path):
+    """A loader runs when its dataset is written; the frame before it is gone by then."""
+    import weakref
+
+    loaded: list[weakref.ref] = []
+
+    def loader(frame):
+        def load():
+            assert all(ref() is None for ref in loaded), "an earlier dataset is still held"
+            frame_now = frame.copy()
+            loaded.append(weakref.ref(frame_now))
+            return frame_now
+
+        return load
+
+    frames = _empty_frames()
+    frames["overlap"] = frames["overlap"].reindex(range(3))  # 3 rows of nulls
+    rows = write_datasets(tmp_path, {name: loader(frame) for name, frame in frames.items()})
+    assert len(loaded) == len(DATASETS)
+    assert rows == {name: len(frame) for name, frame in frames.items()}
+    assert rows["overlap"] == 3
