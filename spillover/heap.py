@@ -1,9 +1,9 @@
-"""The C heap of a pipeline process: freed pages handed back, one arena for every thread.
+"""The heaps of a pipeline process: freed pages handed back, one arena for every thread.
 
 glibc keeps the pages of freed NumPy arrays below its (growing) mmap threshold, and each
 thread that allocates gets an arena of its own that keeps its own: after the national
 disclosure control the process stayed at 4.9 GB resident, 1.5 GB after a trim, through every
-later stage of ``spillover run``. Elsewhere (macOS, musl) these functions do nothing.
+later stage of ``spillover run``. Without glibc (macOS, musl) only Arrow's pool is released.
 """
 
 from __future__ import annotations
@@ -26,7 +26,14 @@ def _glibc() -> ctypes.CDLL | None:
 
 
 def release_freed_memory() -> None:
-    """Give the heap's free pages back to the system (``malloc_trim``)."""
+    """Give the free pages of the C heap (``malloc_trim``) and of Arrow's pool back.
+
+    Arrow's allocator (mimalloc) keeps freed buffers too: the national plant panel read from
+    Parquet left 1.0 GB resident once dropped, 0.44 GB after its pool's ``release_unused``.
+    """
+    import pyarrow as pa  # a dependency of every stage; imported here only when called
+
+    pa.default_memory_pool().release_unused()
     glibc = _glibc()
     if glibc is not None:
         glibc.malloc_trim(0)
