@@ -118,7 +118,8 @@ def public_release(
         The classified plants with exports (who the members of each cell are).
     panels : dict
         ``{"neighbourhood": panel, "plant": plant_panel}``: the estimation samples behind the
-        released decomposition.
+        released decomposition. Emptied once read when the release is searched (the plant
+        panel is ~0.8 GB nationally): pass a dict of your own.
     config : Config
         The run's config (disclosure rule, radii, model specs).
     key : bytes, optional
@@ -138,20 +139,21 @@ def public_release(
     """
     rule = config.disclosure
 
-    def search(_inputs: dict) -> dict[str, pd.DataFrame]:
-        with ThreadPoolExecutor(1, thread_name_prefix="disclose") as helper:  # the 2nd core
-            found = helper.submit(
-                decomposition_margins, panels, plants, config.specs, config.neighbourhoods
-            )
-            reasons, rounds = suppression_reasons(  # the members read a year at a time
-                cells,
-                cell_members_by_year(plants, config.neighbourhoods),
-                found.result(),
-                rule,
-                blocks=blocks,
-                progress=progress,
-            )
-        margins = found.result()
+    def search(inputs: dict) -> dict[str, pd.DataFrame]:
+        # the panels are read for the margins only: let go before the model (national: ~0.8 GB)
+        read = {family: inputs.pop(family) for family in list(panels)}
+        panels.clear()
+        margins = decomposition_margins(read, plants, config.specs, config.neighbourhoods)
+        del read
+        release_freed_memory()
+        reasons, rounds = suppression_reasons(  # the members read a year at a time
+            cells,
+            cell_members_by_year(plants, config.neighbourhoods),
+            margins,
+            rule,
+            blocks=blocks,
+            progress=progress,
+        )
         return {
             "reasons": reasons,
             "margins": pd.DataFrame({"name": [m.name for m in margins]}, dtype="str"),

@@ -246,3 +246,21 @@ def test_the_demo_world_holds_every_situation_of_the_issue(demo_run):
     # with the README's default rule (no dominance) the decomposition's total gives one away
     plain = old_findings(DisclosureConfig())
     assert plain["linear span"]["what"].str.contains("decomposition/").any()
+
+
+def test_the_release_reads_the_panels_for_its_margins_then_lets_them_go(demo_run):
+    """``panels`` is emptied (the national plant panel is ~0.8 GB), after the margins use it."""
+    from spillover.disclosure import decomposition_margins, public_release
+    from spillover.runs import open_run
+
+    _, workdir, _ = demo_run
+    run = open_run(workdir)
+    plants, cells = run.table("plants"), run.table("neighbourhoods")
+    panels = {"neighbourhood": run.table("panel"), "plant": run.table("plant_panel")}
+    margins = decomposition_margins(panels, plants, run.config.specs, run.config.neighbourhoods)
+    release = public_release(cells, plants, panels, run.config, key=b"k")
+    assert panels == {}
+    assert release.margins == tuple(m.name for m in margins)
+    assert any(m.startswith("decomposition/") for m in release.margins)
+    shown = run.table("public_neighbourhoods")
+    assert sorted(release.table["suppression"]) == sorted(shown["suppression"])
