@@ -790,6 +790,26 @@ class _Block:
         """Drop V until it is asked for again (kept when it cannot be rebuilt)."""
         self._basis = self._kept_basis
 
+    def basis_rows(self, atoms: np.ndarray) -> np.ndarray:
+        """``V[atoms]`` (an index or mask of the block's atoms), bit for bit, without all of V."""
+        if self._basis is not None:
+            return self._basis[atoms]
+        return _basis_from(self._columns[atoms], self._left, self._singular)
+
+    def combination(self, weights: np.ndarray) -> np.ndarray:
+        """V·``weights`` (rank × k): vectors over the block's atoms."""
+        if self._basis is not None:
+            return self._basis @ weights
+        return self._columns @ (self._left @ (weights / self._singular[:, None]))
+
+    def projection(self, vectors: np.ndarray) -> np.ndarray:
+        """V·Vᵀ·``vectors`` (atoms × k): their projections on the row space."""
+        if self._basis is not None:
+            return self._basis @ (self._basis.T @ vectors)
+        return self.combination(
+            (self._left.T @ (self._columns.T @ vectors)) / self._singular[:, None]
+        )
+
     def coordinates(self, vector: np.ndarray) -> np.ndarray:
         """Vᵀ·``vector`` (a vector over the block's atoms): rank numbers."""
         if self._basis is not None:
@@ -836,7 +856,7 @@ class _Block:
         """:func:`_column_split` of the basis rows of the ``big`` atoms (boolean); kept."""
         key = big.tobytes()
         if key not in self._big:
-            self._big[key] = _column_split(self.basis[big])
+            self._big[key] = _column_split(self.basis_rows(big))
         return self._big[key]
 
     def _null_of(self, big: np.ndarray) -> np.ndarray:
@@ -845,7 +865,7 @@ class _Block:
         if key in self._big:
             return self._big[key][3]
         if key not in self._null:
-            null = _null_directions(self.basis[big])
+            null = _null_directions(self.basis_rows(big))
             self._null[key] = self._big_split(big)[3] if null is None else null
         return self._null[key]
 
@@ -858,7 +878,7 @@ class _Block:
         """
         u, s, v, null = self._big_split(big)
         if u is None:  # left out by the Gram route until asked (few blocks need it)
-            u = self.basis[big] @ v / s
+            u = self.basis_rows(big) @ v / s
             self._big[big.tobytes()] = (u, s, v, null)
         return u, s, v
 
@@ -866,10 +886,10 @@ class _Block:
         """Orthonormal basis (over ``small``) of the row-space vectors living on ``small``."""
         big = np.ones(len(self.atoms), dtype=bool)
         big[small] = False
-        null = self._null_of(big) if big.any() else np.eye(self.basis.shape[1])
+        null = self._null_of(big) if big.any() else np.eye(len(self._singular))
         if null.shape[1] == 0:
             return None
-        return self.basis[small] @ null  # orthonormal columns: these vectors vanish off `small`
+        return self.basis_rows(small) @ null  # orthonormal: these vectors vanish off `small`
 
     def small_projector(self, small: np.ndarray) -> np.ndarray | None:
         """Projector onto the row-space vectors that live on the ``small`` atoms (or None)."""
@@ -985,7 +1005,7 @@ class _Span:
         for b in self.touched:
             block = blocks[b][0]
             at = np.searchsorted(self.support, block.atoms)
-            h[at] -= block.basis @ (block.basis.T @ h[at])
+            h[at] -= block.projection(h[at])
         u, s, vt = np.linalg.svd(h, full_matrices=False)
         rank = int((s > 1e-9).sum())
         self.q, self._solve = u[:, :rank], vt[:rank].T / s[:rank]
@@ -1093,7 +1113,7 @@ class _Span:
             if b in split:
                 u, s, v = split[b]
                 y = v @ ((u.T @ (self.g[at][big[at]] @ null)) / s[:, None])  # pseudo-inverse
-                vectors[at] -= block.basis @ y
+                vectors[at] -= block.combination(y)
         vectors[big] = 0.0
         local = [vectors]
         on = np.abs(vectors).max(axis=1) > TOLERANCE

@@ -887,13 +887,21 @@ def test_a_block_rebuilds_its_dropped_basis_bit_for_bit(seed, dependent):
     at = np.flatnonzero(rng.random(200) < 0.1)
     part = rng.normal(size=len(at))
     vector = rows.T @ rng.normal(size=len(rows))
+    vectors = rng.normal(size=(200, 3))
+    weights = rng.normal(size=(len(block._singular), 3))
     dense = {"in_span": block.in_span(at, part), "coordinates": block.coordinates(vector)}
     dense["weights"] = block.row_weights(vector)
+    dense["projection"] = block.projection(vectors)
+    dense["combination"] = block.combination(weights)
     block.forget_derivations()
     assert block._basis is None  # dropped: the Gram route can rebuild it
     np.testing.assert_allclose(block.in_span(at, part), dense["in_span"], rtol=0, atol=1e-12)
     np.testing.assert_allclose(block.coordinates(vector), dense["coordinates"], atol=1e-11)
     np.testing.assert_allclose(block.row_weights(vector), dense["weights"], atol=1e-11)
+    np.testing.assert_allclose(block.projection(vectors), dense["projection"], atol=1e-11)
+    np.testing.assert_allclose(block.combination(weights), dense["combination"], atol=1e-11)
+    some = rng.random(200) < 0.3
+    np.testing.assert_array_equal(block.basis_rows(some), basis[some])  # rows alone, exact
     assert block._basis is None  # the projections went through the sparse rows
     np.testing.assert_array_equal(block.basis, basis)
 
