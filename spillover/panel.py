@@ -16,6 +16,23 @@ from spillover.keys import left_lookup, sorted_rows
 from spillover.options import DIRECT_SHARE
 from spillover.plants import with_membership
 
+#: The columns of the classified plants the panels read (the plants table has 31: addresses
+#: and geocoding notes are not read, nationally ~0.5 GB).
+INPUT_COLUMNS = [
+    "year",
+    "establishment_id",
+    "firm_id",
+    "pref_code",
+    "industry",
+    "lat",
+    "lon",
+    "employees",
+    "shipments",
+    "exports",
+    "export_method",
+    "is_centre",
+    "large_firm",
+]
 #: The Tankan quarters averaged into a year, as (years after it, quarter): calendar years
 #: take Q1–Q4 (surveys of March–December), fiscal years Q2–Q4 and the next year's Q1.
 ANNUAL_QUARTERS = {

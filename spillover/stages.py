@@ -274,7 +274,7 @@ def panel_stage(run: Run) -> StageResult:
     table, plant_table, demand = panel.panel_tables(
         run.table("neighbourhoods"),
         run.table("exposure"),
-        run.table("plants"),
+        run.table("plants", panel.INPUT_COLUMNS),
         run.table("global_firms"),
         run.table("external_demand"),
         settings=run.config.external_demand,
