@@ -134,8 +134,8 @@ def _run_locked(
             f"{name}: {result.rows_in} rows in but {accounted} accounted for (out "
             f"{result.rows_out}, quarantined {removed}, incomplete {result.rows_incomplete})"
         )
-    for table, frame in result.tables.items():
-        run.write(table, frame)
+    for table in result.tables:  # no loop variable keeps the last frame alive past the trim
+        run.write(table, result.tables[table])
     report = {
         "stage": name if reused is not None else result.report or name,
         "seconds": round(time.perf_counter() - started, 3),

@@ -106,3 +106,30 @@ def test_freed_arrow_buffers_go_back_to_the_system():
     ).stdout
     before, after = map(int, out.split())
     assert before - after > 150, (before, after)
+
+
+def test_a_stage_lets_its_tables_go_before_the_heap_is_trimmed(demo_run, tmp_path, monkeypatch):
+    """The trim after a stage comes once its written tables are unreachable (none kept alive)."""
+    import shutil
+    import weakref
+
+    from spillover import heap, pipeline
+    from spillover.runs import Run
+
+    _, workdir, _ = demo_run
+    copy = shutil.copytree(workdir, tmp_path / "run")
+    written, alive = [], []
+    write = Run.write
+
+    def recording_write(self, name, frame):
+        written.append(weakref.ref(frame))
+        write(self, name, frame)
+
+    def trim():
+        alive.extend(ref() is not None for ref in written)
+
+    monkeypatch.setattr(Run, "write", recording_write)
+    monkeypatch.setattr(heap, "release_freed_memory", trim)
+    pipeline.run_stage("exports", copy)
+    assert len(written) >= 1 and len(alive) == len(written)  # the plants, then the trim
+    assert not any(alive)
