@@ -320,9 +320,11 @@ class LinearRelease:
     ----------
     cells : pandas.DataFrame
         ``radius_km, year, centre_id`` of every cell; a cell's position is its number.
-    members : pandas.DataFrame
-        :func:`spillover.neighbourhoods.cell_members` with a ``cell`` column (that number)
-        and a unique index.
+    members : pandas.DataFrame or iterable of pandas.DataFrame
+        :func:`spillover.neighbourhoods.cell_members` with a ``cell`` column (that number),
+        whole or in parts that each hold whole years, read one at a time (with ``order``,
+        the row's place in the whole table, as
+        :func:`~spillover.neighbourhoods.cell_members_by_year` gives; else parts in order).
     margins : list of Margin
         Released margins (e.g. the decomposition's mean yearly changes).
     store : BlockStore, optional
