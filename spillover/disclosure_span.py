@@ -149,6 +149,16 @@ def _value_arrays(frame: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndar
     return keep, kind, coef
 
 
+def _first_of(codes: np.ndarray, size: int, absent: int | None = None) -> np.ndarray:
+    """Where each code in [0, ``size``) first occurs in ``codes`` (``absent`` where it does not).
+
+    Without ``absent`` every code must occur.
+    """
+    first = np.empty(size, dtype=np.int64) if absent is None else np.full(size, absent)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]  # the last write, the first occurrence, wins
+    return first
+
+
 def _factorize_bounded(keys: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """``pd.factorize`` of integer ``keys`` in [0, size): int32 codes numbered by first appearance.
 
@@ -158,8 +168,7 @@ def _factorize_bounded(keys: np.ndarray, size: int) -> tuple[np.ndarray, np.ndar
     if size > 4 * len(keys) + 1_000_000:
         codes, uniques = pd.factorize(keys)
         return codes.astype(np.int32), uniques
-    first = np.full(size, len(keys), dtype=np.int64)
-    first[keys[::-1]] = np.arange(len(keys))[::-1]  # the last write, the first occurrence, wins
+    first = _first_of(keys, size, absent=len(keys))
     present = np.flatnonzero(first < len(keys))
     uniques = present[np.argsort(first[present])]
     code = np.empty(size, dtype=np.int32)
@@ -258,12 +267,10 @@ class _AtomParts:
         key += kind
         var, keys = _factorize_bounded(key, n_years * n_ids * len(KINDS))
         del key
-        first_term = np.empty(len(keys), dtype=np.int64)
-        first_term[var[::-1]] = np.arange(len(var))[::-1]  # the last write, the first, wins
+        first_term = _first_of(var, len(keys))
         signature = _signatures(row, var, coef, len(keys))
         atom = pd.factorize(signature)[0].astype(np.int64)  # in the variables' order
-        first_var = np.empty(int(atom.max()) + 1, dtype=np.int64)
-        first_var[atom[::-1]] = np.arange(len(keys))[::-1]
+        first_var = _first_of(atom, int(atom.max()) + 1)
         self.signature.append(signature[first_var])
         self.first.append(place[first_term[first_var]])
         # an atom's variables are in the same rows with the same coefficients: the terms of
@@ -272,8 +279,7 @@ class _AtomParts:
         self.entries.append((row[entry], coef[entry], atom[var[entry]] + self.n_atoms))
         pairs = sorted_unique(atom * n_ids + (keys // len(KINDS)) % n_ids)
         self.pairs.append((pairs // n_ids + self.n_atoms, pairs % n_ids))
-        seen = np.full(n_ids, self.NEVER, dtype=np.int64)
-        seen[owner[::-1]] = place[::-1]
+        seen = np.append(place, self.NEVER)[_first_of(owner, n_ids, absent=len(place))]
         seen[: len(self.owner_first)] = np.minimum(seen[: len(self.owner_first)], self.owner_first)
         self.owner_first = seen
         self.n_atoms += len(first_var)
@@ -291,9 +297,7 @@ class _AtomParts:
         number[by_first] = pd.factorize(signature[by_first])[0]
         n_atoms = int(number.max()) + 1 if len(number) else 0
         leading = np.zeros(len(first), dtype=bool)  # the first part's atom of each atom
-        lead = np.empty(n_atoms, dtype=np.int64)
-        lead[number[by_first][::-1]] = by_first[::-1]
-        leading[lead] = True  # others repeat its entries
+        leading[by_first[_first_of(number[by_first], n_atoms)]] = True  # others repeat it
         entries = list(zip(*self.entries, strict=True)) or [(), (), ()]
         row = np.concatenate([np.zeros(0, np.int32), *entries[0]])
         coef = np.concatenate([np.zeros(0), *entries[1]])
@@ -773,8 +777,8 @@ class _Block:
         self.atoms = atoms
         self._norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
         scaled = (sp.diags(1 / self._norms) @ matrix).tocsr()
-        self._left, self._singular, basis, rebuilt = _row_space(scaled)
         self._columns = scaled.T.tocsr()  # M̃ᵀ, kept sparse: a block lives through the rounds
+        self._left, self._singular, basis, rebuilt = _row_space(scaled, self._columns)
         self._basis: np.ndarray | None = basis
         self._kept_basis = None if rebuilt else basis  # the SVD route's V: not M̃ᵀ·U·S⁻¹
         self._solver = None
@@ -907,22 +911,26 @@ SURELY_KEPT = 1e-6
 SURELY_NULL = 1e-10
 
 
-def _row_space(scaled: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+def _row_space(
+    scaled: sp.csr_matrix, transposed: sp.csr_matrix | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     """Left and right singular vectors (V: atoms × rank), singular values, and the route.
 
     The last value says whether V is :func:`_basis_from` the others (the Gram route). The
     rank is that of the dense SVD (singular values above 10⁻⁹ of the largest); ``scaled`` has
-    unit rows. The SVD of a block of ~10³ rows × ~10⁴ atoms takes seconds, so it comes
-    from the eigenvalues of the rows' Gram matrix (a sparse product, rows × rows) whenever
-    the rank is certain: every kept value at least :data:`SURELY_KEPT` of the largest and
-    every dropped direction's combination of rows ‖Mᵀu‖ ≤ :data:`SURELY_NULL` of it
-    (Courant–Fischer: the SVD drops as many). Otherwise the dense SVD decides.
+    unit rows (``transposed``: its transpose as CSR, if at hand). The SVD of a block of ~10³
+    rows × ~10⁴ atoms takes seconds, so it comes from the eigenvalues of the rows' Gram
+    matrix (a sparse product, rows × rows) whenever the rank is certain: every kept value at
+    least :data:`SURELY_KEPT` of the largest and every dropped direction's combination of rows
+    ‖Mᵀu‖ ≤ :data:`SURELY_NULL` of it (Courant–Fischer: the SVD drops as many). Otherwise the
+    dense SVD decides.
     """
     gram = (scaled @ scaled.T).toarray()
     eigenvalues, vectors = np.linalg.eigh(gram)
     eigenvalues, vectors = eigenvalues[::-1], vectors[:, ::-1]  # largest first, as the SVD
     rank = int((eigenvalues >= SURELY_KEPT * eigenvalues[0]).sum())
-    transposed = scaled.T.tocsr()  # row by row: 3× faster times a dense matrix than Mᵀ as CSC
+    if transposed is None:  # row by row: 3× faster times a dense matrix than Mᵀ as CSC
+        transposed = scaled.T.tocsr()
     if _norm(transposed @ vectors[:, rank:]) <= SURELY_NULL * np.sqrt(eigenvalues[0]):
         singular = np.sqrt(eigenvalues[:rank])
         left = vectors[:, :rank]
