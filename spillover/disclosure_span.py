@@ -369,9 +369,8 @@ class LinearRelease:
             offset += len(part)
             mine = np.isin(margin[1], list(own))  # the margin terms of these years
             atoms.add(_joined(self._cell_terms(part, codes, order), margin, mine), len(ids))
-        if margin is None:
+        if margin is None:  # no members at all
             margin, ids = self._margin_terms(pd.Index([]))
-            years = set()
         rest = ~np.isin(margin[1], list(years))  # margin years without members
         atoms.add(_joined(None, margin, rest), len(ids))
         n_rows = self.n_cells * len(self.columns) + len(self.plant_margins)
@@ -788,9 +787,9 @@ class _Block:
     @property
     def basis(self) -> np.ndarray:
         """The orthonormal basis V of the row space (atoms × rank), rebuilt when dropped."""
-        if self._basis is None:
-            self._basis = _basis_from(self._columns, self._left, self._singular)
-        return self._basis
+        if self._basis is not None:
+            return self._basis
+        return _basis_from(self._columns, self._left, self._singular)
 
     def forget_basis(self) -> None:
         """Drop V until it is asked for again (kept when it cannot be rebuilt)."""
