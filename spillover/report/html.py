@@ -310,12 +310,12 @@ def _subset(characters: str) -> bytes:
 
     options = subset.Options()
     options.name_IDs = ["*"]
-    font = subset.load_font(str(font_path()), options)
-    subsetter = subset.Subsetter(options)
-    subsetter.populate(text=characters)
-    subsetter.subset(font)
     buffer = io.BytesIO()
-    subset.save_font(font, buffer, options)
+    with subset.load_font(str(font_path()), options) as font:  # the file is read lazily
+        subsetter = subset.Subsetter(options)
+        subsetter.populate(text=characters)
+        subsetter.subset(font)
+        subset.save_font(font, buffer, options)
     return buffer.getvalue()
 
 

@@ -1,15 +1,21 @@
 """The font used for Japanese labels has a glyph for every character we print (no tofu)."""
 
+import gc
+import io
+import warnings
+
 from fontTools.ttLib import TTFont
 from matplotlib import font_manager
 
 from spillover.report import fonts
 from spillover.report.figures import decomposition_figure
 from spillover.report.fonts import LABELS, font_context, font_path, label, term_label
+from spillover.report.html import _subset
 
 
 def test_the_font_has_every_character_of_the_label_table():
-    cmap = TTFont(font_path()).getBestCmap()
+    with TTFont(font_path()) as font:
+        cmap = font.getBestCmap()
     characters = {c for texts in LABELS.values() for text in texts.values() for c in text}
     missing = sorted(c for c in characters if ord(c) not in cmap)
     assert missing == []
@@ -45,3 +51,13 @@ def test_labels_and_terms_in_both_languages():
     assert term_label("n_unknown", "en") == "n_unknown"
     assert set(fonts.LANGS) == {"ja", "en"}
     assert all(set(texts) == {"ja", "en"} for texts in LABELS.values())
+
+
+def test_the_html_font_subset_closes_the_font_file():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        subset_bytes = _subset("海外生産比率 abc")
+        gc.collect()
+    assert [str(w.message) for w in caught if w.category is ResourceWarning] == []
+    with TTFont(io.BytesIO(subset_bytes)) as font:
+        assert ord("輸") not in font.getBestCmap() and ord("海") in font.getBestCmap()
