@@ -28,6 +28,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from spillover import locks, quarantine
 from spillover.config import Config, dump_config, load_config, parse_config
@@ -56,10 +58,17 @@ class Run:
 
     def table(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
         """Read an intermediate table written by an earlier stage (only ``columns``, if given)."""
+        return pd.read_parquet(self._table_path(name), columns=columns)
+
+    def arrow_table(self, name: str) -> pa.Table:
+        """:meth:`table` read by Arrow: text stays in Arrow's buffers, not Python objects."""
+        return pq.read_table(self._table_path(name))
+
+    def _table_path(self, name: str) -> Path:
         path = self.workdir / "tables" / f"{name}.parquet"
         if not path.exists():
             raise PipelineError(f"{path} is missing: run the stage that writes {name!r} first")
-        return pd.read_parquet(path, columns=columns)
+        return path
 
     def optional_table(self, name: str) -> pd.DataFrame | None:
         """The table of an optional source (``None`` when the config lists no source)."""

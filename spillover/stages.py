@@ -393,11 +393,11 @@ def publish_stage(run: Run) -> StageResult:
     """
     config = run.config
     loaders = {
-        **{name: partial(run.table, name) for name in _ONE_TABLE_DATASETS},
+        **{name: partial(run.arrow_table, name) for name in _ONE_TABLE_DATASETS},
         "estimates": partial(_per_spec, run, "estimates"),
         "decomposition": partial(_per_spec, run, "decomposition"),
         "quarantine": partial(_quarantine_files, run),
-        "public/neighbourhoods": partial(run.table, "public_neighbourhoods"),
+        "public/neighbourhoods": partial(run.arrow_table, "public_neighbourhoods"),
     }
     tables = {
         **{name: [name] for name in _ONE_TABLE_DATASETS},

@@ -92,3 +92,65 @@ def test_each_partition_holds_its_rows_in_the_frames_order(tmp_path, order):
     for (radius, year), expected in frame.groupby(["radius_km", "year"]):
         part = pd.read_parquet(tmp_path / "d" / f"radius_km_{radius:g}" / f"year_{year}")
         assert part["value"].tolist() == expected["value"].tolist()
+
+
+def _files(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*.parquet"))}
+
+
+@pytest.mark.parametrize("geometry", [None, "point", "circle"])
+def test_a_run_table_read_by_arrow_is_written_as_its_pandas_frame(tmp_path, geometry):
+    """Same bytes, pandas metadata included, whether the table comes as Arrow or as pandas.
+
+    The columns whose pandas type depends on their nulls (a flag with a null: object, not
+    bool) get their null only late in the table, past the first rows.
+    """
+    import pyarrow as pa
+
+    n = 40
+    flag = pd.Series([True, False] * (n // 2), dtype=object)
+    flag[31] = None
+    counts = pd.array(range(n), dtype="Int64")
+    counts[25] = pd.NA
+    frame = pd.DataFrame(
+        {
+            "radius_km": np.repeat([5.0, 10.0], n // 2),
+            "year": np.tile([2015, 2016], n // 2),
+            "name": [f"町{i}" if i != 33 else None for i in range(n)],
+            "flag": flag,
+            "count": counts,
+            "share": [np.nan if i == 37 else i / n for i in range(n)],
+            "lat": [np.nan if i == 35 else 35 + i / 100 for i in range(n)],
+            "lon": np.linspace(135, 136, n),
+        }
+    )
+    fields = [
+        pa.field("radius_km", pa.float64()),
+        pa.field("year", pa.int32()),
+        pa.field("name", pa.string()),
+        pa.field("flag", pa.bool_()),
+        pa.field("count", pa.int32()),
+        pa.field("share", pa.float64()),
+        pa.field("lat", pa.float64()),
+        pa.field("lon", pa.float64()),
+    ]
+    if geometry is not None:
+        fields.append(pa.field("geometry", pa.binary()))
+    schema = pa.schema(fields, metadata={"spillover": "{}"})
+    run_table = tmp_path / "table.parquet"
+    frame.to_parquet(run_table, index=False)
+    written = {}
+    for read in ("pandas", "arrow"):
+        rows = pd.read_parquet(run_table) if read == "pandas" else pq.read_table(run_table)
+        folder = tmp_path / read
+        write_dataset(
+            rows, folder, partition_cols=["radius_km", "year"], schema=schema, geometry=geometry
+        )
+        written[read] = _files(folder)
+    assert len(written["arrow"]) == 4
+    assert written["arrow"] == written["pandas"]
+    metadata = pq.read_schema(tmp_path / "arrow" / "radius_km_10" / "year_2016" / "part-0.parquet")
+    types = {
+        c["name"]: c["numpy_type"] for c in json.loads(metadata.metadata[b"pandas"])["columns"]
+    }
+    assert types["flag"] == "object" and types["count"] == "Int64"
