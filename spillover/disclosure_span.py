@@ -73,8 +73,9 @@ HEAVY_BLOCK_BYTES = 64 * 2**20
 #: New blocks from which a search reports its progress (the demo's first search decomposes
 #: 333 in 0.6 s, a national one 2,851 in ~25 s).
 TRACKED_FROM_BLOCKS = 1_000
-#: Terms hashed at a time when atoms are formed (bounds the temporary arrays, ~40 MB each).
-TERM_CHUNK = 5_000_000
+#: Terms hashed at a time when atoms are formed (bounds the temporary arrays, ~8 MB each;
+#: 5·10⁶ terms made them the national peak of disclosure control).
+TERM_CHUNK = 1_000_000
 #: Terms of value column c of a member row come at c · ORDER_SPAN + the row's order (see
 #: :class:`_AtomParts`); the plant margins' after all of them.
 ORDER_SPAN = 1 << 50
@@ -223,14 +224,6 @@ def _signatures(row: np.ndarray, var: np.ndarray, coef: np.ndarray, n_var: int) 
     return signature
 
 
-def _joined(terms: list | None, margin: list, mask: np.ndarray) -> list:
-    """Cell terms (or none) followed by the margin terms where ``mask``."""
-    picked = [column[mask] for column in margin]
-    if terms is None:
-        return picked
-    return [np.concatenate([a, b]) for a, b in zip(terms, picked, strict=True)]
-
-
 class _AtomParts:
     """Atoms formed part by part of the release's terms, numbered as over all of them at once.
 
@@ -293,6 +286,7 @@ class _AtomParts:
 
         Returns the matrix, the establishments (as the codes the parts used) in the order of
         their new codes, and the (atom, new code) pairs sorted: ``owner_atom, owner_code``.
+        The parts' entries and pairs are let go as they are joined (called once, at the end).
         """
         signature = np.concatenate([np.zeros(0, np.uint64), *self.signature])
         first = np.concatenate([np.zeros(0, np.int64), *self.first])
@@ -303,13 +297,15 @@ class _AtomParts:
         leading = np.zeros(len(first), dtype=bool)  # the first part's atom of each atom
         leading[by_first[_first_of(number[by_first], n_atoms)]] = True  # others repeat it
         entries = list(zip(*self.entries, strict=True)) or [(), (), ()]
-        row = np.concatenate([np.zeros(0, np.int32), *entries[0]])
-        coef = np.concatenate([np.zeros(0), *entries[1]])
-        atom = np.concatenate([np.zeros(0, np.int64), *entries[2]])
+        self.entries = []
+        atom = np.concatenate([np.zeros(0, np.int64), *entries.pop()])
         keep = leading[atom]
-        matrix = sp.csr_matrix(
-            (coef[keep], (row[keep], number[atom[keep]])), shape=(n_rows, n_atoms)
-        )
+        column = number[atom[keep]]
+        del atom
+        coef = np.concatenate([np.zeros(0), *entries.pop()])[keep]
+        row = np.concatenate([np.zeros(0, np.int32), *entries.pop()])[keep]
+        matrix = sp.csr_matrix((coef, (row, column)), shape=(n_rows, n_atoms))
+        del coef, row, column
         present = np.flatnonzero(self.owner_first < self.NEVER)
         establishments = present[np.argsort(self.owner_first[present], kind="stable")]
         code = np.full(len(self.owner_first), -1, dtype=np.int64)
@@ -317,6 +313,7 @@ class _AtomParts:
         n_est = max(len(establishments), 1)
         local = np.concatenate([np.zeros(0, np.int64), *(a for a, _ in self.pairs)])
         owner = np.concatenate([np.zeros(0, np.int64), *(o for _, o in self.pairs)])
+        self.pairs = []
         pairs = sorted_unique(number[local] * n_est + code[owner])
         return matrix, establishments, pairs // n_est, pairs % n_est
 
@@ -372,11 +369,12 @@ class LinearRelease:
             order = part["order"].to_numpy() if "order" in part else offset + np.arange(len(part))
             offset += len(part)
             mine = np.isin(margin[1], list(own))  # the margin terms of these years
-            atoms.add(_joined(self._cell_terms(part, codes, order), margin, mine), len(ids))
+            then = [column[mine] for column in margin]
+            atoms.add(self._cell_terms(part, codes, order, then), len(ids))
         if margin is None:  # no members at all
             margin, ids = self._margin_terms(pd.Index([]))
         rest = ~np.isin(margin[1], list(years))  # margin years without members
-        atoms.add(_joined(None, margin, rest), len(ids))
+        atoms.add([column[rest] for column in margin], len(ids))
         n_rows = self.n_cells * len(self.columns) + len(self.plant_margins)
         self.matrix, establishments, self.owner_atom, self.owner_code = atoms.release(n_rows)
         self.n_atoms = self.matrix.shape[1]
@@ -395,22 +393,38 @@ class LinearRelease:
         self._underivable: set[int] = set()
         self._released = np.ones((self.n_cells, len(self.columns)), dtype=bool)
 
-    def _cell_terms(self, members: pd.DataFrame, codes: np.ndarray, order: np.ndarray) -> list:
-        """The terms of the cells' values in ``members``: see :class:`_AtomParts`.
+    def _cell_terms(
+        self, members: pd.DataFrame, codes: np.ndarray, order: np.ndarray, then: list
+    ) -> list:
+        """The terms of the cells' values in ``members`` (see :class:`_AtomParts`), then ``then``.
 
-        A term of column c of a member row comes at c·:data:`ORDER_SPAN` + its ``order``.
+        A term of column c of a member row comes at c·:data:`ORDER_SPAN` + its ``order``. Each
+        field is written into one array: a national year's ~7·10⁶ terms (0.19 GB) are not
+        held twice while the columns' parts and the margin terms are joined.
         """
         if len(order) and (order.min() < 0 or order.max() >= ORDER_SPAN):
             raise DisclosureError(f"members: order outside 0..{ORDER_SPAN - 1}")
         cell = members["cell"].to_numpy(dtype=np.int32)
         year = members["year"].to_numpy(dtype=np.int16)
-        parts = []
-        for index, column in enumerate(self.columns):
-            keep, kind, coef = _value_arrays(members, column)
+        values = [_value_arrays(members, column) for column in self.columns]
+        size = sum(int(keep.sum()) for keep, _, _ in values) + len(then[0])
+        terms, start = None, 0
+        for index in range(len(values)):
+            keep, kind, coef = values[index]
+            values[index] = None  # let go once written
             row = cell[keep] * np.int32(len(self.columns)) + np.int32(index)
             place = order[keep].astype(np.int64) + index * ORDER_SPAN
-            parts.append([row, year[keep], codes[keep], kind[keep], coef[keep], place])
-        return [np.concatenate([part[i] for part in parts]) for i in range(6)]
+            part = [row, year[keep], codes[keep], kind[keep], coef[keep], place]
+            if terms is None:  # the types np.concatenate would give
+                terms = [
+                    np.empty(size, np.result_type(a, b)) for a, b in zip(part, then, strict=True)
+                ]
+            for field, written in zip(terms, part, strict=True):
+                field[start : start + len(row)] = written
+            start += len(row)
+        for field, written in zip(terms, then, strict=True):
+            field[start:] = written
+        return terms
 
     def _margin_terms(self, ids: pd.Index) -> tuple[list, pd.Index]:
         """The plant margins' terms (after every cell term), and ``ids`` with their new ids."""
