@@ -219,9 +219,9 @@ def write_datasets(
     Each dataset gets its dictionary's schema (types, field descriptions, units, Japanese
     labels), its partition folders and, for ``plants`` and ``neighbourhoods``, a GeoParquet
     geometry column. A dataset in ``linked`` is instead hard-linked from that folder (a
-    dataset of an earlier publication, written from the same tables). A frame may be given
-    as a function that loads it: it is then loaded when written and let go right after, so
-    only one dataset is in memory at a time.
+    dataset of an earlier publication, written from the same tables). A frame may be an
+    Arrow table (:func:`write_dataset`), or a function that loads it: it is then loaded when
+    written and let go right after, so only one dataset is in memory at a time.
 
     Raises
     ------
