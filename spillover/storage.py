@@ -33,6 +33,7 @@ import re
 import secrets
 import shutil
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import metadata
@@ -49,6 +50,7 @@ from spillover import locks
 from spillover.config import Config
 from spillover.datasets import DATASETS, Geometry
 from spillover.errors import SpilloverError
+from spillover.threads import usable_cores
 
 PACKAGES = (
     "spillover",
@@ -70,6 +72,10 @@ class DatasetSchemaError(SpilloverError, ValueError):
 
 #: Rows to publish: a pandas frame, or a run table read by Arrow (:func:`write_dataset`).
 Frame = pd.DataFrame | pa.Table
+
+#: Partition files of a dataset written at a time (the usable cores): nationally the
+#: publish stage's Parquet encoding took 6.6 of its 14 s on one thread.
+PARTITION_WRITERS = usable_cores(4)
 
 #: Vertices of a neighbourhood circle in GeoParquet (:func:`geodesic_circles`).
 CIRCLE_VERTICES = 64
@@ -134,6 +140,7 @@ def write_dataset(
     if any(len(rows) and rows[-1] - rows[0] + 1 != len(rows) for rows in groups.values()):
         table = table.take(np.concatenate(list(groups.values())))
         starts = np.cumsum([0, *map(len, groups.values())])[:-1].tolist()
+    files = []
     for (key, rows), start in zip(groups.items(), starts, strict=True):
         folder = directory.joinpath(*map(_folder, partition_cols or (), key))
         folder.mkdir(parents=True, exist_ok=True)
@@ -141,7 +148,10 @@ def write_dataset(
         if geometry is not None:
             geo = geo_metadata(_total_bounds(bounds[rows]), geometry)
             part = part.replace_schema_metadata({**part.schema.metadata, b"geo": geo})
-        pq.write_table(part, folder / "part-0.parquet")
+        files.append((part, folder / "part-0.parquet"))
+    # each file is encoded on one thread (releasing the interpreter): partitions side by side
+    with ThreadPoolExecutor(min(PARTITION_WRITERS, len(files))) as pool:
+        list(pool.map(lambda file: pq.write_table(*file), files))
 
 
 def _dataset_schema(dataset) -> pa.Schema:
