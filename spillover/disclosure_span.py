@@ -296,14 +296,16 @@ class _AtomParts:
         n_atoms = int(number.max()) + 1 if len(number) else 0
         leading = np.zeros(len(first), dtype=bool)  # the first part's atom of each atom
         leading[by_first[_first_of(number[by_first], n_atoms)]] = True  # others repeat it
-        entries = list(zip(*self.entries, strict=True)) or [(), (), ()]
+        rows, coefs, atoms = list(zip(*self.entries, strict=True)) or [(), (), ()]
         self.entries = []
-        atom = np.concatenate([np.zeros(0, np.int64), *entries.pop()])
+        atom = np.concatenate([np.zeros(0, np.int64), *atoms])
         keep = leading[atom]
         column = number[atom[keep]]
-        del atom
-        coef = np.concatenate([np.zeros(0), *entries.pop()])[keep]
-        row = np.concatenate([np.zeros(0, np.int32), *entries.pop()])[keep]
+        del atom, atoms
+        coef = np.concatenate([np.zeros(0), *coefs])[keep]
+        del coefs
+        row = np.concatenate([np.zeros(0, np.int32), *rows])[keep]
+        del rows
         matrix = sp.csr_matrix((coef, (row, column)), shape=(n_rows, n_atoms))
         del coef, row, column
         present = np.flatnonzero(self.owner_first < self.NEVER)

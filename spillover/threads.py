@@ -32,7 +32,7 @@ def one_heavy_at_a_time(
     (NumPy's linear algebra does). An exception in ``work`` is raised here; the other
     threads finish their current item and stop.
     """
-    queue = deque(items)
+    queue = deque((item, bool(heavy(item))) for item in items)  # each judged once
     condition = threading.Condition()
     heavy_running = False
     results: SimpleQueue = SimpleQueue()
@@ -41,13 +41,13 @@ def one_heavy_at_a_time(
         nonlocal heavy_running
         with condition:
             while queue:
-                if not heavy(queue[0]):
-                    return queue.popleft(), False
+                if not queue[0][1]:
+                    return queue.popleft()
                 if not heavy_running:
                     heavy_running = True
-                    return queue.popleft(), True
-                if not heavy(queue[-1]):
-                    return queue.pop(), False
+                    return queue.popleft()
+                if not queue[-1][1]:
+                    return queue.pop()
                 condition.wait()  # only heavy items are left, and one is running
             return None
 
