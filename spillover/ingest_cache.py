@@ -32,6 +32,7 @@ import pandas as pd
 from spillover import __version__
 from spillover.cache_folders import prune_entries, write_entry
 from spillover.concordance import recode_digests
+from spillover.storage import write_internal
 
 if TYPE_CHECKING:
     from spillover.config import Config, Source
@@ -141,8 +142,8 @@ class IngestCache:
         self.used.add(key)
 
         def write(folder: Path) -> None:
-            mapped.good.to_parquet(folder / "rows.parquet", index=False)
-            mapped.bad.to_parquet(folder / "quarantine.parquet", index=False)
+            write_internal(mapped.good, folder / "rows.parquet")
+            write_internal(mapped.bad, folder / "quarantine.parquet")
             about = {"rows": mapped.rows, "report": asdict(mapped.report)}
             (folder / "entry.json").write_text(json.dumps(about), encoding="utf-8")
 

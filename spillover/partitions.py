@@ -31,6 +31,7 @@ import pyarrow as pa
 from spillover import __version__
 from spillover.cache_folders import prune_entries, write_entry
 from spillover.keys import joint_codes
+from spillover.storage import write_internal
 
 __all__ = [
     "DISCLOSURE_MODULES",
@@ -200,7 +201,7 @@ class TableCache:
 
         def write(folder: Path) -> None:
             for name, frame in tables.items():
-                frame.to_parquet(folder / f"{name}.parquet", index=False)
+                write_internal(frame, folder / f"{name}.parquet")
             (folder / "tables.json").write_text(json.dumps(list(tables)), encoding="utf-8")
 
         write_entry(self.folder, key, write)

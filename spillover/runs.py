@@ -25,6 +25,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -34,7 +35,12 @@ import pyarrow.parquet as pq
 from spillover import locks, quarantine
 from spillover.config import Config, dump_config, load_config, parse_config
 from spillover.errors import SpilloverError
-from spillover.storage import check_output_root, replace_atomically, write_json_atomic
+from spillover.storage import (
+    check_output_root,
+    replace_atomically,
+    write_internal,
+    write_json_atomic,
+)
 
 #: A run id: 1–64 letters, digits, ``_``, ``.`` or ``-``, starting with a letter or digit.
 RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -80,13 +86,13 @@ class Run:
         A stage killed mid-write leaves the earlier table or none, never a torn file.
         """
         path = self.workdir / "tables" / f"{name}.parquet"
-        replace_atomically(path, lambda temporary: frame.to_parquet(temporary, index=False))
+        replace_atomically(path, partial(write_internal, frame))
 
     def write_quarantine(self, stage: str, frame: pd.DataFrame) -> Path:
         """Write the rows a stage rejected (an empty file when there are none)."""
         path = self.workdir / "quarantine" / f"{stage}.parquet"
         rows = frame.reindex(columns=quarantine.COLUMNS).astype({"line": "Int64"})
-        replace_atomically(path, lambda temporary: rows.to_parquet(temporary, index=False))
+        replace_atomically(path, partial(write_internal, rows))
         return path
 
     @contextmanager
