@@ -7,7 +7,14 @@ import pyarrow.parquet as pq
 import pytest
 import shapely
 
-from spillover.storage import output_root_lock, publish, read_dataset, version_dir, write_dataset
+from spillover.storage import (
+    output_root_lock,
+    publish,
+    read_dataset,
+    version_dir,
+    write_dataset,
+    write_internal,
+)
 
 
 def _publish(root, run_id, value, *, keep=2):
@@ -154,3 +161,27 @@ def test_a_run_table_read_by_arrow_is_written_as_its_pandas_frame(tmp_path, geom
         c["name"]: c["numpy_type"] for c in json.loads(metadata.metadata[b"pandas"])["columns"]
     }
     assert types["flag"] == "object" and types["count"] == "Int64"
+
+
+def test_an_internal_table_reads_back_as_its_frame_without_statistics(tmp_path):
+    rows = 50
+    frame = pd.DataFrame(
+        {
+            "year": pd.array([2012 + i % 3 if i != 7 else None for i in range(rows)], "Int64"),
+            "establishment_id": pd.array([f"E{i % 9}" if i != 3 else None for i in range(rows)]),
+            "industry": pd.Categorical([f"{i % 4:02d}" for i in range(rows)]),
+            "note": np.array([f"n{i % 2}" for i in range(rows)], dtype=object),
+            "exports": np.arange(rows) / 7,
+            "is_centre": np.arange(rows) % 2 == 0,
+        }
+    )
+    frame.to_parquet(tmp_path / "pandas.parquet", index=False)
+    write_internal(frame, tmp_path / "internal.parquet")
+    internal = pd.read_parquet(tmp_path / "internal.parquet")
+    pd.testing.assert_frame_equal(internal, pd.read_parquet(tmp_path / "pandas.parquet"))
+    pd.testing.assert_frame_equal(internal, frame)
+    group = pq.ParquetFile(tmp_path / "internal.parquet").metadata.row_group(0)
+    chunks = {group.column(i).path_in_schema: group.column(i) for i in range(group.num_columns)}
+    assert not any(chunk.is_stats_set for chunk in chunks.values())
+    dictionary = {name for name, chunk in chunks.items() if chunk.dictionary_page_offset}
+    assert dictionary == {"establishment_id", "industry", "note"}
