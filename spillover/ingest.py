@@ -17,6 +17,7 @@ import hashlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
@@ -24,6 +25,7 @@ from spillover import completeness, plausibility, quarantine
 from spillover.concordance import recode_column
 from spillover.config import Config, PlausibilityConfig, Source
 from spillover.ingest_cache import IngestCache, MappedFile
+from spillover.keys import joint_codes
 from spillover.linkage import check_crosswalk, link_table, linkage_summary
 from spillover.parsing import parse_column
 from spillover.progress import track
@@ -425,24 +427,28 @@ def map_source_frame(
 
 
 def _drop_duplicate_keys(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Keep the first row of each key; later ones go to quarantine naming the first."""
-    key = list(TABLES[table].key)
-    repeated = frame.duplicated(key, keep="first")
+    """Keep the first row of each key; later ones go to quarantine naming the first.
+
+    Keys are compared as integer codes (:func:`spillover.keys.joint_codes`; missing values
+    equal each other): no index of the kept rows' keys is built to name the first rows.
+    """
+    codes = joint_codes([frame], list(TABLES[table].key))[0]
+    index = pd.Index(codes)
+    repeated = index.duplicated(keep="first")
     if not repeated.any():
         return frame, quarantine.empty()
-    first = frame.loc[~repeated, [*key, "source_file", "source_line"]].set_index(key)
-    dups = frame.loc[repeated]
-    origin = first.loc[pd.MultiIndex.from_frame(dups[key]) if len(key) > 1 else dups[key[0]]]
+    first = np.flatnonzero(~repeated)[index[~repeated].get_indexer(codes[repeated])]
+    origin = frame[["source_file", "source_line"]].take(first)
     quarantined = quarantine.mapped_rows(
-        dups,
+        frame[repeated],
         table=table,
-        column=",".join(key),
+        column=",".join(TABLES[table].key),
         reasons=[
             f"duplicate key; first seen at {f}:{line}"
             for f, line in zip(origin["source_file"], origin["source_line"], strict=True)
         ],
     )
-    return frame.loc[~repeated], quarantined
+    return frame[~repeated], quarantined
 
 
 def _map_file(

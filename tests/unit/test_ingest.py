@@ -3,7 +3,7 @@ import pytest
 
 from spillover.config import Source, parse_config
 from spillover.demo.world import WorldParams, demo_config
-from spillover.ingest import IngestError, ingest_table
+from spillover.ingest import IngestError, _drop_duplicate_keys, ingest_table
 from spillover.quarantine import QuarantineLimitError
 from spillover.rawfiles import read_raw
 
@@ -308,3 +308,24 @@ def test_unknown_scale_key_is_named(tmp_path):
         IngestError, match=r"\.scale names unknown canonical columns \['shipment'\]"
     ):
         ingest_table("establishments", bad)
+
+
+def test_every_later_row_of_a_key_names_the_first_row_of_that_key():
+    frame = pd.DataFrame(
+        {
+            "year": pd.array([2013, 2013, 2014, 2013, None, 2013, None], "Int64"),
+            "establishment_id": pd.array(["E1", "E2", "E1", "E1", "E9", "E2", "E9"]),
+            "source_name": ["kogyo"] * 7,
+            "source_file": ["a.csv"] * 4 + ["b.csv"] * 3,
+            "source_line": [2, 3, 4, 5, 2, 3, 4],
+        },
+        index=[10, 11, 12, 13, 14, 15, 16],
+    )
+    kept, dropped = _drop_duplicate_keys("establishments", frame)
+    assert kept.index.tolist() == [10, 11, 12, 14]
+    reasons = dict(zip(dropped["line"], dropped["reason"], strict=True))
+    assert reasons == {
+        5: "duplicate key; first seen at a.csv:2",
+        3: "duplicate key; first seen at a.csv:3",
+        4: "duplicate key; first seen at b.csv:2",
+    }
