@@ -252,12 +252,41 @@ def in_order(parts: Sequence[pd.DataFrame], keys: list[str], target: pd.DataFram
     """Concatenate per-year ``parts`` and put their rows in the order of ``target``'s keys.
 
     ``target`` lists the ``keys`` of every row in the whole-panel order; each must occur
-    exactly once in the parts.
+    exactly once in the parts. The parts usually hold each (radius, year) group's rows in
+    the target's order already: the rows are then matched by the numeric keys and their
+    place in the group, and the text keys are compared, not hashed (national exposure:
+    2.7·10⁶ establishment ids); otherwise every key is hashed.
     """
     combined = pd.concat(parts, ignore_index=True)
+    ordered = _in_group_order(combined, keys, target)
+    if ordered is not None:
+        return ordered
     have, want = joint_codes([combined, target], keys)
     rows = pd.Index(have)
     position = rows.get_indexer(want) if rows.is_unique else np.full(len(want), -1)
     if (position < 0).any() or len(position) != len(combined):
         raise RuntimeError("per-year spatial tables do not match the whole panel's rows")
     return combined.take(position).reset_index(drop=True)
+
+
+def _in_group_order(
+    combined: pd.DataFrame, keys: list[str], target: pd.DataFrame
+) -> pd.DataFrame | None:
+    """``combined`` in ``target``'s order, matched within each group of the numeric keys.
+
+    None unless every key then equals the target's, row by row.
+    """
+    numeric = [key for key in keys if pd.api.types.is_numeric_dtype(target[key])]
+    if len(combined) != len(target) or not numeric:
+        return None
+    have, want = joint_codes([combined, target], numeric)
+    position = np.empty(len(target), dtype=np.int64)
+    position[np.argsort(want, kind="stable")] = np.argsort(have, kind="stable")
+    ordered = combined.take(position).reset_index(drop=True)
+    for key in keys:
+        mine, theirs = ordered[key], target[key].reset_index(drop=True)
+        if mine.dtype != theirs.dtype and key in numeric:
+            mine, theirs = mine.astype("float64"), theirs.astype("float64")
+        if not mine.equals(theirs):
+            return None
+    return ordered

@@ -1,9 +1,10 @@
 """The per-year cache of the spatial stages: kept by content, settings and code; ordered."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from spillover.partitions import TableCache, in_order
+from spillover.partitions import TableCache, _in_group_order, in_order
 
 
 def _plants(value: float) -> pd.DataFrame:
@@ -109,3 +110,31 @@ def test_in_order_puts_per_year_rows_in_the_whole_panel_order():
     assert ordered["v"].tolist() == [2, 3, 1]
     with pytest.raises(RuntimeError, match="do not match"):
         in_order(parts, ["year", "id"], target.iloc[:2])
+
+
+def _radius_major_world():
+    """Target: radius, then the plants in their order (years interleaved); parts by year."""
+    plants = pd.DataFrame({"year": [2016, 2015, 2016, 2015, 2016], "id": list("abcde")})
+    target = pd.concat([plants.assign(radius_km=r) for r in (5.0, 10.0)], ignore_index=True)
+    table = target.assign(v=np.arange(len(target)))
+    parts = [table[table["year"] == y] for y in (2016, 2015)]  # each radius-major already
+    return parts, target[["radius_km", "year", "id"]], table
+
+
+def test_parts_already_in_group_order_are_matched_without_hashing_the_text_keys():
+    parts, target, table = _radius_major_world()
+    keys = ["radius_km", "year", "id"]
+    combined = pd.concat(parts, ignore_index=True)
+    fast = _in_group_order(combined, keys, target)
+    pd.testing.assert_frame_equal(fast, table)
+    pd.testing.assert_frame_equal(in_order(parts, keys, target), table)
+    swapped = [parts[0].iloc[[1, 0, 2, 3, 4, 5]], parts[1]]  # two ids of a group swapped
+    assert _in_group_order(pd.concat(swapped, ignore_index=True), keys, target) is None
+    pd.testing.assert_frame_equal(in_order(swapped, keys, target), table)
+
+
+def test_a_text_key_that_differs_in_a_group_of_the_right_size_is_refused():
+    parts, target, _ = _radius_major_world()
+    wrong = parts[1].assign(id=parts[1]["id"].replace({"d": "z"}))
+    with pytest.raises(RuntimeError, match="do not match"):
+        in_order([parts[0], wrong], ["radius_km", "year", "id"], target)
