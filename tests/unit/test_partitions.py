@@ -85,6 +85,33 @@ def test_the_same_text_in_a_slice_or_in_chunks_is_loaded(tmp_path):
     assert len(calls) == 1
 
 
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        (pd.array([1, None], "Int64"), pd.array([1, 0], "Int64")),  # missing, not 0
+        (pd.array([1, None], "Int64"), pd.array([1, None], "Int32")),  # another dtype
+        (np.array([0.0, 1.0]), np.array([-0.0, 1.0])),  # another sign: computed (safe)
+        (np.array([True, False]), np.array([False, True])),
+        (pd.array([True, None], "boolean"), pd.array([True, False], "boolean")),
+    ],
+)
+def test_numbers_that_differ_compute_again(tmp_path, first, second):
+    calls = []
+    for values in (first, second):
+        frame = pd.DataFrame({"year": 2015, "exports": values})
+        TableCache(tmp_path, "exposure", {}).tables(2015, {"plants": frame}, _count_rows(calls))
+    assert len(calls) == 2
+
+
+def test_numbers_are_the_same_whatever_lies_under_a_missing_value(tmp_path):
+    calls = []
+    for hidden in (0, 7):
+        values = pd.arrays.IntegerArray(np.array([1, hidden]), np.array([False, True]))
+        frame = pd.DataFrame({"year": 2015, "employees": values})
+        TableCache(tmp_path, "exposure", {}).tables(2015, {"plants": frame}, _count_rows(calls))
+    assert len(calls) == 1
+
+
 def _count_rows(calls: list):
     def compute(inputs):
         calls.append(1)
