@@ -119,11 +119,12 @@ def _number_parts(column: pd.Series) -> tuple | None:
     values = column.array
     if isinstance(values, pd.arrays.NumpyExtensionArray) and values.dtype.kind in "biufmM":
         return (np.ascontiguousarray(values.to_numpy()).data,)
-    if isinstance(values, pd.api.extensions.ExtensionArray) and hasattr(values, "_mask"):
-        data, mask = np.ascontiguousarray(values._data), np.ascontiguousarray(values._mask)
-        if mask.any():  # what lies under the mask is not the column's content
-            data = np.where(mask, np.zeros(1, data.dtype), data)
-        return data.data, mask.data
+    if isinstance(
+        values, (pd.arrays.IntegerArray, pd.arrays.FloatingArray, pd.arrays.BooleanArray)
+    ):
+        mask = np.ascontiguousarray(values.isna())
+        data = values.to_numpy(dtype=values.dtype.numpy_dtype, na_value=0)  # 0 under the mask
+        return np.ascontiguousarray(data).data, mask.data
     return None
 
 
