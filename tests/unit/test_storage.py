@@ -3,6 +3,7 @@ import json
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import shapely
@@ -112,8 +113,6 @@ def test_a_run_table_read_by_arrow_is_written_as_its_pandas_frame(tmp_path, geom
     The columns whose pandas type depends on their nulls (a flag with a null: object, not
     bool) get their null only late in the table, past the first rows.
     """
-    import pyarrow as pa
-
     n = 40
     flag = pd.Series([True, False] * (n // 2), dtype=object)
     flag[31] = None
