@@ -550,8 +550,9 @@ class LinearRelease:
                 matrix.indptr, matrix.indices, matrix.data, np.array(matrix.shape), small,
                 sizes, owners, np.array([minimum]),
             )  # fmt: skip
-            block = _Block(matrix, atoms)
             kept = self.store.get(key)
+            # V serves the search alone: a kept block's is not built (it is dropped below)
+            block = _Block(matrix, atoms, basis=kept is None)
             if kept is None:
                 split = np.split(owners, np.cumsum(sizes)[:-1]) if len(sizes) else []
                 parts, used = self._small(block, small, split, minimum)
@@ -812,12 +813,13 @@ class _Block:
     (:meth:`in_span`, :meth:`coordinates`).
     """
 
-    def __init__(self, matrix: sp.csr_matrix, atoms: np.ndarray) -> None:
+    def __init__(self, matrix: sp.csr_matrix, atoms: np.ndarray, *, basis: bool = True) -> None:
+        """Decompose ``matrix`` (rows × ``atoms``); ``basis=False``: V only when asked."""
         self.atoms = atoms
         self._norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
         scaled = (sp.diags(1 / self._norms) @ matrix).tocsr()
         self._columns = scaled.T.tocsr()  # M̃ᵀ, kept sparse: a block lives through the rounds
-        self._left, self._singular, basis, rebuilt = _row_space(scaled, self._columns)
+        self._left, self._singular, basis, rebuilt = _row_space(scaled, self._columns, basis=basis)
         self._basis: np.ndarray | None = basis
         self._kept_basis = None if rebuilt else basis  # the SVD route's V: not M̃ᵀ·U·S⁻¹
         self._solver = None
@@ -951,11 +953,12 @@ SURELY_NULL = 1e-10
 
 
 def _row_space(
-    scaled: sp.csr_matrix, transposed: sp.csr_matrix | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    scaled: sp.csr_matrix, transposed: sp.csr_matrix | None = None, *, basis: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, bool]:
     """Left and right singular vectors (V: atoms × rank), singular values, and the route.
 
-    The last value says whether V is :func:`_basis_from` the others (the Gram route). The
+    The last value says whether V is :func:`_basis_from` the others (the Gram route; V is
+    then None unless ``basis``: whoever needs it rebuilds it, bit for bit). The
     rank is that of the dense SVD (singular values above 10⁻⁹ of the largest); ``scaled`` has
     unit rows (``transposed``: its transpose as CSR, if at hand). The SVD of a block of ~10³
     rows × ~10⁴ atoms takes seconds, so it comes from the eigenvalues of the rows' Gram
@@ -973,7 +976,7 @@ def _row_space(
     if _norm(transposed @ vectors[:, rank:]) <= SURELY_NULL * np.sqrt(eigenvalues[0]):
         singular = np.sqrt(eigenvalues[:rank])
         left = vectors[:, :rank]
-        return left, singular, _basis_from(transposed, left, singular), True
+        return left, singular, _basis_from(transposed, left, singular) if basis else None, True
     u, s, vt = np.linalg.svd(scaled.toarray(), full_matrices=False)
     rank = int((s > 1e-9 * s[0]).sum())
     return u[:, :rank], s[:rank], vt[:rank].T, False

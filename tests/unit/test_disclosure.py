@@ -906,6 +906,26 @@ def test_a_block_rebuilds_its_dropped_basis_bit_for_bit(seed, dependent):
     np.testing.assert_array_equal(block.basis, basis)
 
 
+@pytest.mark.parametrize("svd", [False, True])
+def test_a_block_made_without_its_basis_has_the_same_one_when_asked(monkeypatch, svd):
+    """A kept block's search needs no V: it is built when asked, bit for bit the same.
+
+    Where the dense SVD decided the rank, V comes with it and is kept either way.
+    """
+    import scipy.sparse as sp
+
+    from spillover import disclosure_span
+
+    if svd:
+        monkeypatch.setattr(disclosure_span, "SURELY_KEPT", 2.0)  # nothing is surely kept
+    rows = sp.csr_matrix(_incidence_rows(np.random.default_rng(8), 30, 90, 5))
+    eager = disclosure_span._Block(rows, np.arange(90))
+    lazy = disclosure_span._Block(rows, np.arange(90), basis=False)
+    assert (lazy._basis is not None) is svd
+    np.testing.assert_array_equal(lazy._left, eager._left)
+    np.testing.assert_array_equal(lazy.basis, eager.basis)
+
+
 def test_a_block_keeps_the_basis_only_the_svd_gave(monkeypatch):
     """Where the dense SVD decided the rank, V is not M̃ᵀ·U·S⁻¹: it is kept, not dropped."""
     import scipy.sparse as sp
