@@ -113,10 +113,15 @@ def geocode_rejections(
         whose given lat/lon lay outside Japan says so at the end of its reason.
     """
     note = ("; its given lat/lon " + outside + " lie outside Japan").fillna("")
-    address = located["address"].fillna("(empty)").astype("str") + note.reindex(located.index)
+
+    def address(rows: pd.Series) -> pd.Series:
+        """The address of the ``rows`` (a mask) as quoted in their reasons."""
+        given = located.loc[rows, "address"].fillna("(empty)").astype("str")
+        return given + note.reindex(located.index)[rows]
+
     level = located["geocode_level"]
-    rank = level.map({name: i for i, name in enumerate(GEOCODE_LEVELS)})
-    too_coarse = rank > GEOCODE_LEVELS.index(rules.min_level)  # latlon / mesh: no rank
+    coarser = GEOCODE_LEVELS[GEOCODE_LEVELS.index(rules.min_level) + 1 :]
+    too_coarse = level.isin(coarser)  # latlon / mesh: no rank
     reasons = pd.Series(np.nan, index=located.index, dtype="object")
     unplaced = located["lat"].isna()
     unmatched = (
@@ -124,7 +129,7 @@ def geocode_rejections(
         if rules.path is not None
         else "no gazetteer (gazetteer.path) to match the address"
     )
-    reasons[unplaced] = f"{unmatched} and no usable mesh code or lat/lon: " + address[unplaced]
+    reasons[unplaced] = f"{unmatched} and no usable mesh code or lat/lon: " + address(unplaced)
     too_coarse &= ~unplaced
     reasons[too_coarse] = (
         "address resolved only to "
@@ -132,7 +137,7 @@ def geocode_rejections(
         + ", coarser than gazetteer.min_level = "
         + rules.min_level
         + " (and no usable mesh code or lat/lon): "
-        + address[too_coarse]
+        + address(too_coarse)
     )
     if rules.on_pref_mismatch == "quarantine":
         mismatch = located["pref_mismatch"] & reasons.isna()
@@ -144,7 +149,7 @@ def geocode_rejections(
             + ") but pref_code is "
             + located.loc[mismatch, "pref_code"].astype("str")
             + ": "
-            + address[mismatch]
+            + address(mismatch)
         )
     return reasons
 

@@ -174,3 +174,42 @@ def test_a_mesh_cell_outside_japan_is_not_used(gazetteer):
     out = locate_establishments(establishments, gazetteer, cache_dir=None, progress=False)
     assert out["geocode_level"].tolist() == ["none", "mesh"]
     assert out["lat"].isna().tolist() == [True, False]
+
+
+@pytest.mark.parametrize("min_level", ["block", "oaza", "pref"])
+def test_rows_coarser_than_min_level_are_refused_quoting_their_address(min_level):
+    from spillover.config import GazetteerConfig
+    from spillover.locate import geocode_rejections
+    from spillover.options import GEOCODE_LEVELS
+
+    levels = ["block", "town", "oaza", "city", "pref", "latlon", "mesh", "none"]
+    located = pd.DataFrame(
+        {
+            "address": [f"住所{i}" for i in range(len(levels) - 1)] + [None],
+            "geocode_level": pd.array(levels, dtype="str"),
+            "lat": [35.0] * (len(levels) - 1) + [None],
+            "pref_mismatch": [True] + [False] * (len(levels) - 1),  # a block in another pref
+            "geocode_pref": "愛知県",
+            "geocode_pref_code": pd.array([23] * len(levels), dtype="Int64"),
+            "pref_code": pd.array([13] * len(levels), dtype="Int64"),
+        },
+        index=range(10, 10 + len(levels)),
+    )
+    outside = pd.Series([None] * (len(levels) - 1) + ["(10.0, 200.0)"], index=located.index)
+    rules = GazetteerConfig(path="gazetteer.csv", min_level=min_level)
+    reasons = geocode_rejections(located, rules, outside)
+    coarser = set(GEOCODE_LEVELS[GEOCODE_LEVELS.index(min_level) + 1 : -1])  # "none": unplaced
+    expected = {
+        10 + i: (
+            f"address resolved only to {level}, coarser than gazetteer.min_level = {min_level}"
+            f" (and no usable mesh code or lat/lon): 住所{i}"
+        )
+        for i, level in enumerate(levels)
+        if level in coarser
+    }
+    expected[10] = "address lies in 愛知県 (23) but pref_code is 13: 住所0"
+    expected[17] = (
+        "address not resolved by the gazetteer and no usable mesh code or lat/lon: (empty); "
+        "its given lat/lon (10.0, 200.0) lie outside Japan"
+    )
+    assert reasons.dropna().to_dict() == expected
