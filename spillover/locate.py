@@ -121,7 +121,7 @@ def geocode_rejections(
 
     level = located["geocode_level"]
     coarser = GEOCODE_LEVELS[GEOCODE_LEVELS.index(rules.min_level) + 1 :]
-    too_coarse = level.isin(coarser)  # latlon / mesh: no rank
+    too_coarse = level.isin(coarser)  # latlon and mesh are no gazetteer level
     reasons = pd.Series(np.nan, index=located.index, dtype="object")
     unplaced = located["lat"].isna()
     unmatched = (
