@@ -113,11 +113,11 @@ def geocode_rejections(
         whose given lat/lon lay outside Japan says so at the end of its reason.
     """
     note = ("; its given lat/lon " + outside + " lie outside Japan").fillna("")
+    note = note.reindex(located.index)
 
     def address(rows: pd.Series) -> pd.Series:
         """The address of the ``rows`` (a mask) as quoted in their reasons."""
-        given = located.loc[rows, "address"].fillna("(empty)").astype("str")
-        return given + note.reindex(located.index)[rows]
+        return located.loc[rows, "address"].fillna("(empty)").astype("str") + note[rows]
 
     level = located["geocode_level"]
     coarser = GEOCODE_LEVELS[GEOCODE_LEVELS.index(rules.min_level) + 1 :]
