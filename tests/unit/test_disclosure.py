@@ -873,6 +873,80 @@ def test_block_row_weights_are_the_least_norm_solution(seed, n_dependent):
     np.testing.assert_allclose(block.row_weights(vector), expected, rtol=1e-7, atol=1e-9)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_a_full_rank_block_with_copied_rows_needs_no_eigenproblem(monkeypatch, seed):
+    """Rows of full rank but for copies (one scaled by 2, equal once of unit length): Cholesky.
+
+    The copies share their distinct row; projections and the least-norm row weights are the
+    dense pseudo-inverse's, and a derivation names every copy it uses.
+    """
+    import scipy.sparse as sp
+
+    from spillover.disclosure_span import _Block
+
+    rng = np.random.default_rng(seed)
+    base = _incidence_rows(rng, 8, 30)
+    assert np.linalg.matrix_rank(base) == len(base)
+    rows = np.vstack([base, base[[2, 5]], 2.0 * base[[2]], 4.0 * base[[0]]])
+    calls = []
+    eigh = np.linalg.eigh
+    monkeypatch.setattr(np.linalg, "eigh", lambda *a, **k: calls.append(1) or eigh(*a, **k))
+    block = _Block(sp.csr_matrix(rows), np.arange(30))
+    assert not calls
+    assert block._group.tolist() == [*range(len(base)), 2, 5, 2, 0]
+    vector = rows.T @ rng.normal(size=len(rows))
+    expected = np.linalg.pinv(rows.T, rcond=1e-9) @ vector
+    np.testing.assert_allclose(block.row_weights(vector), expected, rtol=1e-9, atol=1e-11)
+    _, expected_v = _dense_row_space(rows)
+    np.testing.assert_allclose(block.projection(np.eye(30)), expected_v @ expected_v.T, atol=1e-12)
+    np.testing.assert_allclose(block.basis.T @ block.basis, np.eye(len(base)), atol=1e-12)
+    assert set(block.derivation(rows[2])) == {2, len(base), len(base) + 2}
+
+
+def test_a_block_of_dependent_rows_keeps_the_eigenproblem():
+    """Rows that stay dependent once copies are set aside go to :func:`_row_space`."""
+    import scipy.sparse as sp
+
+    from spillover.disclosure_span import _Block
+
+    rows = _incidence_rows(np.random.default_rng(3), 12, 40, dependent=2)
+    block = _Block(sp.csr_matrix(rows), np.arange(40))
+    assert block._group is None
+    assert len(block._singular) == np.linalg.matrix_rank(rows) < len(rows)
+
+
+def test_rows_are_matched_by_their_entries_not_by_their_hash(monkeypatch):
+    """Each row's first equal row (bit for bit); a hash shared by unequal rows matches none."""
+    import scipy.sparse as sp
+
+    from spillover import disclosure_span
+
+    dense = np.array(
+        [[1, 0, 2], [0, 1, 0], [1, 0, 2], [1, 0, 2 + 1e-15], [0, 1, 0], [0, 0, 0], [0, 0, 0]],
+        dtype=float,
+    )
+    rows = sp.csr_matrix(dense)
+    assert disclosure_span._first_identical(rows).tolist() == [0, 1, 0, 3, 1, 5, 5]
+    monkeypatch.setattr(disclosure_span, "_mix", lambda values: np.zeros_like(values))
+    first = disclosure_span._first_identical(rows)  # every row hashes alike
+    assert all((dense[first[i]] == dense[i]).all() for i in range(len(dense)))
+    assert first.tolist() == [0, 1, 0, 3, 4, 5, 6]
+
+
+def test_null_directions_are_orthonormal_or_left_to_the_whole_split():
+    """MRRR on a cluster of zero eigenvalues can return one vector twice: never used as such."""
+    from spillover.disclosure_span import _column_split, _null_directions
+
+    tiny = -1.1102230246251565e-15  # a rounding left where a block's V has an exact 0
+    rows = np.array([[0.0, 0.0, 0.6324555320336762, 0.31622776601683816, tiny]])
+    null = _null_directions(rows)
+    if null is None:
+        null = _column_split(rows)[3]
+    assert null.shape == (5, 4)
+    np.testing.assert_allclose(null.T @ null, np.eye(4), atol=1e-12)
+    np.testing.assert_allclose(rows @ null, 0.0, atol=1e-12)
+
+
 @pytest.mark.parametrize(("seed", "dependent"), [(0, 0), (1, 3), (2, 40)])
 def test_a_block_rebuilds_its_dropped_basis_bit_for_bit(seed, dependent):
     """V dropped between searches comes back identical; projections without it agree."""
