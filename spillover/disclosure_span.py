@@ -828,14 +828,18 @@ class _Block:
         #: each row's distinct row (rows equal bit for bit share one) when those are surely of
         #: full rank; None: the rows' own route (:func:`_row_space`)
         self._group: np.ndarray | None = None
-        first = _first_identical(scaled)
-        distinct = np.flatnonzero(first == np.arange(len(first)))
-        rows = scaled[distinct] if len(distinct) < len(first) else scaled
+        rows, group = scaled, np.arange(scaled.shape[0])
         inverse = _inverse_factor((rows @ rows.T).toarray())
+        if inverse is None:  # copies make the rows dependent: without them, of full rank?
+            first = _first_identical(scaled)
+            distinct = np.flatnonzero(first == group)
+            if len(distinct) < len(group):
+                rows, group = scaled[distinct], np.searchsorted(distinct, first)
+                inverse = _inverse_factor((rows @ rows.T).toarray())
         if inverse is not None:  # V = M̃ᵀ·L⁻ᵀ over the distinct rows M̃ (Cholesky: M̃·M̃ᵀ = L·Lᵀ)
-            self._group = np.searchsorted(distinct, first)
+            self._group = group
             self._columns = rows.T.tocsr()  # M̃ᵀ, kept sparse: a block lives through the rounds
-            self._left, self._singular, rebuilt = inverse, np.ones(len(distinct)), True
+            self._left, self._singular, rebuilt = inverse, np.ones(rows.shape[0]), True
             basis = _basis_from(self._columns, inverse, self._singular) if basis else None
         else:
             self._columns = scaled.T.tocsr()
