@@ -1015,17 +1015,13 @@ def _row_space(
 def _first_identical(rows: sp.csr_matrix) -> np.ndarray:
     """Each row's first row with the same entries, bit for bit (itself when none is earlier).
 
-    Rows are matched by a 64-bit hash of their entries, then compared entry by entry.
+    Rows are matched by their :func:`_signatures` (the atoms' over their rows, here the rows'
+    over their columns), then compared entry by entry.
     """
     n_rows = rows.shape[0]
     length = np.diff(rows.indptr)
-    with np.errstate(over="ignore"):
-        term = _mix(rows.indices.astype(np.uint64) * np.uint64(0x100000001B3))
-        term ^= _mix(rows.data.view(np.uint64))
-        key = _mix(length.astype(np.uint64))
-        filled = np.flatnonzero(length > 0)
-        key[filled] += np.add.reduceat(term, rows.indptr[filled])
-    codes = pd.factorize(key)[0]
+    entry_row = np.repeat(np.arange(n_rows), length)
+    codes = pd.factorize(_signatures(rows.indices, entry_row, rows.data, n_rows))[0]
     first = _first_of(codes, int(codes.max()) + 1 if n_rows else 0)[codes]
     match = np.flatnonzero((first != np.arange(n_rows)) & (length == length[first]))
     unequal = np.zeros(n_rows, dtype=bool)
