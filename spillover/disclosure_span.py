@@ -829,7 +829,8 @@ class _Block:
         #: full rank; None: the rows' own route (:func:`_row_space`)
         self._group: np.ndarray | None = None
         rows, group = scaled, np.arange(scaled.shape[0])
-        inverse = _inverse_factor((rows @ rows.T).toarray())
+        gram = (scaled @ scaled.T).toarray()
+        inverse = _inverse_factor(gram)
         if inverse is None:  # copies make the rows dependent: without them, of full rank?
             first = _first_identical(scaled)
             distinct = np.flatnonzero(first == group)
@@ -844,7 +845,7 @@ class _Block:
         else:
             self._columns = scaled.T.tocsr()
             self._left, self._singular, basis, rebuilt = _row_space(
-                scaled, self._columns, basis=basis
+                scaled, self._columns, basis=basis, gram=gram
             )
         self._basis: np.ndarray | None = basis
         self._kept_basis = None if rebuilt else basis  # the SVD route's V: not M̃ᵀ·U·S⁻¹
@@ -983,21 +984,26 @@ SURELY_NULL = 1e-10
 
 
 def _row_space(
-    scaled: sp.csr_matrix, transposed: sp.csr_matrix | None = None, *, basis: bool = True
+    scaled: sp.csr_matrix,
+    transposed: sp.csr_matrix | None = None,
+    *,
+    basis: bool = True,
+    gram: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, bool]:
     """Left and right singular vectors (V: atoms × rank), singular values, and the route.
 
     The last value says whether V is :func:`_basis_from` the others (the Gram route; V is
     then None unless ``basis``: whoever needs it rebuilds it, bit for bit). The
     rank is that of the dense SVD (singular values above 10⁻⁹ of the largest); ``scaled`` has
-    unit rows (``transposed``: its transpose as CSR, if at hand). The SVD of a block of ~10³
-    rows × ~10⁴ atoms takes seconds, so it comes from the eigenvalues of the rows' Gram
-    matrix (a sparse product, rows × rows) whenever the rank is certain: every kept value at
-    least :data:`SURELY_KEPT` of the largest and every dropped direction's combination of rows
-    ‖Mᵀu‖ ≤ :data:`SURELY_NULL` of it (Courant–Fischer: the SVD drops as many). Otherwise the
-    dense SVD decides.
+    unit rows (``transposed``: its transpose as CSR, ``gram``: its dense M̃·M̃ᵀ, if at hand).
+    The SVD of a block of ~10³ rows × ~10⁴ atoms takes seconds, so it comes from the
+    eigenvalues of the rows' Gram matrix (a sparse product, rows × rows) whenever the rank is
+    certain: every kept value at least :data:`SURELY_KEPT` of the largest and every dropped
+    direction's combination of rows ‖Mᵀu‖ ≤ :data:`SURELY_NULL` of it (Courant–Fischer: the
+    SVD drops as many). Otherwise the dense SVD decides.
     """
-    gram = (scaled @ scaled.T).toarray()
+    if gram is None:
+        gram = (scaled @ scaled.T).toarray()
     eigenvalues, vectors = np.linalg.eigh(gram)
     eigenvalues, vectors = eigenvalues[::-1], vectors[:, ::-1]  # largest first, as the SVD
     rank = int((eigenvalues >= SURELY_KEPT * eigenvalues[0]).sum())
