@@ -1,3 +1,5 @@
+import os
+
 import pandas as pd
 import pytest
 
@@ -6,6 +8,7 @@ from spillover.demo.world import WorldParams, demo_config
 from spillover.ingest import IngestError, _drop_duplicate_keys, ingest_table
 from spillover.quarantine import QuarantineLimitError
 from spillover.rawfiles import read_raw
+from spillover.threads import usable_cores
 
 HEADER = (
     "調査年,事業所番号,企業番号,都道府県コード,市区町村コード,所在地,産業分類番号,従業者数,"
@@ -329,3 +332,58 @@ def test_every_later_row_of_a_key_names_the_first_row_of_that_key():
         3: "duplicate key; first seen at a.csv:3",
         4: "duplicate key; first seen at b.csv:2",
     }
+
+
+def _yearly_files(tmp_path, bad_years=()):
+    """Files of survey years 2013–2015: two good rows each, five bad ones more in ``bad_years``."""
+    for survey_year in (2013, 2014, 2015):
+        rows = ROWS[:2] + (ROWS[2:6] if survey_year in bad_years else [])
+        text = HEADER + "".join(row.replace("2013,", f"{survey_year},", 1) for row in rows)
+        (tmp_path / f"kogyo_{survey_year}.csv").write_text(text, encoding="cp932")
+    config = _config(tmp_path)
+    source = config.sources["establishments"][0].model_copy(update={"years": [2012, 2013, 2014]})
+    return config.model_copy(update={"sources": {**config.sources, "establishments": [source]}})
+
+
+@pytest.fixture
+def mapped_in(tmp_path, monkeypatch):
+    """Map every table's files in forked workers (``"workers"``) or here (``"here"``); the pids."""
+    import spillover.ingest as ingest
+
+    mapping, pids = ingest._map_file, tmp_path / "pids"
+
+    def recorded(*args):
+        with pids.open("a") as out:
+            out.write(f"{os.getpid()}\n")
+        return mapping(*args)
+
+    def choose(where):
+        monkeypatch.setattr(ingest, "_map_file", recorded)
+        monkeypatch.setattr(ingest, "PARALLEL_AT_LEAST", 0 if where == "workers" else 10**9)
+        pids.unlink(missing_ok=True)
+        return lambda: set(pids.read_text().split())
+
+    return choose
+
+
+def test_files_mapped_side_by_side_equal_the_files_mapped_here(tmp_path, mapped_in):
+    config = _yearly_files(tmp_path)
+    seen = mapped_in("here")
+    here = ingest_table("establishments", config)
+    assert seen() == {str(os.getpid())}
+    seen = mapped_in("workers")
+    side_by_side = ingest_table("establishments", config)
+    if usable_cores(2) > 1:
+        assert len(seen()) == 2 and str(os.getpid()) not in seen()
+    pd.testing.assert_frame_equal(side_by_side[0], here[0])
+    pd.testing.assert_frame_equal(side_by_side[1], here[1])
+    assert side_by_side[2] == here[2]
+    assert here[0]["year"].tolist() == [2012, 2012, 2013, 2013, 2014, 2014]
+
+
+@pytest.mark.parametrize("where", ["here", "workers"])
+def test_the_first_failing_file_in_order_fails_the_table(tmp_path, mapped_in, where):
+    config = _yearly_files(tmp_path, bad_years=(2014, 2015))
+    mapped_in(where)
+    with pytest.raises(QuarantineLimitError, match=r"kogyo_2014\.csv: 4 of 6 rows"):
+        ingest_table("establishments", config)
