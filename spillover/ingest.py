@@ -582,6 +582,7 @@ def ingest_table(
             rejected.append(bad)
             reports.append(report)
     finally:
+        mapped.close()  # its workers and the one-pool-at-a-time lock, should a file fail here
         cache.flush()  # each file's entry was written while the next one was mapped
     if not frames:
         empty = empty_frame(table).assign(

@@ -335,7 +335,7 @@ def test_every_later_row_of_a_key_names_the_first_row_of_that_key():
 
 
 def _yearly_files(tmp_path, bad_years=()):
-    """Files of survey years 2013–2015: two good rows each, five bad ones more in ``bad_years``."""
+    """Files of survey years 2013–2015: two good rows each, four bad ones more in ``bad_years``."""
     for survey_year in (2013, 2014, 2015):
         rows = ROWS[:2] + (ROWS[2:6] if survey_year in bad_years else [])
         text = HEADER + "".join(row.replace("2013,", f"{survey_year},", 1) for row in rows)
@@ -387,3 +387,21 @@ def test_the_first_failing_file_in_order_fails_the_table(tmp_path, mapped_in, wh
     mapped_in(where)
     with pytest.raises(QuarantineLimitError, match=r"kogyo_2014\.csv: 4 of 6 rows"):
         ingest_table("establishments", config)
+
+
+def test_a_file_failing_after_its_mapping_lets_the_workers_go(tmp_path, mapped_in):
+    """An error between two mapped files ends the pool: a later pool of this process starts."""
+    from spillover import processes
+    from spillover.ingest_cache import IngestCache
+
+    class StoreError(Exception):
+        pass
+
+    class FailingCache(IngestCache):
+        def store(self, key, mapped):
+            raise StoreError(key)
+
+    mapped_in("workers")
+    with pytest.raises(StoreError) as caught:  # keeps ingest_table's frame alive
+        ingest_table("establishments", _yearly_files(tmp_path), FailingCache(tmp_path / "c"))
+    assert caught.traceback and not processes._one_at_a_time.locked()
