@@ -11,6 +11,8 @@ import pandas as pd
 from spillover.geocode.cache import (
     RAW_TYPES,
     cache_path,
+    cached_results,
+    empty_cache,
     empty_raw_cache,
     raw_cache_path,
     read_cache,
@@ -48,8 +50,12 @@ def _match_all(
     keys: list[str], index: GazetteerIndex, *, cache_dir: Path | None, progress: bool
 ) -> list[MatchResult]:
     path = cache_path(cache_dir, index.checksum) if cache_dir is not None else None
-    cache = read_cache(path) if path is not None else {}
-    todo = [k for k in dict.fromkeys(keys) if k not in cache]
+    known = read_cache(path) if path is not None else empty_cache()
+    wanted = pd.Index(pd.unique(np.asarray(keys, dtype=object)))  # distinct, in order
+    position = pd.Index(known["key"]).get_indexer(wanted)
+    hit = position >= 0
+    found = dict(zip(wanted[hit], cached_results(known.take(position[hit])), strict=True))
+    todo = wanted[~hit].tolist()
     matcher = Matcher(index)
     bar = None
     if progress and len(todo) > _PROGRESS_THRESHOLD:
@@ -58,19 +64,22 @@ def _match_all(
         bar = Progress(transient=True)
         task = bar.add_task("geocoding", total=len(todo))
         bar.start()
+    matched: list[MatchResult] = []
     try:  # on every core: matching is string work that holds the interpreter
-        done = 0
         for results in forked_map(matcher.match, todo, _PROGRESS_EVERY):
-            cache.update(zip(todo[done : done + len(results)], results, strict=True))
-            done += len(results)
+            matched += results
+            done = len(matched)
             if path is not None and (done % _FLUSH_EVERY == 0 or done == len(todo)):
-                write_cache(path, cache)
+                new = _results_frame(matched)
+                new.insert(0, "key", pd.array(todo[:done], dtype="str"))
+                write_cache(path, pd.concat([known, new], ignore_index=True))
             if bar is not None:
                 bar.update(task, advance=len(results))
     finally:
         if bar is not None:
             bar.stop()
-    return [cache[k] for k in keys]
+    found.update(zip(todo, matched, strict=True))
+    return [found[k] for k in keys]
 
 
 def _results_frame(results: list[MatchResult]) -> pd.DataFrame:

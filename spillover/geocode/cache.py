@@ -26,10 +26,13 @@ from spillover.geocode.match import RESULT_FIELDS, MatchResult
 from spillover.storage import replace_atomically
 
 __all__ = [
+    "COLUMNS",
     "MATCHER_VERSION",
     "RAW_COLUMNS",
     "CacheWarning",
     "cache_path",
+    "cached_results",
+    "empty_cache",
     "empty_raw_cache",
     "raw_cache_path",
     "read_cache",
@@ -108,55 +111,55 @@ def write_raw_cache(path: Path, frame: pd.DataFrame) -> None:
     replace_atomically(path, lambda temporary: table.to_parquet(temporary, index=False))
 
 
-def read_cache(path: Path) -> dict[str, MatchResult]:
-    """Read a cache file; a missing or unreadable file gives an empty cache.
+def empty_cache() -> pd.DataFrame:
+    """A canonical cache with no entries (:data:`COLUMNS`, typed as :data:`RAW_TYPES`)."""
+    return pd.DataFrame({c: pd.array([], dtype="str") for c in COLUMNS}).astype(RAW_TYPES)
+
+
+def read_cache(path: Path) -> pd.DataFrame:
+    """The canonical cache as a frame of :data:`COLUMNS`, one row per key; empty when missing.
 
     An unreadable file (truncated, not Parquet, other columns) is reported with a
     :class:`CacheWarning` and left for the caller's next :func:`write_cache` to replace: the
-    addresses are matched again, with the same results as on a fresh run.
+    addresses are matched again, with the same results as on a fresh run. No Python object is
+    built per entry: :func:`cached_results` turns only the rows asked for into results.
 
     Parameters
     ----------
     path : pathlib.Path
         From :func:`cache_path`.
-
-    Returns
-    -------
-    dict
-        Canonical address → match result tuple.
     """
     if not path.exists():
-        return {}
+        return empty_cache()
     try:
-        return _entries(pd.read_parquet(path))
+        frame = pd.read_parquet(path)
+        if tuple(frame.columns) != COLUMNS:
+            raise ValueError(f"columns {list(frame.columns)}")
+        return frame.astype(RAW_TYPES).drop_duplicates("key", keep="last", ignore_index=True)
     except _UNREADABLE as exc:
         _warn_unreadable(path, exc)
-        return {}
+        return empty_cache()
 
 
-def _entries(df: pd.DataFrame) -> dict[str, MatchResult]:
-    """Cache rows → canonical address → match result tuple."""
-    cols = [df[c].astype(object).where(df[c].notna(), None).tolist() for c in COLUMNS[1:]]
+def cached_results(rows: pd.DataFrame) -> list[MatchResult]:
+    """Rows of a cache frame as match result tuples (missing names None, lat/lon NaN)."""
+    cols = [rows[c].astype(object).where(rows[c].notna(), None).tolist() for c in RESULT_FIELDS]
     cols[1] = [int(x) for x in cols[1]]
     cols[5] = [float("nan") if x is None else float(x) for x in cols[5]]
     cols[6] = [float("nan") if x is None else float(x) for x in cols[6]]
-    return dict(zip(df["key"].tolist(), zip(*cols, strict=True), strict=True))
+    return list(zip(*cols, strict=True))
 
 
-def write_cache(path: Path, entries: dict[str, MatchResult]) -> None:
-    """Atomically replace the cache file with `entries`.
+def write_cache(path: Path, frame: pd.DataFrame) -> None:
+    """Atomically replace the cache file with ``frame`` (:data:`COLUMNS`).
 
     Parameters
     ----------
     path : pathlib.Path
         From :func:`cache_path`; its directory is created if needed.
-    entries : dict
-        Canonical address → match result tuple.
+    frame : pandas.DataFrame
+        Key and match result of each canonical address.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    keys = list(entries)
-    rows = list(entries.values())
-    df = pd.DataFrame(rows, columns=list(COLUMNS[1:]))
-    df.insert(0, "key", keys)
-    df = df.astype({"pref_code": "int16", "lat": "float64", "lon": "float64", "ambiguous": "bool"})
-    replace_atomically(path, lambda temporary: df.to_parquet(temporary, index=False))
+    table = frame[list(COLUMNS)].astype(RAW_TYPES)
+    replace_atomically(path, lambda temporary: table.to_parquet(temporary, index=False))

@@ -41,7 +41,7 @@ def test_a_damaged_cache_is_rebuilt_with_the_results_of_a_fresh_run(index, tmp_p
     with pytest.warns(CacheWarning, match=rf"geocode cache {damaged} is unreadable"):
         again = geocode_addresses(ADDRESSES, index, cache_dir=tmp_path)
     pd.testing.assert_frame_equal(again, fresh)
-    assert set(read_cache(path)) == {
+    assert set(read_cache(path)["key"]) == {
         "豊田市元町1-2-3",
         "府中市本町1-1",
         "愛知県豊田市トヨタ町1",
