@@ -82,63 +82,69 @@ def raw_cache_path(cache_dir: Path, checksum: str) -> Path:
     return Path(cache_dir) / f"geocode-raw-{checksum[:24]}-m{MATCHER_VERSION}.parquet"
 
 
-def empty_raw_cache() -> pd.DataFrame:
-    """A raw cache with no entries (:data:`RAW_COLUMNS`, typed)."""
-    return pd.DataFrame({c: pd.array([], dtype="str") for c in RAW_COLUMNS}).astype(RAW_TYPES)
+def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
+    """A cache frame of ``columns`` with no entries (text columns ``str``, typed)."""
+    return pd.DataFrame({c: pd.array([], dtype="str") for c in columns}).astype(RAW_TYPES)
 
 
-def read_raw_cache(path: Path) -> pd.DataFrame:
-    """The raw cache as a frame of :data:`RAW_COLUMNS`; empty when missing or unreadable.
+def _read(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
+    """The cache file at ``path`` as a typed frame of ``columns``; empty when missing.
 
-    An unreadable file is reported with a :class:`CacheWarning`, like :func:`read_cache`.
+    An unreadable file (truncated, not Parquet, other columns) is reported with a
+    :class:`CacheWarning` and left for the caller's next write to replace: the addresses are
+    matched again, with the same results as on a fresh run.
     """
     if not path.exists():
-        return empty_raw_cache()
+        return _empty(columns)
     try:
         frame = pd.read_parquet(path)
-        if tuple(frame.columns) != RAW_COLUMNS:
+        if tuple(frame.columns) != columns:
             raise ValueError(f"columns {list(frame.columns)}")
         return frame.astype(RAW_TYPES)
     except _UNREADABLE as exc:
         _warn_unreadable(path, exc)
-        return empty_raw_cache()
+        return _empty(columns)
+
+
+def _write(path: Path, frame: pd.DataFrame, columns: tuple[str, ...]) -> None:
+    """Atomically replace the cache file at ``path`` with ``frame``'s ``columns``, typed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = frame[list(columns)].astype(RAW_TYPES)
+    replace_atomically(path, lambda temporary: table.to_parquet(temporary, index=False))
+
+
+def empty_raw_cache() -> pd.DataFrame:
+    """A raw cache with no entries (:data:`RAW_COLUMNS`, typed)."""
+    return _empty(RAW_COLUMNS)
+
+
+def read_raw_cache(path: Path) -> pd.DataFrame:
+    """The raw cache as a frame of :data:`RAW_COLUMNS`; empty when missing or unreadable."""
+    return _read(path, RAW_COLUMNS)
 
 
 def write_raw_cache(path: Path, frame: pd.DataFrame) -> None:
     """Atomically replace the raw cache file with ``frame`` (:data:`RAW_COLUMNS`)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table = frame[list(RAW_COLUMNS)].astype(RAW_TYPES)
-    replace_atomically(path, lambda temporary: table.to_parquet(temporary, index=False))
+    _write(path, frame, RAW_COLUMNS)
 
 
 def empty_cache() -> pd.DataFrame:
-    """A canonical cache with no entries (:data:`COLUMNS`, typed as :data:`RAW_TYPES`)."""
-    return pd.DataFrame({c: pd.array([], dtype="str") for c in COLUMNS}).astype(RAW_TYPES)
+    """A canonical cache with no entries (:data:`COLUMNS`, typed)."""
+    return _empty(COLUMNS)
 
 
 def read_cache(path: Path) -> pd.DataFrame:
     """The canonical cache as a frame of :data:`COLUMNS`, one row per key; empty when missing.
 
-    An unreadable file (truncated, not Parquet, other columns) is reported with a
-    :class:`CacheWarning` and left for the caller's next :func:`write_cache` to replace: the
-    addresses are matched again, with the same results as on a fresh run. No Python object is
-    built per entry: :func:`cached_results` turns only the rows asked for into results.
+    Unreadable files as in :func:`read_raw_cache`. No Python object is built per entry:
+    :func:`cached_results` turns only the rows asked for into results.
 
     Parameters
     ----------
     path : pathlib.Path
         From :func:`cache_path`.
     """
-    if not path.exists():
-        return empty_cache()
-    try:
-        frame = pd.read_parquet(path)
-        if tuple(frame.columns) != COLUMNS:
-            raise ValueError(f"columns {list(frame.columns)}")
-        return frame.astype(RAW_TYPES).drop_duplicates("key", keep="last", ignore_index=True)
-    except _UNREADABLE as exc:
-        _warn_unreadable(path, exc)
-        return empty_cache()
+    return _read(path, COLUMNS).drop_duplicates("key", keep="last", ignore_index=True)
 
 
 def cached_results(rows: pd.DataFrame) -> list[MatchResult]:
@@ -151,7 +157,7 @@ def cached_results(rows: pd.DataFrame) -> list[MatchResult]:
 
 
 def write_cache(path: Path, frame: pd.DataFrame) -> None:
-    """Atomically replace the cache file with ``frame`` (:data:`COLUMNS`).
+    """Atomically replace the canonical cache file with ``frame`` (:data:`COLUMNS`).
 
     Parameters
     ----------
@@ -160,6 +166,4 @@ def write_cache(path: Path, frame: pd.DataFrame) -> None:
     frame : pandas.DataFrame
         Key and match result of each canonical address.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table = frame[list(COLUMNS)].astype(RAW_TYPES)
-    replace_atomically(path, lambda temporary: table.to_parquet(temporary, index=False))
+    _write(path, frame, COLUMNS)
